@@ -1,0 +1,119 @@
+import { parseArgs } from "node:util";
+import {
+  ConfigError,
+  NoRuntimeAvailableError,
+  RuntimeUnavailableError,
+  ValidationError,
+  createRouter,
+  type Router,
+} from "coderouter";
+import { formatDecision, formatDoctor, formatResult } from "./format.js";
+import { readRequest, type RequestFlags } from "./request.js";
+
+/** Exit codes of the CLI contract (DESIGN.md). */
+export const EXIT = { ok: 0, codeFailed: 1, usage: 2, noRuntime: 3 } as const;
+
+const USAGE = `usage:
+  coderouter run [FILE|-] [--language L] [--runtime auto|ID] [--inputs JSON] [--timeout MS]
+                          [--isolation LEVEL] [--json]
+  coderouter explain [FILE|-] [same flags]
+  coderouter doctor [--json]
+
+FILE is read from disk, - (or no FILE) from stdin. The language comes from the extension
+(.py, .js, .mjs, .cjs, .ts, .mts) unless --language is given.
+Exit codes: 0 ran and ok, 1 the code failed, 2 bad usage or invalid request, 3 no runtime available.`;
+
+const REQUEST_OPTIONS = {
+  language: { type: "string", short: "l" },
+  runtime: { type: "string", short: "r" },
+  inputs: { type: "string", short: "i" },
+  timeout: { type: "string", short: "t" },
+  isolation: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export interface Io {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+export async function main(argv: string[], io: Io = process): Promise<number> {
+  const [command, ...rest] = argv;
+  const print = (text: string) => io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  const fail = (text: string, code: number) => {
+    io.stderr.write(`coderouter: ${text}\n`);
+    return code;
+  };
+  if (!command || command === "--help" || command === "-h" || command === "help") {
+    print(USAGE);
+    return command ? EXIT.ok : EXIT.usage;
+  }
+  if (!["run", "explain", "doctor"].includes(command)) return fail(`unknown command "${command}"\n${USAGE}`, EXIT.usage);
+
+  let flags: RequestFlags & { json?: boolean; help?: boolean };
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({
+      args: rest,
+      options: command === "doctor" ? { json: REQUEST_OPTIONS.json } : REQUEST_OPTIONS,
+      allowPositionals: command !== "doctor",
+      strict: true,
+    });
+    flags = parsed.values as typeof flags;
+    positionals = parsed.positionals;
+  } catch (error) {
+    return fail(`${(error as Error).message}\n${USAGE}`, EXIT.usage);
+  }
+  if (flags.help) {
+    print(USAGE);
+    return EXIT.ok;
+  }
+  if (positionals.length > 1) return fail(`expected one FILE, got ${positionals.length}\n${USAGE}`, EXIT.usage);
+
+  let router: Router | undefined;
+  // A terminal's Ctrl-C must not leave a child process or a sandbox behind.
+  const stop = () => {
+    void router?.close().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    router = createRouter();
+    if (command === "doctor") {
+      const statuses = await router.runtimes();
+      print(flags.json ? JSON.stringify(statuses, null, 2) : formatDoctor(statuses));
+      return statuses.some((s) => s.available) ? EXIT.ok : EXIT.noRuntime;
+    }
+    const request = await readRequest(positionals[0], flags, io.stdin);
+    if (command === "explain") {
+      const decision = await router.explain(request);
+      print(flags.json ? JSON.stringify(decision, null, 2) : formatDecision(decision));
+      return decision.selected ? EXIT.ok : EXIT.noRuntime;
+    }
+    const result = await router.execute(
+      flags.json
+        ? request
+        : { ...request, onStdout: (text) => io.stdout.write(text), onStderr: (text) => io.stderr.write(text) },
+    );
+    if (flags.json) print(JSON.stringify(result));
+    else {
+      const shown = formatResult(result);
+      io.stdout.write(shown.stdout);
+      io.stderr.write(shown.stderr);
+    }
+    return result.ok ? EXIT.ok : EXIT.codeFailed;
+  } catch (error) {
+    if (error instanceof ValidationError || error instanceof ConfigError) return fail(error.message, EXIT.usage);
+    if (error instanceof NoRuntimeAvailableError || error instanceof RuntimeUnavailableError) {
+      if (flags.json && error.decision) print(JSON.stringify({ error: error.message, routing: error.decision }));
+      return fail(error.message, EXIT.noRuntime);
+    }
+    throw error;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    await router?.close();
+  }
+}

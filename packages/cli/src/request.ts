@@ -1,0 +1,75 @@
+import { readFile } from "node:fs/promises";
+import { extname } from "node:path";
+import { ValidationError, type ExecutionRequestInput, type Language } from "coderouter";
+
+export interface RequestFlags {
+  language?: string;
+  runtime?: string;
+  inputs?: string;
+  timeout?: string;
+  isolation?: string;
+}
+
+const EXTENSIONS: Record<string, Language> = {
+  ".py": "python",
+  ".js": "javascript",
+  ".mjs": "javascript",
+  ".cjs": "javascript",
+  ".ts": "typescript",
+  ".mts": "typescript",
+};
+
+/** Builds the request from the CLI's file and flags; the router validates the rest. */
+export async function readRequest(
+  file: string | undefined,
+  flags: RequestFlags,
+  stdin: NodeJS.ReadableStream,
+): Promise<ExecutionRequestInput> {
+  const fromStdin = file === undefined || file === "-";
+  let code: string;
+  try {
+    code = fromStdin ? await readAll(stdin) : await readFile(file, "utf8");
+  } catch (error) {
+    throw new ValidationError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  const language = flags.language ?? (fromStdin ? undefined : EXTENSIONS[extname(file).toLowerCase()]);
+  if (!language) {
+    throw new ValidationError(
+      fromStdin
+        ? "--language is required when the code comes from stdin"
+        : `cannot tell the language of ${file} from its extension: pass --language python|javascript|typescript`,
+    );
+  }
+  let inputs: unknown;
+  if (flags.inputs !== undefined) {
+    try {
+      inputs = JSON.parse(flags.inputs);
+    } catch (error) {
+      throw new ValidationError(`--inputs is not valid JSON: ${(error as Error).message}`);
+    }
+    if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) {
+      throw new ValidationError("--inputs must be a JSON object, e.g. '{\"name\": \"Ada\"}'");
+    }
+  }
+  let timeoutMs: number | undefined;
+  if (flags.timeout !== undefined) {
+    timeoutMs = Number(flags.timeout);
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new ValidationError(`--timeout must be a positive whole number of milliseconds, got "${flags.timeout}"`);
+    }
+  }
+  return {
+    language: language as Language,
+    code,
+    ...(inputs ? { inputs: inputs as ExecutionRequestInput["inputs"] } : {}),
+    ...(flags.runtime ? { runtime: flags.runtime } : {}),
+    ...(timeoutMs ? { timeoutMs } : {}),
+    ...(flags.isolation ? { isolation: flags.isolation as ExecutionRequestInput["isolation"] } : {}),
+  };
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}

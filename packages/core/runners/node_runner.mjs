@@ -1,0 +1,101 @@
+// Runs one JavaScript snippet for coderouter in a node child process and reports its result.
+//
+// Protocol: the payload {"source", "lineOffset", "filename", "inputs"} arrives as JSON on stdin (`source` is the
+// snippet prepared in the host by prepareJavaScript and asyncFunctionSource); the result {"output"} or
+// {"error": {kind, name, message, traceback}} is written to file descriptor 3, so stdout and stderr
+// stay the user's own.
+import { readFileSync, writeSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import vm from "node:vm";
+import { toOutput } from "./to-output.mjs";
+
+const RESULT_FD = 3;
+const RESERVED = new Set(
+  ("break case catch class const continue debugger default delete do else enum export extends false finally " +
+    "for function if import in instanceof new null return super switch this throw true try typeof var void " +
+    "while with yield let static implements interface package private protected public await arguments eval")
+    .split(" "),
+);
+
+let reported = false;
+
+function report(result) {
+  if (reported) return;
+  reported = true;
+  let data;
+  try {
+    data = JSON.stringify(result);
+  } catch (error) {
+    data = JSON.stringify({ error: describe(error, "runtime") });
+  }
+  const bytes = Buffer.from(data);
+  for (let offset = 0; offset < bytes.length; ) {
+    try {
+      offset += writeSync(RESULT_FD, bytes, offset);
+    } catch (error) {
+      if (error.code !== "EAGAIN") throw error;
+    }
+  }
+  // Exit at once, as the Python runner does: timers the code left behind must not hold it open.
+  process.exit(0);
+}
+
+function describe(error, kind) {
+  if (!(error instanceof Error)) {
+    return { kind, name: "Error", message: `Uncaught ${safeString(error)}`, traceback: "" };
+  }
+  const filename = payload?.filename ?? "main.js";
+  const stack = String(error.stack ?? "")
+    .split("\n")
+    .filter((line, i) => i === 0 || !/^\s+at /.test(line) || line.includes(filename))
+    .join("\n");
+  return { kind, name: error.name, message: error.message, traceback: stack };
+}
+
+function safeString(value) {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+let payload;
+try {
+  payload = JSON.parse(readFileSync(0, "utf8"));
+} catch (error) {
+  report({ error: describe(error, "runtime") });
+}
+
+process.on("uncaughtException", (error) => report({ error: describe(error, "runtime") }));
+process.on("unhandledRejection", (error) => report({ error: describe(error, "runtime") }));
+
+globalThis.inputs = payload.inputs;
+for (const [key, value] of Object.entries(payload.inputs)) {
+  if (/^[A-Za-z_$][\w$]*$/.test(key) && !RESERVED.has(key)) globalThis[key] = value;
+}
+// Trusted local code gets what a node script has: require() relative to its working directory.
+globalThis.require = createRequire(join(process.cwd(), payload.filename));
+
+let main;
+try {
+  main = vm.runInThisContext(payload.source, {
+    filename: payload.filename,
+    lineOffset: payload.lineOffset,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+} catch (error) {
+  report({ error: describe(error, error instanceof SyntaxError ? "syntax" : "runtime") });
+}
+
+main().then(
+  (value) => {
+    try {
+      report({ output: toOutput(value) });
+    } catch (error) {
+      report({ error: { ...describe(error, "runtime"), traceback: "" } });
+    }
+  },
+  (error) => report({ error: describe(error, "runtime") }),
+);

@@ -1,0 +1,2 @@
+import type { JsonValue } from "../src/schemas.js";
+export declare function toOutput(value: unknown): JsonValue;

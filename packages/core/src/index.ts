@@ -1,0 +1,10 @@
+export * from "./schemas.js";
+export * from "./errors.js";
+export * from "./runtime.js";
+export * from "./settings.js";
+export * from "./request.js";
+export { prepareJavaScript, asyncFunctionSource, type PreparedJavaScript } from "./javascript.js";
+export { OutputStream } from "./output-stream.js";
+export { runnerFiles, runnersDir, pythonRunnerArgs } from "./runner-files.js";
+export { toOutput } from "../runners/to-output.mjs";
+export { createDebug } from "./debug.js";

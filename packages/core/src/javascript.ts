@@ -1,0 +1,114 @@
+import { parse, type Node, type Program } from "acorn";
+import { transform } from "sucrase";
+import type { ExecutionError } from "./schemas.js";
+
+/**
+ * JavaScript and TypeScript snippets are run as the body of an async function, so that a top-level
+ * `return` and a top-level `await` both work the way users of workflow code nodes expect. This module
+ * turns a snippet into that body: types stripped, static imports turned into dynamic ones, and the
+ * last expression statement returned. Every rewrite keeps the line structure of the user's code, so
+ * line numbers in errors are the user's own.
+ */
+export type PreparedJavaScript =
+  | { ok: true; body: string; filename: string }
+  | { ok: false; error: ExecutionError };
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+export function prepareJavaScript(code: string, language: "javascript" | "typescript"): PreparedJavaScript {
+  const filename = language === "typescript" ? "main.ts" : "main.js";
+  let source = code;
+  if (language === "typescript") {
+    try {
+      // Sucrase only strips types (no type check, as the TypeScript node in a workflow expects) and
+      // keeps every line where it was.
+      source = transform(code, { transforms: ["typescript"], disableESTransforms: true }).code;
+    } catch (error) {
+      return { ok: false, error: syntaxError(error, code, filename) };
+    }
+  }
+  let program: Program;
+  try {
+    program = parse(source, {
+      ecmaVersion: "latest",
+      sourceType: "script",
+      allowReturnOutsideFunction: true,
+      allowAwaitOutsideFunction: true,
+      allowImportExportEverywhere: true,
+      allowHashBang: true,
+      locations: true,
+    });
+  } catch (error) {
+    return { ok: false, error: syntaxError(error, code, filename) };
+  }
+  const edits: Edit[] = [];
+  for (const statement of program.body) {
+    if (statement.type === "ImportDeclaration") edits.push(dynamicImport(statement, source));
+  }
+  const last = program.body.at(-1);
+  if (last?.type === "ExpressionStatement" && !("directive" in last && last.directive)) {
+    const expression = last.expression;
+    edits.push({
+      start: last.start,
+      end: last.end,
+      text: `return (${source.slice(expression.start, expression.end)});`,
+    });
+  }
+  let body = source;
+  for (const edit of edits.sort((a, b) => b.start - a.start)) {
+    body = body.slice(0, edit.start) + edit.text + body.slice(edit.end);
+  }
+  return { ok: true, body, filename };
+}
+
+/**
+ * The prepared body as the source of an async function expression. The header takes a line of its
+ * own, so engines compile it with `lineOffset` to report the user's line numbers.
+ */
+export function asyncFunctionSource(body: string): { source: string; lineOffset: number } {
+  return { source: `(async function () {\n${body}\n})`, lineOffset: -1 };
+}
+
+type ImportNode = Extract<Program["body"][number], { type: "ImportDeclaration" }>;
+
+function dynamicImport(node: ImportNode, source: string): Edit {
+  const from = JSON.stringify(String(node.source.value));
+  const named: string[] = [];
+  let namespace: string | undefined;
+  for (const spec of node.specifiers) {
+    if (spec.type === "ImportNamespaceSpecifier") namespace = spec.local.name;
+    else if (spec.type === "ImportDefaultSpecifier") named.push(`default: ${spec.local.name}`);
+    else {
+      const imported = spec.imported.type === "Identifier" ? spec.imported.name : JSON.stringify(spec.imported.value);
+      named.push(imported === spec.local.name ? imported : `${imported}: ${spec.local.name}`);
+    }
+  }
+  let text: string;
+  if (namespace && named.length) text = `const ${namespace} = await import(${from}), { ${named.join(", ")} } = ${namespace};`;
+  else if (namespace) text = `const ${namespace} = await import(${from});`;
+  else if (named.length) text = `const { ${named.join(", ")} } = await import(${from});`;
+  else text = `await import(${from});`;
+  return { start: node.start, end: node.end, text: text + keepLines(source, node) };
+}
+
+function keepLines(source: string, node: Node): string {
+  return "\n".repeat(source.slice(node.start, node.end).split("\n").length - 1);
+}
+
+function syntaxError(error: unknown, code: string, filename: string): ExecutionError {
+  const e = error as { message?: string; loc?: { line: number; column: number } };
+  const message = String(e.message ?? error);
+  if (!e.loc) return { kind: "syntax", name: "SyntaxError", message };
+  const { line, column } = e.loc;
+  const text = code.split("\n")[line - 1] ?? "";
+  return {
+    kind: "syntax",
+    name: "SyntaxError",
+    message: message.replace(/\s*\(\d+:\d+\)$/, "") + ` (${filename}:${line}:${column + 1})`,
+    traceback: `${filename}:${line}\n${text}\n${" ".repeat(column)}^\n\nSyntaxError: ${message.replace(/\s*\(\d+:\d+\)$/, "")}`,
+  };
+}

@@ -1,0 +1,41 @@
+import { ValidationError } from "./errors.js";
+import {
+  ExecutionRequestSchema,
+  type ExecutionRequest,
+  type Isolation,
+  type NormalizedRequest,
+} from "./schemas.js";
+
+export interface RequestDefaults {
+  timeoutMs: number;
+  maxOutputBytes: number;
+  isolation: Isolation;
+  memoryMb?: number;
+}
+
+/** Validates a request from any caller (library, CLI, HTTP); a bad one is a ValidationError naming each field. */
+export function parseRequest(input: unknown): ExecutionRequest {
+  const parsed = ExecutionRequestSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => ({
+    path: issue.path.length ? issue.path.map(String).join(".") : "(request)",
+    message: issue.message,
+  }));
+  throw new ValidationError(
+    `invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+    issues,
+  );
+}
+
+/** Applies the defaults a runtime relies on, so no runtime needs to know where a default comes from. */
+export function normalizeRequest(request: ExecutionRequest, defaults: RequestDefaults): NormalizedRequest {
+  const { runtime: _runtime, ...rest } = request;
+  return {
+    ...rest,
+    inputs: request.inputs ?? {},
+    timeoutMs: request.timeoutMs ?? defaults.timeoutMs,
+    isolation: request.isolation ?? defaults.isolation,
+    memoryMb: request.memoryMb ?? defaults.memoryMb,
+    maxOutputBytes: defaults.maxOutputBytes,
+  };
+}

@@ -1,0 +1,24 @@
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The wrapper programs that run a snippet inside an interpreter (input injection, last-expression
+ * output, result on fd 3). They ship as files so every runtime that starts an interpreter — a local
+ * child process today, a sandbox or a remote machine later — runs the same wrapper.
+ */
+export const runnersDir = fileURLToPath(new URL("../runners/", import.meta.url));
+
+export const runnerFiles = {
+  python: join(runnersDir, "coderouter_runner.py"),
+  node: join(runnersDir, "node_runner.mjs"),
+  toOutput: join(runnersDir, "to-output.mjs"),
+} as const;
+
+/**
+ * Interpreter arguments that run the Python wrapper found in `dir` (where a sandbox mounts it).
+ * -I ignores PYTHON* variables and the user site; -u streams output as it is printed.
+ */
+export function pythonRunnerArgs(dir: string = runnersDir): string[] {
+  const bootstrap = `import sys; sys.path.insert(0, ${JSON.stringify(dir)}); import coderouter_runner; del sys.path[0]; coderouter_runner.main()`;
+  return ["-I", "-u", "-X", "utf8", "-c", bootstrap];
+}

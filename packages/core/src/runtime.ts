@@ -1,0 +1,69 @@
+import type { z } from "zod";
+import type { Isolation, Language, NormalizedRequest, RuntimeId, RuntimeResult } from "./schemas.js";
+
+/** What a runtime can do, declared up front so the router can rule it in or out without running it. */
+export interface Capabilities {
+  languages: Language[];
+  /** The strongest isolation this runtime can give on this host right now. */
+  isolation: Isolation;
+  /** Longest run it accepts; requests expected to run longer are ruled out. */
+  maxDurationMs: number;
+  /** Typical time from execute() to the user's first line running, measured on a warm runtime. */
+  startupMs: number;
+  costPerSecondUsd: number;
+  network: boolean;
+  /** Whether user code can use third-party packages: installed locally, installable, or none. */
+  packages: "local" | "installable" | "none";
+  sessions: boolean;
+  location: "local" | "remote";
+}
+
+export interface Availability {
+  available: boolean;
+  /** Why it is (un)available, in words a user can act on. */
+  reason: string;
+  /** How to make it available, when it is not. */
+  fix?: string;
+}
+
+export interface Runtime {
+  readonly id: RuntimeId;
+  capabilities(): Capabilities;
+  availability(): Promise<Availability>;
+  /**
+   * Runs one request. Resolves with ok:false for any failure of the user's code; rejects only with an
+   * InfrastructureError (the backend, not the code, failed) so the router can fall back.
+   */
+  execute(request: NormalizedRequest): Promise<RuntimeResult>;
+  /**
+   * Of the modules the code imports, those this runtime cannot provide. Lets the router favour a
+   * runtime with packages over one that would fail with ModuleNotFoundError.
+   */
+  missingModules?(language: Language, modules: string[]): Promise<string[]>;
+  /** Frees every process, pool and handle the runtime owns. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Settings every runtime receives from the router's own configuration. */
+export interface SharedSettings {
+  defaultTimeoutMs: number;
+  maxOutputBytes: number;
+}
+
+/**
+ * A backend as the registry sees it: its own settings (read from the environment by the router,
+ * validated by this schema, named after the variables users set) and a factory.
+ * Each runtime package's default export is one of these.
+ */
+export interface RuntimeDefinition<S extends z.ZodType = z.ZodType> {
+  id: RuntimeId;
+  description: string;
+  /** Maps each environment variable this runtime reads to its settings key. */
+  env: Record<string, string>;
+  settings: S;
+  create(settings: z.output<S>, shared: SharedSettings): Runtime;
+}
+
+export function defineRuntime<S extends z.ZodType>(definition: RuntimeDefinition<S>): RuntimeDefinition<S> {
+  return definition;
+}

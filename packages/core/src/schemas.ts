@@ -1,0 +1,148 @@
+import { z } from "zod";
+
+export const LANGUAGES = ["python", "javascript", "typescript"] as const;
+export const LanguageSchema = z.enum(LANGUAGES);
+export type Language = z.infer<typeof LanguageSchema>;
+
+export const RUNTIME_IDS = ["isolate", "subprocess", "wasm", "e2b", "bacalhau"] as const;
+export const RuntimeIdSchema = z.enum(RUNTIME_IDS);
+export type RuntimeId = z.infer<typeof RuntimeIdSchema>;
+
+/** Names users know from other products, mapped to the runtime that replaces them. */
+export const RUNTIME_ALIASES: Readonly<Record<string, RuntimeId>> = {
+  vm2: "isolate",
+  wasmedge: "wasm",
+  python: "subprocess",
+  local: "subprocess",
+};
+
+/** Ordered from weakest to strongest: a runtime satisfies a need when its level is at least as high. */
+export const ISOLATION_LEVELS = ["none", "process", "sandbox", "vm"] as const;
+export const IsolationSchema = z.enum(ISOLATION_LEVELS);
+export type Isolation = z.infer<typeof IsolationSchema>;
+
+export function isolationAtLeast(have: Isolation, need: Isolation): boolean {
+  return ISOLATION_LEVELS.indexOf(have) >= ISOLATION_LEVELS.indexOf(need);
+}
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([
+    z.null(),
+    z.boolean(),
+    z.number(),
+    z.string(),
+    z.array(JsonValueSchema),
+    z.record(z.string(), JsonValueSchema),
+  ]),
+);
+
+const runtimeChoice = z
+  .string()
+  .transform((value, ctx) => {
+    const id = value === "auto" ? "auto" : (RUNTIME_ALIASES[value] ?? value);
+    if (id === "auto" || (RUNTIME_IDS as readonly string[]).includes(id)) return id as "auto" | RuntimeId;
+    ctx.addIssue({
+      code: "custom",
+      message: `unknown runtime "${value}": use auto, ${RUNTIME_IDS.join(", ")} or an alias (${Object.keys(RUNTIME_ALIASES).join(", ")})`,
+    });
+    return z.NEVER;
+  });
+
+/** Env var names a request may set; the value must be a plain string. */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name");
+
+export const ExecutionRequestSchema = z
+  .object({
+    language: LanguageSchema,
+    code: z.string(),
+    inputs: z.record(z.string(), JsonValueSchema).optional(),
+    runtime: runtimeChoice.optional(),
+    timeoutMs: z.number().int().positive().max(24 * 3600_000).optional(),
+    isolation: IsolationSchema.optional(),
+    expectedDurationMs: z.number().nonnegative().optional(),
+    memoryMb: z.number().int().min(16).max(1024 * 1024).optional(),
+    network: z.boolean().optional(),
+    env: z.record(envName, z.string()).optional(),
+    signal: z.instanceof(AbortSignal).optional(),
+    onStdout: z.custom<(chunk: string) => void>((v) => typeof v === "function").optional(),
+    onStderr: z.custom<(chunk: string) => void>((v) => typeof v === "function").optional(),
+  })
+  .strict();
+
+export type ExecutionRequestInput = z.input<typeof ExecutionRequestSchema>;
+export type ExecutionRequest = z.output<typeof ExecutionRequestSchema>;
+
+/**
+ * What a runtime receives: a validated request with the router's defaults applied, so no runtime
+ * has to know where a default comes from.
+ */
+export interface NormalizedRequest extends Omit<ExecutionRequest, "runtime" | "inputs" | "timeoutMs" | "isolation"> {
+  inputs: Record<string, JsonValue>;
+  timeoutMs: number;
+  isolation: Isolation;
+  memoryMb?: number;
+  maxOutputBytes: number;
+}
+
+export const ERROR_KINDS = ["syntax", "runtime", "timeout", "memory", "output_limit", "killed"] as const;
+export const ExecutionErrorSchema = z.object({
+  kind: z.enum(ERROR_KINDS),
+  name: z.string(),
+  message: z.string(),
+  traceback: z.string().optional(),
+});
+export type ExecutionError = z.infer<typeof ExecutionErrorSchema>;
+export type ErrorKind = ExecutionError["kind"];
+
+export const ScoreBreakdownSchema = z.record(z.string(), z.number());
+
+export const CandidateSchema = z.object({
+  runtime: RuntimeIdSchema,
+  eligible: z.boolean(),
+  score: z.number().optional(),
+  breakdown: ScoreBreakdownSchema.optional(),
+  reason: z.string(),
+});
+export type Candidate = z.infer<typeof CandidateSchema>;
+
+export const AttemptSchema = z.object({
+  runtime: RuntimeIdSchema,
+  outcome: z.enum(["ok", "code_error", "infrastructure_error"]),
+  durationMs: z.number(),
+  error: z.string().optional(),
+});
+export type Attempt = z.infer<typeof AttemptSchema>;
+
+export const RoutingDecisionSchema = z.object({
+  requested: z.union([z.literal("auto"), RuntimeIdSchema]),
+  selected: RuntimeIdSchema.nullable(),
+  reason: z.string(),
+  candidates: z.array(CandidateSchema),
+  attempts: z.array(AttemptSchema),
+});
+export type RoutingDecision = z.infer<typeof RoutingDecisionSchema>;
+
+export const ExecutionResultSchema = z.object({
+  ok: z.boolean(),
+  runtime: RuntimeIdSchema,
+  language: LanguageSchema,
+  output: JsonValueSchema,
+  stdout: z.string(),
+  stderr: z.string(),
+  error: ExecutionErrorSchema.optional(),
+  truncated: z.object({ stdout: z.boolean().optional(), stderr: z.boolean().optional() }).optional(),
+  metadata: z.object({
+    durationMs: z.number(),
+    startupMs: z.number().optional(),
+    sandboxId: z.string().optional(),
+    costUsd: z.number().optional(),
+    routing: RoutingDecisionSchema,
+  }),
+});
+export type ExecutionResult = z.infer<typeof ExecutionResultSchema>;
+
+/** What a runtime returns; the router adds the routing record. */
+export type RuntimeResult = Omit<ExecutionResult, "metadata"> & {
+  metadata: Omit<ExecutionResult["metadata"], "routing">;
+};

@@ -1,0 +1,4 @@
+export { createRouter, Router, type RouterOptions, type RuntimeStatus } from "./router.js";
+export { RouterSettingsSchema, ROUTER_ENV, type RouterSettings } from "./config.js";
+export { importedModules } from "./imports.js";
+export * from "@coderouter/core";

@@ -1,0 +1,233 @@
+import {
+  createDebug,
+  NoRuntimeAvailableError,
+  normalizeRequest,
+  parseRequest,
+  RUNTIME_IDS,
+  RuntimeUnavailableError,
+  ValidationError,
+  type Attempt,
+  type Availability,
+  type Candidate,
+  type Capabilities,
+  type ExecutionRequest,
+  type ExecutionRequestInput,
+  type ExecutionResult,
+  type NormalizedRequest,
+  type RoutingDecision,
+  type Runtime,
+  type RuntimeId,
+} from "@coderouter/core";
+import { loadEnv } from "./env.js";
+import { readRouterSettings, type RouterSettings } from "./config.js";
+import { importedModules } from "./imports.js";
+import { Registry } from "./registry.js";
+import { describeChoice, ruleOut, score } from "./scoring.js";
+
+const log = createDebug("coderouter:router");
+
+export interface RouterOptions {
+  /** Variables to read settings from; default: process.env plus a `.env` file in the working directory. */
+  env?: Record<string, string | undefined>;
+  /** Path of a dotenv file to read, or false for none; default `.env`. Ignored when `env` is given. */
+  dotenv?: string | false;
+  /** Overrides of the router's settings; they win over the environment. */
+  settings?: Partial<RouterSettings>;
+  /** Overrides of each runtime's own settings (e.g. `{ subprocess: { pythonBin: "/usr/bin/python3" } }`). */
+  runtimeSettings?: Partial<Record<RuntimeId, Record<string, unknown>>>;
+  /** Runtime instances to use instead of the built-in packages (embedding, tests). */
+  runtimes?: Partial<Record<RuntimeId, Runtime>>;
+}
+
+export interface RuntimeStatus {
+  id: RuntimeId;
+  installed: boolean;
+  enabled: boolean;
+  available: boolean;
+  reason: string;
+  fix?: string;
+  capabilities?: Capabilities;
+}
+
+interface Evaluation {
+  candidate: Candidate;
+  runtime?: Runtime;
+}
+
+export class Router {
+  readonly settings: RouterSettings;
+  private readonly registry: Registry;
+  private closed = false;
+
+  constructor(options: RouterOptions = {}) {
+    const env = options.env ?? loadEnv(options.dotenv);
+    this.settings = readRouterSettings(env, options.settings);
+    this.registry = new Registry(
+      env,
+      { defaultTimeoutMs: this.settings.defaultTimeoutMs, maxOutputBytes: this.settings.maxOutputBytes },
+      this.settings.availabilityTtlMs,
+      options.runtimes,
+      options.runtimeSettings,
+    );
+  }
+
+  /** Runs the request on the best runtime (or the one asked for) and returns one result shape. */
+  async execute(input: ExecutionRequestInput): Promise<ExecutionResult> {
+    const request = parseRequest(input);
+    const { decision, ranked } = await this.decide(request);
+    const normalized = this.normalize(request);
+    const attempts: Attempt[] = decision.attempts;
+    for (const { runtime, candidate } of ranked) {
+      const started = performance.now();
+      try {
+        const result = await runtime!.execute(normalized);
+        attempts.push({
+          runtime: runtime!.id,
+          outcome: result.ok ? "ok" : "code_error",
+          durationMs: round(performance.now() - started),
+        });
+        decision.selected = runtime!.id;
+        if (attempts.length > 1) decision.reason = `${decision.reason}; ran on ${runtime!.id} after ${attempts.length - 1} failed attempt(s)`;
+        return { ...result, metadata: { ...result.metadata, routing: decision } };
+      } catch (error) {
+        if (error instanceof ValidationError) throw error;
+        const message = (error as Error).message;
+        log(`${candidate.runtime} failed: ${message}`);
+        attempts.push({ runtime: runtime!.id, outcome: "infrastructure_error", durationMs: round(performance.now() - started), error: message });
+        this.registry.invalidate(runtime!.id);
+        if (decision.requested !== "auto") {
+          throw new RuntimeUnavailableError(decision.requested, message, decision);
+        }
+      }
+    }
+    decision.selected = null;
+    decision.reason = `every eligible runtime failed: ${attempts.map((a) => `${a.runtime}: ${a.error}`).join("; ")}`;
+    throw new NoRuntimeAvailableError(`no runtime could run this request: ${decision.reason}`, decision);
+  }
+
+  /** The routing decision for a request, without running anything. */
+  async explain(input: ExecutionRequestInput): Promise<RoutingDecision> {
+    return (await this.decide(parseRequest(input), { explainOnly: true })).decision;
+  }
+
+  /** Every runtime the router knows: installed, enabled, available, why, and how to fix it. */
+  async runtimes(): Promise<RuntimeStatus[]> {
+    return Promise.all(
+      RUNTIME_IDS.map(async (id): Promise<RuntimeStatus> => {
+        const enabled = this.settings.enabledRuntimes.includes(id);
+        const slot = await this.registry.load(id);
+        if (slot.state === "missing") {
+          return { id, installed: false, enabled, available: false, reason: slot.error.message, fix: `npm install ${slot.error.hint.match(/@coderouter\/\S+/)?.[0] ?? ""}`.trim() };
+        }
+        const availability = await this.registry.availability(slot.runtime);
+        return {
+          id,
+          installed: true,
+          enabled,
+          available: enabled && availability.available,
+          reason: enabled ? availability.reason : `disabled: not listed in CODEROUTER_RUNTIMES (${availability.reason})`,
+          ...(enabled ? (availability.fix ? { fix: availability.fix } : {}) : { fix: `add ${id} to CODEROUTER_RUNTIMES` }),
+          capabilities: slot.runtime.capabilities(),
+        };
+      }),
+    );
+  }
+
+  /** Frees every runtime's processes, pools and sandboxes. The router refuses work afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.registry.close();
+  }
+
+  private normalize(request: ExecutionRequest): NormalizedRequest {
+    return normalizeRequest(request, {
+      timeoutMs: this.settings.defaultTimeoutMs,
+      maxOutputBytes: this.settings.maxOutputBytes,
+      isolation: this.settings.defaultIsolation,
+      memoryMb: this.settings.memoryMb,
+    });
+  }
+
+  private async decide(
+    request: ExecutionRequest,
+    { explainOnly = false } = {},
+  ): Promise<{ decision: RoutingDecision; ranked: Evaluation[] }> {
+    if (this.closed) throw new ValidationError("the router has been closed");
+    const requested = request.runtime ?? "auto";
+    const need = {
+      language: request.language,
+      isolation: request.isolation ?? this.settings.defaultIsolation,
+      expectedDurationMs: request.expectedDurationMs,
+      network: request.network,
+    };
+    const ids = requested === "auto" ? RUNTIME_IDS : [requested];
+    const modules = importedModules(request.language, request.code);
+    const evaluations = await Promise.all(
+      ids.map((id) => this.evaluate(id, need, modules)),
+    );
+    for (const id of RUNTIME_IDS) {
+      if (!ids.includes(id)) evaluations.push({ candidate: { runtime: id, eligible: false, reason: `not requested (runtime: "${requested}")` } });
+    }
+    const ranked = evaluations
+      .filter((e) => e.candidate.eligible)
+      .sort((a, b) => b.candidate.score! - a.candidate.score!);
+    const candidates = [...ranked, ...evaluations.filter((e) => !e.candidate.eligible)].map((e) => e.candidate);
+    const winner = ranked[0]?.candidate;
+    const decision: RoutingDecision = {
+      requested,
+      selected: winner?.runtime ?? null,
+      reason: winner
+        ? requested === "auto"
+          ? describeChoice(winner, candidates)
+          : `requested explicitly`
+        : requested === "auto"
+          ? "no runtime can take this request"
+          : (evaluations.find((e) => e.candidate.runtime === requested)?.candidate.reason ?? "unknown runtime"),
+      candidates,
+      attempts: [],
+    };
+    log(`decision ${requested} → ${decision.selected ?? "none"}: ${decision.reason}`);
+    if (!explainOnly && !winner) {
+      if (requested !== "auto") throw new RuntimeUnavailableError(requested, decision.reason, decision);
+      const why = candidates.map((c) => `${c.runtime}: ${c.reason}`).join("; ");
+      throw new NoRuntimeAvailableError(`no runtime can take this ${request.language} request: ${why}`, decision);
+    }
+    return { decision, ranked };
+  }
+
+  private async evaluate(
+    id: RuntimeId,
+    need: Parameters<typeof ruleOut>[2],
+    modules: string[],
+  ): Promise<Evaluation> {
+    const out = (reason: string): Evaluation => ({ candidate: { runtime: id, eligible: false, reason } });
+    if (!this.settings.enabledRuntimes.includes(id)) return out("disabled: not listed in CODEROUTER_RUNTIMES");
+    const slot = await this.registry.load(id);
+    if (slot.state === "missing") return out(slot.error.message);
+    const runtime = slot.runtime;
+    const caps = runtime.capabilities();
+    // Static filters first: an availability probe can cost a process start or a network round trip.
+    const staticReason = ruleOut(caps, AVAILABLE, need);
+    if (staticReason) return out(staticReason);
+    const availability: Availability = await this.registry.availability(runtime);
+    const reason = ruleOut(caps, availability, need);
+    if (reason) return out(reason);
+    const missing = modules.length && runtime.missingModules ? await runtime.missingModules(need.language, modules).catch(() => []) : [];
+    const { score: total, breakdown } = score(id, caps, need, missing);
+    const why = missing.length
+      ? `eligible; cannot import ${missing.join(", ")}`
+      : `eligible (${caps.isolation} isolation, ~${caps.startupMs} ms start-up, ${caps.location})`;
+    return { candidate: { runtime: id, eligible: true, score: total, breakdown, reason: why }, runtime };
+  }
+}
+
+const AVAILABLE: Availability = { available: true, reason: "" };
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** Creates a router. Settings come from the environment (and `.env`), overridden by `options`. */
+export function createRouter(options: RouterOptions = {}): Router {
+  return new Router(options);
+}

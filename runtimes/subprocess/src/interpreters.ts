@@ -1,0 +1,67 @@
+import { execa } from "execa";
+import { InfrastructureError } from "@coderouter/core";
+
+export interface Interpreter {
+  /** Absolute path of the real binary (not a version-manager shim). */
+  path: string;
+  version: string;
+}
+
+const PYTHON_PROBE = "import sys; print(sys.executable); print(sys.version.split()[0])";
+const MODULES_PROBE =
+  "import sys, pkgutil, json; print(json.dumps(sorted(set(sys.builtin_module_names) | {m.name for m in pkgutil.iter_modules()})))";
+
+/**
+ * Finds the interpreters once per runtime and caches them. `python3` on PATH is often a pyenv or
+ * asdf shim that costs ~80 ms per start; asking it for sys.executable once gives the real binary,
+ * which starts in ~10 ms.
+ */
+export class Interpreters {
+  private python?: Promise<Interpreter>;
+  private node?: Promise<Interpreter>;
+  private pythonModules?: Promise<Set<string>>;
+
+  constructor(private readonly settings: { pythonBin?: string; nodeBin?: string }) {}
+
+  resolvePython(): Promise<Interpreter> {
+    this.python ??= probe(this.settings.pythonBin ?? "python3", ["-c", PYTHON_PROBE], "PYTHON_BIN").then(
+      (out) => {
+        const [path = "", version = ""] = out.split("\n");
+        return { path, version };
+      },
+    );
+    return this.python;
+  }
+
+  resolveNode(): Promise<Interpreter> {
+    const bin = this.settings.nodeBin;
+    this.node ??= bin
+      ? probe(bin, ["-p", "process.execPath + '\\n' + process.versions.node"], "NODE_BIN").then((out) => {
+          const [path = "", version = ""] = out.split("\n");
+          return { path, version };
+        })
+      : Promise.resolve({ path: process.execPath, version: process.versions.node });
+    return this.node;
+  }
+
+  /** Every top-level module the local Python can import, probed once. */
+  async pythonModuleNames(): Promise<Set<string>> {
+    this.pythonModules ??= this.resolvePython()
+      .then((python) => probe(python.path, ["-c", MODULES_PROBE], "PYTHON_BIN"))
+      .then((out) => new Set(JSON.parse(out) as string[]));
+    return this.pythonModules;
+  }
+}
+
+async function probe(bin: string, args: string[], variable: string): Promise<string> {
+  try {
+    const { stdout } = await execa(bin, args, { timeout: 15_000, extendEnv: true });
+    return stdout.trim();
+  } catch (error) {
+    const e = error as { code?: string; shortMessage?: string };
+    const why = e.code === "ENOENT" ? `"${bin}" was not found on PATH` : (e.shortMessage ?? String(error));
+    throw new InfrastructureError("subprocess", `${why}; install it or set ${variable} to its path`, {
+      cause: error,
+    });
+  }
+}
