@@ -1,1 +1,268 @@
-export {};
+import { execFileSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Language, NormalizedRequest, Runtime, RuntimeResult } from "@coderouter/core";
+import * as S from "./snippets.js";
+
+export interface ConformanceOptions {
+  /** Label of the suite, e.g. "subprocess". */
+  name: string;
+  create: () => Runtime | Promise<Runtime>;
+  /** The languages the runtime claims; each gets the whole suite. */
+  languages: Language[];
+  /** Whether code may start processes: enables the checks that grandchildren die with the execution. */
+  processes?: boolean;
+  /** Extra request fields for every execution (e.g. isolation: "sandbox"). */
+  request?: Partial<NormalizedRequest>;
+}
+
+const MiB = 1024 * 1024;
+const SECRET = "e2b_conformance_secret_do_not_leak";
+
+/**
+ * The rules every runtime keeps (DESIGN.md, "Rules every runtime keeps"). A runtime's test file
+ * calls this with its factory; a runtime is done when all of it passes.
+ */
+export function runConformance(options: ConformanceOptions): void {
+  describe(`conformance: ${options.name}`, () => {
+    let runtime: Runtime;
+    beforeAll(async () => {
+      runtime = await options.create();
+    });
+    afterAll(async () => {
+      await runtime?.close();
+    });
+
+    const run = (language: Language, code: string, extra: Partial<NormalizedRequest> = {}): Promise<RuntimeResult> =>
+      runtime.execute({
+        language,
+        code,
+        inputs: {},
+        timeoutMs: 15_000,
+        isolation: "none",
+        maxOutputBytes: MiB,
+        ...options.request,
+        ...extra,
+      });
+
+    describe.each(options.languages)("%s", (language) => {
+      const code = (snippet: S.Snippet) => S.codeFor(snippet, language);
+      const expectOk = (result: RuntimeResult) => {
+        expect(result.error, JSON.stringify(result.error)).toBeUndefined();
+        expect(result.ok).toBe(true);
+        expect(result.language).toBe(language);
+        expect(result.runtime).toBe(runtime.id);
+      };
+
+      describe("output", () => {
+        it("returns each JSON type as it is", async () => {
+          for (const value of S.JSON_VALUES) {
+            const result = await run(language, S.literal(value, language));
+            expectOk(result);
+            expect(result.output).toEqual(value);
+          }
+        });
+
+        it.each(S.CONVERSIONS)("converts by the shared rules: $name", async ({ snippet, expected }) => {
+          const result = await run(language, code(snippet));
+          expectOk(result);
+          if (expected instanceof RegExp) expect(result.output).toMatch(expected);
+          else expect(result.output).toEqual(expected);
+        });
+
+        it("reports a circular output as an error, not a crash", async () => {
+          const result = await run(language, code(S.CIRCULAR));
+          expect(result.ok).toBe(false);
+          expect(result.error).toMatchObject({ kind: "runtime", name: "CircularOutputError" });
+        });
+
+        it("gives null when the code ends without an expression", async () => {
+          const result = await run(language, code(S.NO_EXPRESSION));
+          expectOk(result);
+          expect(result.output).toBeNull();
+        });
+
+        it("supports top-level await", async () => {
+          const result = await run(language, code(S.TOP_LEVEL_AWAIT));
+          expectOk(result);
+          expect(result.output).toBe(42);
+        });
+
+        if (language !== "python") {
+          it("returns the value of a top-level return", async () => {
+            const result = await run(language, "if (inputs.early) {\n  return 'early'\n}\n'late'", { inputs: { early: true } });
+            expectOk(result);
+            expect(result.output).toBe("early");
+          });
+        }
+      });
+
+      describe("inputs", () => {
+        it("delivers inputs as data, unchanged, through `inputs`", async () => {
+          const result = await run(language, code(S.READ_INPUTS), { inputs: S.TRICKY_INPUTS });
+          expectOk(result);
+          expect(result.output).toEqual(S.TRICKY_INPUTS);
+        });
+
+        it("makes each identifier key a global", async () => {
+          const result = await run(language, code(S.READ_GLOBALS), { inputs: S.TRICKY_INPUTS });
+          expectOk(result);
+          expect(result.output).toEqual(S.IDENTIFIER_KEYS.map((key) => S.TRICKY_INPUTS[key]));
+        });
+
+        it("keeps keys that are not identifiers reachable through `inputs`", async () => {
+          const result = await run(language, code(S.READ_ODD_KEYS), { inputs: S.TRICKY_INPUTS });
+          expectOk(result);
+          expect(result.output).toEqual([1, 2, 3]);
+        });
+
+        it("delivers a 1 MB string whole", async () => {
+          const big = "x".repeat(MiB) + "end";
+          const result = await run(language, code(S.BIG_STRING), { inputs: { big } });
+          expectOk(result);
+          expect(result.output).toEqual([big.length, "end"]);
+        });
+      });
+
+      describe("streams", () => {
+        it("captures stdout and stderr separately and streams them as they come", async () => {
+          const seen = { stdout: "", stderr: "" };
+          const result = await run(language, code(S.STREAMS), {
+            onStdout: (text) => (seen.stdout += text),
+            onStderr: (text) => (seen.stderr += text),
+          });
+          expectOk(result);
+          expect(result.stdout).toBe("to stdout\n");
+          expect(result.stderr).toBe("to stderr\n");
+          expect(seen).toEqual({ stdout: "to stdout\n", stderr: "to stderr\n" });
+          expect(result.truncated?.stdout ?? false).toBe(false);
+        });
+
+        it("caps a flood of output and marks it truncated", async () => {
+          const result = await run(language, code(S.FLOOD_STDOUT));
+          expect(result.truncated?.stdout).toBe(true);
+          expect(Buffer.byteLength(result.stdout)).toBeLessThanOrEqual(MiB);
+          expect(result.stdout.length).toBeGreaterThan(0);
+          expect(result.ok).toBe(false);
+          expect(result.error?.kind).toBe("output_limit");
+        });
+      });
+
+      describe("errors", () => {
+        it("reports a syntax error with the user's line number", async () => {
+          const result = await run(language, code(S.SYNTAX_ERROR));
+          expect(result.ok).toBe(false);
+          expect(result.error?.kind).toBe("syntax");
+          expect(result.error?.name).toBe("SyntaxError");
+          expect(`${result.error?.message}\n${result.error?.traceback ?? ""}`).toMatch(/line 2\b|:2(:\d+)?\b/);
+        });
+
+        it("reports a runtime error with name, message and the user's line numbers", async () => {
+          const result = await run(language, code(S.RUNTIME_ERROR));
+          expect(result.ok).toBe(false);
+          expect(result.error).toMatchObject({ kind: "runtime", name: S.RUNTIME_ERROR_NAME[language], message: "boom" });
+          const traceback = result.error?.traceback ?? "";
+          expect(traceback).toMatch(/line 2\b|:2:\d+/);
+          expect(traceback).toMatch(/line 4\b|:4:\d+/);
+          expect(traceback).not.toMatch(/coderouter_runner|node_runner/);
+        });
+      });
+
+      describe("limits", () => {
+        it.each([
+          ["a synchronous infinite loop", S.SYNC_LOOP],
+          ["an asynchronous infinite loop", S.ASYNC_LOOP],
+          ["a timer that never lets go", S.TIMER_LOOP],
+        ] as const)("ends %s at the timeout", async (_name, snippet) => {
+          const started = Date.now();
+          const result = await run(language, code(snippet), { timeoutMs: 1000 });
+          expect(result.ok).toBe(false);
+          expect(result.error?.kind).toBe("timeout");
+          expect(Date.now() - started).toBeLessThan(6000);
+        });
+
+        it("ends a memory bomb with kind memory, and the next execution is fine", async () => {
+          const result = await run(language, code(S.MEMORY_BOMB), { memoryMb: 128, timeoutMs: 30_000 });
+          expect(result.ok).toBe(false);
+          expect(result.error?.kind).toBe("memory");
+          const next = await run(language, "1 + 1");
+          expectOk(next);
+          expect(next.output).toBe(2);
+        });
+
+        it("honours an AbortSignal with kind killed", async () => {
+          const controller = new AbortController();
+          setTimeout(() => controller.abort(), 300);
+          const result = await run(language, code(S.SYNC_LOOP), { signal: controller.signal });
+          expect(result.ok).toBe(false);
+          expect(result.error?.kind).toBe("killed");
+        });
+
+        it("leaves nothing running after the result", async () => {
+          let late = "";
+          let done = false;
+          const result = await run(language, code(S.LEAVE_WORK_BEHIND), {
+            onStdout: (text) => {
+              if (done) late += text;
+            },
+          });
+          done = true;
+          expectOk(result);
+          expect(result.output).toBe("done");
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          expect(late).toBe("");
+        });
+
+        if (options.processes) {
+          it.each([
+            ["after a normal end", false],
+            ["after a timeout", true],
+          ] as const)("kills grandchildren %s", async (_name, thenLoop) => {
+            const marker = `${86_000 + Math.floor(Math.random() * 300)}.${Date.now() % 1000}`;
+            const result = await run(language, S.SPAWN_SLEEPER[language](marker, thenLoop), { timeoutMs: 2000 });
+            expect(result.error?.kind).toBe(thenLoop ? "timeout" : undefined);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            expect(processesWith(marker)).toEqual([]);
+          });
+        }
+      });
+
+      describe("isolation between and around executions", () => {
+        it("never passes the host's environment to the code; passes the request's env", async () => {
+          const saved = { key: process.env.E2B_API_KEY, canary: process.env.CODEROUTER_CANARY };
+          process.env.E2B_API_KEY = SECRET;
+          process.env.CODEROUTER_CANARY = SECRET;
+          try {
+            const result = await run(language, code(S.READ_ENV), { env: { GREETING: "hello" } });
+            expectOk(result);
+            expect(result.output).toEqual([null, null, "hello"]);
+            expect(JSON.stringify(result)).not.toContain(SECRET);
+          } finally {
+            restoreEnv("E2B_API_KEY", saved.key);
+            restoreEnv("CODEROUTER_CANARY", saved.canary);
+          }
+        });
+
+        it("runs parallel executions that cannot see each other's state", async () => {
+          const ids = ["a", "b", "c", "d"];
+          const results = await Promise.all(ids.map((id) => run(language, code(S.SHARED_STATE), { inputs: { id } })));
+          results.forEach((result, i) => {
+            expectOk(result);
+            expect(result.output).toEqual([null, ids[i]]);
+          });
+        });
+      });
+    });
+  });
+}
+
+function processesWith(marker: string): string[] {
+  const lines = execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" }).split("\n");
+  return lines.filter((line) => line.includes(marker) && !line.includes("ps -eo"));
+}
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
+export * as snippets from "./snippets.js";

@@ -37,8 +37,12 @@ function report(result) {
       if (error.code !== "EAGAIN") throw error;
     }
   }
-  // Exit at once, as the Python runner does: timers the code left behind must not hold it open.
-  process.exit(0);
+  // Exit as soon as what the code printed is flushed (stdout to a pipe is asynchronous here), as the
+  // Python runner does: timers the code left behind must not hold the execution open.
+  let pending = 2;
+  const exit = () => --pending === 0 && process.exit(0);
+  process.stdout.write("", exit);
+  process.stderr.write("", exit);
 }
 
 function describe(error, kind) {
@@ -68,6 +72,18 @@ try {
   report({ error: describe(error, "runtime") });
 }
 
+// The event loop ran dry with the code's promise still pending: nothing is left that could settle
+// it, so say so now instead of waiting for the timeout.
+process.on("beforeExit", () =>
+  report({
+    error: {
+      kind: "runtime",
+      name: "UnsettledPromiseError",
+      message: "the code awaited a promise that nothing is left to settle",
+      traceback: "",
+    },
+  }),
+);
 process.on("uncaughtException", (error) => report({ error: describe(error, "runtime") }));
 process.on("unhandledRejection", (error) => report({ error: describe(error, "runtime") }));
 
