@@ -1,0 +1,155 @@
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { ExecutionResultSchema, RoutingDecisionSchema } from "@coderouter/core";
+
+/** The installed `coderouter` command, the one `npx coderouter` runs. */
+const BIN = fileURLToPath(new URL("../node_modules/.bin/coderouter", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "coderouter-cli-"));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: dir,
+      env: { ...process.env, ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(options.stdin ?? "");
+  });
+}
+
+function file(name: string, content: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+describe("coderouter run", () => {
+  it("runs a Python file, prints its output on stdout and a status line on stderr", async () => {
+    const path = file("hello.py", 'print("hello", name)\n{"greeting": f"hi {name}"}\n');
+    const run = await cli(["run", path, "--inputs", '{"name": "Ada"}']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("hello Ada\n");
+    expect(JSON.parse(run.stdout.slice(run.stdout.indexOf("{")))).toEqual({ greeting: "hi Ada" });
+    expect(run.stderr).toMatch(/ok · subprocess · \d+ ms · auto: /);
+  });
+
+  it("prints exactly one ExecutionResult with --json", async () => {
+    const path = file("sum.ts", "const xs: number[] = [1, 2, 3]\nconsole.log('summing')\nxs.reduce((a, b) => a + b, 0)\n");
+    const run = await cli(["run", path, "--json"]);
+    expect(run.code).toBe(0);
+    const result = ExecutionResultSchema.parse(JSON.parse(run.stdout));
+    expect(result).toMatchObject({ ok: true, language: "typescript", output: 6, stdout: "summing\n" });
+    expect(result.metadata.routing.candidates).toHaveLength(5);
+  });
+
+  it("reads code from stdin with - and --language", async () => {
+    const run = await cli(["run", "-", "--language", "javascript", "--json"], { stdin: "return 6 * 7" });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).output).toBe(42);
+  });
+
+  it("exits 1 when the code fails, with the traceback on stderr", async () => {
+    const path = file("fail.py", "x = 1\nraise RuntimeError('nope')\n");
+    const run = await cli(["run", path]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/line 2[\s\S]*RuntimeError: nope/);
+    expect(run.stderr).toMatch(/failed \(runtime\)/);
+  });
+
+  it("exits 1 with kind timeout when --timeout is exceeded", async () => {
+    const run = await cli(["run", "-", "-l", "python", "--timeout", "500", "--json"], { stdin: "while True: pass" });
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout).error.kind).toBe("timeout");
+  });
+
+  it.each([
+    [["run", "--frobnicate"], /Unknown option/],
+    [["run", "-"], /--language is required/],
+    [["run", "code.rb"], /cannot read|cannot tell the language/],
+    [["run", "-", "-l", "python", "--inputs", "{nope"], /--inputs is not valid JSON/],
+    [["run", "-", "-l", "python", "--inputs", "[1]"], /--inputs must be a JSON object/],
+    [["run", "-", "-l", "python", "--timeout", "soon"], /--timeout must be a positive whole number/],
+    [["run", "-", "-l", "cobol"], /language/],
+    [["launch"], /unknown command "launch"/],
+  ])("exits 2 on bad usage: %j", async (args, message) => {
+    const run = await cli(args, { stdin: "1" });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it("exits 2 naming the variable when the configuration is invalid", async () => {
+    const run = await cli(["run", "-", "-l", "python"], { stdin: "1", env: { E2B_TIMEOUT_MS: "soon" } });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/E2B_TIMEOUT_MS/);
+  });
+
+  it("exits 3 when no runtime can take the request", async () => {
+    const run = await cli(["run", "-", "-l", "python"], { stdin: "1", env: { CODEROUTER_RUNTIMES: "isolate" } });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/no runtime can take this python request/);
+  });
+
+  it("never passes the host's secrets to the code", async () => {
+    const run = await cli(["run", "-", "-l", "python", "--json"], {
+      stdin: "import os\nsorted(os.environ)",
+      env: { E2B_API_KEY: "e2b_cli_secret" },
+    });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).output).not.toContain("E2B_API_KEY");
+    expect(run.stdout).not.toContain("e2b_cli_secret");
+  });
+
+  it("leaves no child process behind when interrupted with Ctrl-C", async () => {
+    const marker = `${87_000 + Math.floor(Math.random() * 300)}.5`;
+    const child = spawn(process.execPath, [BIN, "run", "-", "-l", "python"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.end(`import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\nprint("started", flush=True)\nwhile True: pass`);
+    await new Promise<void>((resolve) => child.stdout.on("data", (chunk) => String(chunk).includes("started") && resolve()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    const left = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(marker));
+    expect(left).toEqual([]);
+  });
+});
+
+describe("coderouter explain", () => {
+  it("shows every runtime with its score or the reason it was ruled out", async () => {
+    const path = file("explain.py", "print(1)\n");
+    const run = await cli(["explain", path]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/selected:\s+subprocess/);
+    for (const id of ["isolate", "subprocess", "wasm", "e2b", "bacalhau"]) expect(run.stdout).toMatch(new RegExp(`\\b${id}\\b`));
+    const json = await cli(["explain", path, "--json", "--isolation", "sandbox"]);
+    const decision = RoutingDecisionSchema.parse(JSON.parse(json.stdout));
+    expect(decision.candidates.find((c) => c.runtime === "subprocess")?.reason).toMatch(/"process" isolation/);
+  });
+});
+
+describe("coderouter doctor", () => {
+  it("lists every runtime, available or not, why, and how to fix it", async () => {
+    const run = await cli(["doctor", "--json"]);
+    expect(run.code).toBe(0);
+    const statuses = JSON.parse(run.stdout) as { id: string; available: boolean; reason: string; fix?: string }[];
+    expect(statuses.map((s) => s.id).sort()).toEqual(["bacalhau", "e2b", "isolate", "subprocess", "wasm"]);
+    expect(statuses.find((s) => s.id === "subprocess")).toMatchObject({ available: true, reason: expect.stringMatching(/python 3\./) });
+    for (const s of statuses.filter((s) => !s.available)) expect(s.fix).toBeTruthy();
+    const text = await cli(["doctor"]);
+    expect(text.stdout).toMatch(/✓ subprocess/);
+  });
+});
