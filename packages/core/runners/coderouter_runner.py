@@ -54,7 +54,7 @@ class CircularOutputError(ValueError):
 
 
 def to_output(value):
-    """DESIGN.md's output rules, the Python twin of to-output.mjs."""
+    """DESIGN.md's output rules, the Python twin of to-output.cjs."""
     ancestors = []
 
     def walk(v, path):

@@ -6,5 +6,5 @@ export * from "./request.js";
 export { prepareJavaScript, asyncFunctionSource, type PreparedJavaScript } from "./javascript.js";
 export { OutputStream } from "./output-stream.js";
 export { runnerFiles, runnersDir, pythonRunnerArgs } from "./runner-files.js";
-export { toOutput } from "../runners/to-output.mjs";
+export { toOutput } from "../runners/to-output.cjs";
 export { createDebug } from "./debug.js";

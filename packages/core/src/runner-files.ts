@@ -10,8 +10,8 @@ export const runnersDir = fileURLToPath(new URL("../runners/", import.meta.url))
 
 export const runnerFiles = {
   python: join(runnersDir, "coderouter_runner.py"),
-  node: join(runnersDir, "node_runner.mjs"),
-  toOutput: join(runnersDir, "to-output.mjs"),
+  node: join(runnersDir, "node_runner.cjs"),
+  toOutput: join(runnersDir, "to-output.cjs"),
 } as const;
 
 /**

@@ -1,3 +1,5 @@
+import { access, constants } from "node:fs/promises";
+import { isAbsolute } from "node:path";
 import { execa } from "execa";
 import { InfrastructureError } from "@coderouter/core";
 
@@ -24,12 +26,15 @@ export class Interpreters {
   constructor(private readonly settings: { pythonBin?: string; nodeBin?: string }) {}
 
   resolvePython(): Promise<Interpreter> {
-    this.python ??= probe(this.settings.pythonBin ?? "python3", ["-c", PYTHON_PROBE], "PYTHON_BIN").then(
-      (out) => {
-        const [path = "", version = ""] = out.split("\n");
-        return { path, version };
-      },
-    );
+    const bin = this.settings.pythonBin;
+    // An absolute PYTHON_BIN is taken as the real interpreter: no probe, no start-up cost for the CLI.
+    this.python ??=
+      bin && isAbsolute(bin)
+        ? checkExecutable(bin).then(() => ({ path: bin, version: "from PYTHON_BIN" }))
+        : probe(bin ?? "python3", ["-c", PYTHON_PROBE], "PYTHON_BIN").then((out) => {
+            const [path = "", version = ""] = out.split("\n");
+            return { path, version };
+          });
     return this.python;
   }
 
@@ -50,6 +55,14 @@ export class Interpreters {
       .then((python) => probe(python.path, ["-c", MODULES_PROBE], "PYTHON_BIN"))
       .then((out) => new Set(JSON.parse(out) as string[]));
     return this.pythonModules;
+  }
+}
+
+async function checkExecutable(path: string): Promise<void> {
+  try {
+    await access(path, constants.X_OK);
+  } catch {
+    throw new InfrastructureError("subprocess", `PYTHON_BIN is set to ${path}, which is not an executable file`);
   }
 }
 

@@ -1,13 +1,15 @@
-// The output conversion rules of DESIGN.md for JavaScript values. Plain JavaScript with no imports,
-// because it runs in three places: the host, the node child process, and (as source text) inside a
-// V8 isolate. The Python twin lives in coderouter_runner.py.
+// The output conversion rules of DESIGN.md for JavaScript values. Plain CommonJS with no imports,
+// because it runs in three places: the host, the node child process (CommonJS starts ~5 ms faster
+// than an ES module there), and as source text inside a V8 isolate. The Python twin lives in
+// coderouter_runner.py.
+"use strict";
 
 /**
  * Converts a value into JSON data: JSON types as they are; Sets and typed arrays to arrays; Maps to
  * objects; Dates to ISO strings; NaN, Infinity, functions, symbols and undefined to null; anything
  * else to its string form. A circular structure throws a CircularOutputError naming the path.
  */
-export function toOutput(value) {
+function toOutput(value) {
   const ancestors = [];
   const walk = (v, path) => {
     switch (typeof v) {
@@ -59,3 +61,5 @@ function hasOwnEnumerable(v) {
   for (const key in v) if (Object.prototype.hasOwnProperty.call(v, key)) return true;
   return false;
 }
+
+module.exports = { toOutput };

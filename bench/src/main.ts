@@ -1,0 +1,110 @@
+import { execa } from "execa";
+import { createRouter, type NormalizedRequest, type Runtime, type RuntimeResult } from "coderouter";
+import { SubprocessRuntime } from "@coderouter/runtime-subprocess";
+import { interleaved, percentile, summary, throughput, type Summary } from "./measure.js";
+
+/**
+ * `npm run bench`: every row is a ratio against a baseline measured in the same run, alternating
+ * with it, because these machines are shared and absolute numbers drift between runs.
+ */
+interface Row {
+  name: string;
+  ours: Summary;
+  baseline: Summary;
+  baselineName: string;
+  target: string;
+  met: boolean;
+}
+
+const rows: Row[] = [];
+const quick = process.argv.includes("--quick");
+const rounds = (n: number) => (quick ? Math.max(10, Math.floor(n / 10)) : n);
+
+/** A runtime that does nothing, so the router's own cost (validation, scoring, dispatch, shaping) shows alone. */
+class NoopRuntime implements Runtime {
+  readonly id = "subprocess" as const;
+  capabilities() {
+    return new SubprocessRuntime({}).capabilities();
+  }
+  async availability() {
+    return { available: true, reason: "no-op" };
+  }
+  async execute(request: NormalizedRequest): Promise<RuntimeResult> {
+    return { ok: true, runtime: this.id, language: request.language, output: null, stdout: "", stderr: "", metadata: { durationMs: 0 } };
+  }
+  async close() {}
+}
+
+async function routerOverhead(): Promise<void> {
+  const noop = new NoopRuntime();
+  const router = createRouter({ env: {}, runtimes: { subprocess: noop }, settings: { enabledRuntimes: ["subprocess"] } });
+  const request = { language: "python" as const, code: "1 + 1" };
+  const normalized: NormalizedRequest = { ...request, inputs: {}, timeoutMs: 30_000, isolation: "none", maxOutputBytes: 1 << 20 };
+  for (let i = 0; i < 2000; i++) await router.execute(request); // warm-up: JIT and caches
+  const [viaRouter, direct] = await interleaved(rounds(20_000), () => router.execute(request), () => noop.execute(normalized));
+  const overheadUs = (percentile(viaRouter, 50) - percentile(direct, 50)) * 1000;
+  rows.push({
+    name: "router overhead (no-op runtime)",
+    ours: summary(viaRouter, 0),
+    baseline: summary(direct, 0),
+    baselineName: "the no-op runtime called directly",
+    target: `p50 overhead < 50 µs (measured ${overheadUs.toFixed(1)} µs)`,
+    met: overheadUs < 50,
+  });
+  await router.close();
+}
+
+async function subprocessVersusBareSpawn(language: "python" | "javascript"): Promise<void> {
+  const router = createRouter({ settings: { enabledRuntimes: ["subprocess"] } });
+  const runtime = new SubprocessRuntime({});
+  const interpreter = language === "python" ? (await pythonPath()) : process.execPath;
+  // The same clean environment our child gets: variables such as NODE_EXTRA_CA_CERTS slow a start
+  // by tens of milliseconds and would flatter the ratio.
+  const cleanEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+  const bare = () => execa(interpreter, language === "python" ? ["-c", "1 + 1"] : ["-e", "1 + 1"], { extendEnv: false, env: cleanEnv });
+  const ours = () => router.execute({ language, code: "1 + 1", runtime: "subprocess" });
+  for (let i = 0; i < 5; i++) await Promise.all([bare(), ours()]);
+  const [oursSamples, bareSamples] = await interleaved(rounds(200), ours, bare);
+  const oursRate = await throughput(rounds(200), 2, ours);
+  const bareRate = await throughput(rounds(200), 2, bare);
+  const ratio = percentile(oursSamples, 50) / percentile(bareSamples, 50);
+  rows.push({
+    name: `subprocess ${language}, trivial execution through the router`,
+    ours: summary(oursSamples, oursRate),
+    baseline: summary(bareSamples, bareRate),
+    baselineName: `bare execa spawn of ${interpreter} running the same code, clean environment`,
+    target: `p50 ≤ 1.10× baseline (measured ${ratio.toFixed(2)}×)`,
+    met: ratio <= 1.1,
+  });
+  await router.close();
+  await runtime.close();
+}
+
+async function pythonPath(): Promise<string> {
+  const { stdout } = await execa(process.env.PYTHON_BIN ?? "python3", ["-c", "import sys; print(sys.executable)"]);
+  return stdout.trim();
+}
+
+function fmt(ms: number): string {
+  return ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`;
+}
+
+function print(): void {
+  const lines = [
+    "| benchmark | ours p50 | ours p99 | ours exec/s | baseline p50 | baseline p99 | baseline exec/s | target | met |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const r of rows) {
+    const rate = (s: Summary) => (s.perSecond ? s.perSecond.toFixed(0) : "–");
+    lines.push(
+      `| ${r.name} | ${fmt(r.ours.p50)} | ${fmt(r.ours.p99)} | ${rate(r.ours)} | ${fmt(r.baseline.p50)} | ${fmt(r.baseline.p99)} | ${rate(r.baseline)} | ${r.target} | ${r.met ? "yes" : "NO"} |`,
+    );
+  }
+  console.log(lines.join("\n"));
+  for (const r of rows) console.log(`baseline of "${r.name}": ${r.baselineName}`);
+}
+
+await routerOverhead();
+await subprocessVersusBareSpawn("python");
+await subprocessVersusBareSpawn("javascript");
+print();

@@ -1,0 +1,48 @@
+/** Latency samples in milliseconds, summarised as the bench table prints them. */
+export interface Summary {
+  p50: number;
+  p99: number;
+  perSecond: number;
+}
+
+export function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * Runs `a` and `b` alternately, `rounds` times each, so that the machine's noise (these machines
+ * are shared) falls on both sides of every ratio alike.
+ */
+export async function interleaved(
+  rounds: number,
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+): Promise<[number[], number[]]> {
+  const sa: number[] = [];
+  const sb: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    for (const [fn, samples] of i % 2 ? ([[b, sb], [a, sa]] as const) : ([[a, sa], [b, sb]] as const)) {
+      const start = performance.now();
+      await fn();
+      samples.push(performance.now() - start);
+    }
+  }
+  return [sa, sb];
+}
+
+/** Executions per second with `concurrency` requests in flight for `total` executions. */
+export async function throughput(total: number, concurrency: number, fn: () => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < total) await fn();
+    }),
+  );
+  return total / ((performance.now() - start) / 1000);
+}
+
+export function summary(samples: number[], perSecond: number): Summary {
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99), perSecond };
+}
