@@ -6,8 +6,6 @@
 // stay the user's own.
 "use strict";
 const { readFileSync, writeSync } = require("node:fs");
-const { createRequire } = require("node:module");
-const { join } = require("node:path");
 const vm = require("node:vm");
 const { toOutput } = require("./to-output.cjs");
 
@@ -107,8 +105,14 @@ globalThis.inputs = payload.inputs;
 for (const [key, value] of Object.entries(payload.inputs)) {
   if (/^[A-Za-z_$][\w$]*$/.test(key) && !RESERVED.has(key)) globalThis[key] = value;
 }
-// Trusted local code gets what a node script has: require() relative to its working directory.
-globalThis.require = createRequire(join(process.cwd(), payload.filename));
+// Trusted local code gets what a node script has: require() relative to its working directory,
+// made on first use (loading node:module costs more than most snippets take to run).
+let userRequire;
+Object.defineProperty(globalThis, "require", {
+  configurable: true,
+  get: () => (userRequire ??= require("node:module").createRequire(`${process.cwd()}/${payload.filename}`)),
+  set: (value) => (userRequire = value),
+});
 
 let main;
 try {

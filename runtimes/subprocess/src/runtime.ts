@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, rmdir } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -147,13 +147,22 @@ export class SubprocessRuntime implements Runtime {
         error: reported ? reported.error : describeEnding(outcome, request, stderr),
       });
     } finally {
-      await rm(workdir, { recursive: true, force: true });
+      await removeWorkdir(workdir);
     }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     killAllChildren();
+  }
+}
+
+/** Most snippets write no files: a plain rmdir is several times cheaper than a recursive rm. */
+async function removeWorkdir(workdir: string): Promise<void> {
+  try {
+    await rmdir(workdir);
+  } catch {
+    await rm(workdir, { recursive: true, force: true });
   }
 }
 
