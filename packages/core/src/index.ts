@@ -8,3 +8,4 @@ export { OutputStream } from "./output-stream.js";
 export { runnerFiles, runnersDir, pythonRunnerArgs } from "./runner-files.js";
 export { toOutput } from "../runners/to-output.cjs";
 export { createDebug } from "./debug.js";
+export { runtimeResult, limitError, type ResultFields, type LimitKind } from "./result.js";

@@ -12,6 +12,7 @@ export const runnerFiles = {
   python: join(runnersDir, "coderouter_runner.py"),
   node: join(runnersDir, "node_runner.cjs"),
   toOutput: join(runnersDir, "to-output.cjs"),
+  inspect: join(runnersDir, "inspect.cjs"),
 } as const;
 
 /**

@@ -5,10 +5,12 @@ import { dirname, join } from "node:path";
 import {
   asyncFunctionSource,
   InfrastructureError,
+  limitError,
   prepareJavaScript,
   pythonRunnerArgs,
   RuntimeClosedError,
   runnerFiles,
+  runtimeResult,
   type Availability,
   type Capabilities,
   type ExecutionError,
@@ -91,18 +93,6 @@ export class SubprocessRuntime implements Runtime {
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError(this.id);
     const started = performance.now();
-    const finish = (fields: { output?: JsonValue; error?: ExecutionError; stdout?: string; stderr?: string; truncated?: RuntimeResult["truncated"] }): RuntimeResult => ({
-      ok: !fields.error,
-      runtime: this.id,
-      language: request.language,
-      output: fields.output ?? null,
-      stdout: fields.stdout ?? "",
-      stderr: fields.stderr ?? "",
-      ...(fields.error ? { error: fields.error } : {}),
-      ...(fields.truncated ? { truncated: fields.truncated } : {}),
-      metadata: { durationMs: performance.now() - started },
-    });
-
     let payload: string;
     let interpreterArgs: string[];
     let interpreter: string;
@@ -112,7 +102,7 @@ export class SubprocessRuntime implements Runtime {
       payload = JSON.stringify({ code: request.code, inputs: request.inputs, memoryMb: request.memoryMb ?? null });
     } else {
       const prepared = prepareJavaScript(request.code, request.language);
-      if (!prepared.ok) return finish({ error: prepared.error });
+      if (!prepared.ok) return runtimeResult(this.id, request, started, { error: prepared.error });
       interpreter = (await this.interpreters.resolveNode()).path;
       interpreterArgs = [
         ...(request.memoryMb ? [`--max-old-space-size=${request.memoryMb}`] : []),
@@ -132,19 +122,12 @@ export class SubprocessRuntime implements Runtime {
         payload,
       };
       const outcome = await runChild(spec, request);
-      const truncated =
-        outcome.stdout.truncated || outcome.stderr.truncated
-          ? { stdout: outcome.stdout.truncated, stderr: outcome.stderr.truncated }
-          : undefined;
-      const stdout = outcome.stdout.text();
-      const stderr = outcome.stderr.text();
       const reported = outcome.ending === "exited" ? parseResult(outcome.result) : undefined;
-      return finish({
-        stdout,
-        stderr,
-        truncated,
+      return runtimeResult(this.id, request, started, {
+        stdout: outcome.stdout,
+        stderr: outcome.stderr,
         output: reported?.output,
-        error: reported ? reported.error : describeEnding(outcome, request, stderr),
+        error: reported ? reported.error : describeEnding(outcome, request),
       });
     } finally {
       await removeWorkdir(workdir);
@@ -190,26 +173,10 @@ function parseResult(text: string): { output?: JsonValue; error?: ExecutionError
 }
 
 /** Why a child that reported no result ended, as the user should read it. */
-function describeEnding(outcome: ChildOutcome, request: NormalizedRequest, stderr: string): ExecutionError | undefined {
-  switch (outcome.ending) {
-    case "timeout":
-      return { kind: "timeout", name: "TimeoutError", message: `the code ran longer than its ${request.timeoutMs} ms timeout and was stopped` };
-    case "killed":
-      return { kind: "killed", name: "AbortError", message: "the execution was cancelled" };
-    case "output_limit":
-      return {
-        kind: "output_limit",
-        name: "OutputLimitError",
-        message: `the code wrote more than ${request.maxOutputBytes} bytes to stdout or stderr and was stopped (CODEROUTER_MAX_OUTPUT_BYTES)`,
-      };
-  }
-  if (/heap out of memory|MemoryError|Cannot allocate memory/.test(stderr)) {
-    return {
-      kind: "memory",
-      name: "MemoryError",
-      message: `the code ran out of memory${request.memoryMb ? ` (limit ${request.memoryMb} MB)` : ""}`,
-    };
-  }
+function describeEnding(outcome: ChildOutcome, request: NormalizedRequest): ExecutionError | undefined {
+  if (outcome.ending !== "exited") return limitError(outcome.ending, request);
+  // Python's MemoryError inside C code, or V8's fatal heap error, ends the process before a result.
+  if (/heap out of memory|MemoryError|Cannot allocate memory/.test(outcome.stderr.text())) return limitError("memory", request);
   if (outcome.exitCode === 0) return undefined;
   const how = outcome.signal ? `was ended by ${outcome.signal}` : `exited with status ${outcome.exitCode}`;
   return { kind: "runtime", name: "ProcessExit", message: `the process ${how} before it finished` };

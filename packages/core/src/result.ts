@@ -1,0 +1,63 @@
+import type { ExecutionError, JsonValue, NormalizedRequest, RuntimeId, RuntimeResult } from "./schemas.js";
+import type { OutputStream } from "./output-stream.js";
+
+export interface ResultFields {
+  output?: JsonValue;
+  error?: ExecutionError;
+  stdout?: OutputStream;
+  stderr?: OutputStream;
+  startupMs?: number;
+  sandboxId?: string;
+  costUsd?: number;
+}
+
+/** Shapes what a runtime returns, the same way for every runtime: `ok` follows `error`, output is null on failure. */
+export function runtimeResult(
+  runtime: RuntimeId,
+  request: NormalizedRequest,
+  startedAt: number,
+  fields: ResultFields,
+): RuntimeResult {
+  const { stdout, stderr, error } = fields;
+  const truncated = stdout?.truncated || stderr?.truncated;
+  return {
+    ok: !error,
+    runtime,
+    language: request.language,
+    output: error ? null : (fields.output ?? null),
+    stdout: stdout?.text() ?? "",
+    stderr: stderr?.text() ?? "",
+    ...(error ? { error } : {}),
+    ...(truncated ? { truncated: { stdout: Boolean(stdout?.truncated), stderr: Boolean(stderr?.truncated) } } : {}),
+    metadata: {
+      durationMs: performance.now() - startedAt,
+      ...(fields.startupMs !== undefined ? { startupMs: fields.startupMs } : {}),
+      ...(fields.sandboxId ? { sandboxId: fields.sandboxId } : {}),
+      ...(fields.costUsd !== undefined ? { costUsd: fields.costUsd } : {}),
+    },
+  };
+}
+
+export type LimitKind = "timeout" | "killed" | "output_limit" | "memory";
+
+/** The error a runtime reports when it stopped the code for a limit, worded the same everywhere. */
+export function limitError(kind: LimitKind, request: NormalizedRequest): ExecutionError {
+  switch (kind) {
+    case "timeout":
+      return { kind, name: "TimeoutError", message: `the code ran longer than its ${request.timeoutMs} ms timeout and was stopped` };
+    case "killed":
+      return { kind, name: "AbortError", message: "the execution was cancelled" };
+    case "output_limit":
+      return {
+        kind,
+        name: "OutputLimitError",
+        message: `the code wrote more than ${request.maxOutputBytes} bytes to stdout or stderr and was stopped (CODEROUTER_MAX_OUTPUT_BYTES)`,
+      };
+    case "memory":
+      return {
+        kind,
+        name: "MemoryError",
+        message: `the code ran out of memory${request.memoryMb ? ` (limit ${request.memoryMb} MB)` : ""}`,
+      };
+  }
+}

@@ -1,0 +1,149 @@
+// The prelude of every isolate context, baked into the isolate's start-up snapshot (so a fresh
+// context costs nothing to prepare). It sees only what the host hands to `start()` for one
+// execution: a write callback, a sleep reference, an optional fetch reference, and the inputs and
+// env as JSON text. It keeps those in closures and hands user code nothing of the host.
+//
+// `toOutput`, `format` (from core's shared guest files) are in scope: the snapshot source wraps them.
+"use strict";
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+const RESERVED = new Set(
+  ("break case catch class const continue debugger default delete do else enum export extends false finally for " +
+    "function if import in instanceof new null return super switch this throw true try typeof var void while with " +
+    "yield let static implements interface package private protected public await arguments eval undefined NaN " +
+    "Infinity globalThis")
+    .split(" "),
+);
+
+function describe(error, filename) {
+  if (!(error instanceof Error)) {
+    let text;
+    try {
+      text = String(error);
+    } catch {
+      text = Object.prototype.toString.call(error);
+    }
+    return { kind: "runtime", name: "Error", message: `Uncaught ${text}`, traceback: "" };
+  }
+  const stack = String(error.stack ?? "")
+    .split("\n")
+    .filter((line, i) => i === 0 || !/^\s+at /.test(line) || line.includes(filename))
+    .join("\n");
+  return { kind: "runtime", name: String(error.name), message: String(error.message), traceback: stack };
+}
+
+function installConsole(write) {
+  const out = (...args) => write(0, `${format(...args)}\n`);
+  const err = (...args) => write(1, `${format(...args)}\n`);
+  const counts = new Map();
+  const timers = new Map();
+  globalThis.console = {
+    log: out,
+    info: out,
+    debug: out,
+    trace: out,
+    dir: out,
+    table: out,
+    error: err,
+    warn: err,
+    assert: (condition, ...args) => {
+      if (!condition) err("Assertion failed" + (args.length ? `: ${format(...args)}` : ""));
+    },
+    count: (label = "default") => {
+      counts.set(label, (counts.get(label) ?? 0) + 1);
+      out(`${label}: ${counts.get(label)}`);
+    },
+    time: (label = "default") => timers.set(label, Date.now()),
+    timeEnd: (label = "default") => out(`${label}: ${Date.now() - (timers.get(label) ?? Date.now())}ms`),
+  };
+}
+
+/**
+ * Timers on top of the host's sleep: each setTimeout is a promise the host resolves after `ms`, so
+ * the isolate needs no event loop of its own and every timer dies with the execution's deadline.
+ */
+function installTimers(sleep) {
+  let nextId = 1;
+  const live = new Set();
+  const later = (fn, ms, args, repeat) => {
+    const id = nextId++;
+    const delay = Math.max(0, Number(ms) || 0);
+    live.add(id);
+    const tick = () =>
+      sleep.apply(undefined, [delay], { result: { promise: true } }).then(() => {
+        if (!live.has(id)) return;
+        if (!repeat) live.delete(id);
+        if (typeof fn === "function") fn(...args);
+        if (repeat && live.has(id)) tick();
+      });
+    tick();
+    return id;
+  };
+  const clear = (id) => live.delete(id);
+  globalThis.setTimeout = (fn, ms, ...args) => later(fn, ms, args, false);
+  globalThis.setInterval = (fn, ms, ...args) => later(fn, ms, args, true);
+  globalThis.setImmediate = (fn, ...args) => later(fn, 0, args, false);
+  globalThis.clearTimeout = clear;
+  globalThis.clearInterval = clear;
+  globalThis.clearImmediate = clear;
+}
+
+/** fetch() over the host's bridge, which enforces the allow-list, the timeout and the size cap. */
+function installFetch(bridge) {
+  globalThis.fetch = async (url, init = {}) => {
+    const request = {
+      url: String(url),
+      method: String(init.method ?? "GET"),
+      headers: Object.fromEntries(Object.entries(init.headers ?? {}).map(([k, v]) => [String(k), String(v)])),
+      body: init.body === undefined ? null : String(init.body),
+    };
+    const raw = await bridge.apply(undefined, [JSON.stringify(request)], { result: { promise: true } });
+    const response = JSON.parse(raw);
+    if (response.error) throw new TypeError(`fetch failed: ${response.error}`);
+    return {
+      ok: response.status >= 200 && response.status < 300,
+      status: response.status,
+      statusText: response.statusText,
+      url: response.url,
+      headers: new Map(Object.entries(response.headers)),
+      text: async () => response.body,
+      json: async () => JSON.parse(response.body),
+    };
+  };
+}
+
+/**
+ * Runs one execution in this context: installs the host bridges, the inputs and env, then calls
+ * the user's prepared async function. Resolves with the result as JSON text, the only thing that
+ * crosses back to the host.
+ */
+function start(write, sleep, fetchBridge, inputsJson, envJson, filename, fn) {
+  installConsole(write);
+  installTimers(sleep);
+  if (fetchBridge) installFetch(fetchBridge);
+  const inputs = JSON.parse(inputsJson);
+  globalThis.inputs = inputs;
+  for (const key of Object.keys(inputs)) {
+    if (IDENTIFIER.test(key) && !RESERVED.has(key)) globalThis[key] = inputs[key];
+  }
+  globalThis.process = { env: JSON.parse(envJson) };
+  const report = (result) => JSON.stringify(result);
+  let pending;
+  try {
+    pending = fn();
+  } catch (error) {
+    return report({ error: describe(error, filename) });
+  }
+  return Promise.resolve(pending).then(
+    (value) => {
+      try {
+        return report({ output: toOutput(value) });
+      } catch (error) {
+        return report({ error: { ...describe(error, filename), traceback: "" } });
+      }
+    },
+    (error) => report({ error: describe(error, filename) }),
+  );
+}
+
+Object.defineProperty(globalThis, "__coderouter_start", { value: start, enumerable: false });

@@ -1,0 +1,29 @@
+import { z } from "zod";
+import { defineRuntime, setting } from "@coderouter/core";
+import { IsolateRuntime } from "./runtime.js";
+
+export { IsolateRuntime, type IsolateSettings } from "./runtime.js";
+
+export default defineRuntime({
+  id: "isolate",
+  description: "V8 isolate in-process (isolated-vm)",
+  env: {
+    ISOLATE_POOL_SIZE: "poolSize",
+    ISOLATE_MEMORY_MB: "memoryMb",
+    ISOLATE_MAX_EXECUTIONS: "maxExecutions",
+    ISOLATE_FETCH_ALLOW: "fetchAllow",
+    ISOLATE_FETCH_TIMEOUT_MS: "fetchTimeoutMs",
+    ISOLATE_FETCH_MAX_BYTES: "fetchMaxBytes",
+  },
+  settings: z.object({
+    poolSize: setting.int(0, 64).default(2),
+    memoryMb: setting.int(8, 4096).default(256),
+    maxExecutions: setting.int(1).default(500),
+    fetchAllow: z
+      .preprocess((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()))
+      .default([]),
+    fetchTimeoutMs: setting.int(1).default(10_000),
+    fetchMaxBytes: setting.int(1).default(5 * 1024 * 1024),
+  }),
+  create: (settings) => new IsolateRuntime(settings),
+});

@@ -1,0 +1,9 @@
+import { runConformance } from "@coderouter/conformance";
+import { IsolateRuntime } from "../src/index.js";
+
+runConformance({
+  name: "isolate",
+  create: () =>
+    new IsolateRuntime({ poolSize: 2, memoryMb: 256, maxExecutions: 500, fetchAllow: [], fetchTimeoutMs: 5000, fetchMaxBytes: 1 << 20 }),
+  languages: ["javascript", "typescript"],
+});
