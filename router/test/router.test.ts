@@ -143,7 +143,9 @@ describe("explicit runtimes and fallback", () => {
   });
 
   it("rejects with NoRuntimeAvailableError listing every runtime when none can take the request", async () => {
-    const r = router({ runtimes: { subprocess: new EchoRuntime("subprocess", { languages: ["python"] }) } });
+    const r = router({
+      runtimes: { subprocess: new EchoRuntime("subprocess", { languages: ["python"] }), isolate: new EchoRuntime("isolate", { languages: ["typescript"] }) },
+    });
     const error = await r.execute({ language: "javascript", code: "1" }).catch((e) => e);
     expect(error).toBeInstanceOf(NoRuntimeAvailableError);
     for (const id of ["isolate", "subprocess", "wasm", "e2b", "bacalhau"]) expect(error.message).toContain(`${id}:`);

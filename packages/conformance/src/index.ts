@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Language, NormalizedRequest, Runtime, RuntimeResult } from "@coderouter/core";
+import { JS_ESCAPES, JS_RESOURCE_ATTACKS } from "./escapes.js";
 import * as S from "./snippets.js";
 
 export interface ConformanceOptions {
@@ -13,6 +14,8 @@ export interface ConformanceOptions {
   processes?: boolean;
   /** Extra request fields for every execution (e.g. isolation: "sandbox"). */
   request?: Partial<NormalizedRequest>;
+  /** The runtime claims "sandbox" isolation or stronger: run the security section too. */
+  sandbox?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -251,6 +254,32 @@ export function runConformance(options: ConformanceOptions): void {
           });
         });
       });
+
+      if (options.sandbox && language !== "python") {
+        describe("security: no way out of the sandbox", () => {
+          it.each(JS_ESCAPES)("$name", async ({ code: attack }) => {
+            const saved = process.env.E2B_API_KEY;
+            process.env.E2B_API_KEY = SECRET;
+            try {
+              const result = await run(language, attack, { inputs: { nested: { a: [1] } }, timeoutMs: 5000 });
+              expectOk(result);
+              expect(result.output).toBeNull();
+              expect(JSON.stringify(result)).not.toContain(SECRET);
+            } finally {
+              restoreEnv("E2B_API_KEY", saved);
+            }
+          });
+
+          it.each(JS_RESOURCE_ATTACKS)("survives $name, and the next execution is fine", async ({ code: attack, kinds }) => {
+            const result = await run(language, attack, { timeoutMs: 2000, memoryMb: 64 });
+            expect(result.ok).toBe(false);
+            expect(kinds).toContain(result.error?.kind);
+            const next = await run(language, "1 + 1");
+            expectOk(next);
+            expect(next.output).toBe(2);
+          });
+        });
+      }
     });
   });
 }
@@ -266,3 +295,4 @@ function restoreEnv(name: string, value: string | undefined): void {
 }
 
 export * as snippets from "./snippets.js";
+export { JS_ESCAPES, JS_RESOURCE_ATTACKS } from "./escapes.js";

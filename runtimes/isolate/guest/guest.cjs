@@ -7,6 +7,10 @@
 "use strict";
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+// Taken before user code runs: code that replaces Promise.prototype.then must not be able to
+// stop its own result from reaching the host.
+const promiseThen = Promise.prototype.then;
+const promiseResolve = Promise.resolve.bind(Promise);
 const RESERVED = new Set(
   ("break case catch class const continue debugger default delete do else enum export extends false finally for " +
     "function if import in instanceof new null return super switch this throw true try typeof var void while with " +
@@ -134,7 +138,8 @@ function start(write, sleep, fetchBridge, inputsJson, envJson, filename, fn) {
   } catch (error) {
     return report({ error: describe(error, filename) });
   }
-  return Promise.resolve(pending).then(
+  return promiseThen.call(
+    promiseResolve(pending),
     (value) => {
       try {
         return report({ output: toOutput(value) });

@@ -91,7 +91,8 @@ export class IsolateRuntime implements Runtime {
     };
     const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
     const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
-    const timers = new Set<NodeJS.Timeout>();
+    // Sleeps still pending when the execution ends belong to timers the code left behind.
+    const timers = new Map<NodeJS.Timeout, () => void>();
     const deadline = Date.now() + request.timeoutMs;
     const write = new ivmModule.Callback((stream: number, text: string) => {
       (stream === 1 ? stderr : stdout).write(String(text));
@@ -100,8 +101,12 @@ export class IsolateRuntime implements Runtime {
     const sleep = new ivmModule.Reference(
       (ms: number) =>
         new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(Math.max(0, Number(ms) || 0), Math.max(0, deadline - Date.now())));
-          timers.add(timer);
+          const delay = Math.min(Math.max(0, Number(ms) || 0), Math.max(0, deadline - Date.now()));
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            resolve();
+          }, delay);
+          timers.set(timer, resolve);
         }),
     );
     const network = request.network && this.fetchBridge.enabled ? new ivmModule.Reference((json: string) => this.fetchBridge.fetch(json, deadline)) : undefined;
@@ -135,12 +140,15 @@ export class IsolateRuntime implements Runtime {
       throw new InfrastructureError(this.id, `the isolate failed: ${message}`, { cause: error });
     } finally {
       clearTimeout(deadlineTimer);
-      for (const timer of timers) clearTimeout(timer);
+      // An isolate with a host promise still pending would later see it abandoned, in another
+      // execution's context: such an isolate is retired, not reused.
+      const leftBehind = timers.size > 0;
+      for (const timer of timers.keys()) clearTimeout(timer);
       request.signal?.removeEventListener("abort", onAbort);
       if (context && !isolate.isDisposed) context.release();
       sleep.release();
       network?.release();
-      lease.release(Boolean(ending));
+      lease.release(Boolean(ending) || leftBehind);
     }
 
     function finish(reported: { output?: JsonValue; error?: ExecutionError }): RuntimeResult {

@@ -1,0 +1,114 @@
+/**
+ * Escape attempts for JavaScript sandboxes. Each snippet tries, by one published technique, to get
+ * hold of a host object and from it the host's `process`; it evaluates to the evidence it found
+ * (the host's Node version, a module, a secret) or null. A sandbox passes when every one is null
+ * and the host is unharmed.
+ *
+ * `probe(x)` is the common last step of the vm2 exploits: climb x's constructor chain to a
+ * Function constructor and ask it for `process`. Inside a sandbox that Function is the sandbox's own.
+ */
+const PROBE = `const probe = (o) => {
+  try {
+    const F = o && o.constructor && o.constructor.constructor;
+    const p = F && F("return typeof process === 'object' && process && process.versions && process.versions.node ? process.versions.node : null")();
+    return p || null;
+  } catch {
+    return null;
+  }
+};
+let found = null;
+const note = (o) => { found = found || probe(o); };
+`;
+
+export const JS_ESCAPES: { name: string; code: string }[] = [
+  {
+    name: "constructor chain from the global object and this",
+    code: `${PROBE}note(this); note(globalThis); note({}); note([]); note(() => 1);\nfound`,
+  },
+  {
+    name: "constructor chain from injected values (inputs, console, timers, process shim)",
+    code: `${PROBE}note(inputs); note(inputs.nested); note(console); note(console.log); note(setTimeout); note(globalThis.process);
+if (typeof globalThis.fetch === "function") note(fetch);
+found`,
+  },
+  {
+    name: "Error.prepareStackTrace reading frames (CVE-2022-36067, CVE-2023-29017)",
+    code: `${PROBE}Error.prepareStackTrace = (error, frames) => {
+  for (const frame of frames) {
+    try { note(frame.getThis && frame.getThis()); note(frame.getFunction && frame.getFunction()); } catch {}
+  }
+  return "stack";
+};
+new Error("x").stack;
+await Promise.reject(new Error("async")).catch((e) => e.stack);
+try { null.f(); } catch (e) { e.stack; }
+found`,
+  },
+  {
+    name: "a Proxy as the error name (CVE-2023-30547)",
+    code: `${PROBE}const error = new Error("boom");
+error.name = { toString: new Proxy(() => "", { apply(target, self, args) { note(args); note(self); return ""; } }) };
+try { console.log(error); } catch {}
+found`,
+  },
+  {
+    name: "Proxy traps on values handed to the host (CVE-2023-32314)",
+    code: `${PROBE}const trap = new Proxy({}, {
+  get(target, key, receiver) { note(receiver); return Reflect.get(target, key); },
+  getPrototypeOf(target) { note(target); return Object.prototype; },
+  ownKeys(target) { note(target); return []; },
+});
+try { console.log(trap); } catch {}
+try { console.error("%o", trap); } catch {}
+found`,
+  },
+  {
+    name: "a custom inspect symbol (CVE-2023-37903)",
+    code: `${PROBE}const hostile = { [Symbol.for("nodejs.util.inspect.custom")](depth, options, inspect) { note(options); note(inspect); return "custom"; } };
+console.log(hostile);
+console.log("%O", hostile);
+found`,
+  },
+  {
+    name: "Promise.prototype.then hijack (CVE-2023-37466)",
+    code: `${PROBE}const then = Promise.prototype.then;
+Promise.prototype.then = function (onFulfilled, onRejected) {
+  note(onFulfilled); note(onRejected); note(this);
+  return then.call(this, onFulfilled, onRejected);
+};
+await new Promise((resolve) => setTimeout(resolve, 1));
+await Promise.resolve(1);
+found`,
+  },
+  {
+    name: "Symbol.species and toString tricks on errors",
+    code: `${PROBE}class Evil extends Promise { static get [Symbol.species]() { note(this); return Promise; } }
+await Evil.resolve(1).then((x) => x);
+const odd = { toString() { note(this); return "odd"; }, valueOf() { note(this); return 1; } };
+console.log(String(odd), odd + 1);
+found`,
+  },
+  {
+    name: "no Node globals: require, module, Buffer, __dirname, host import()",
+    code: `const names = ["require", "module", "exports", "Buffer", "__dirname", "__filename", "global"];
+let found = names.filter((n) => typeof globalThis[n] !== "undefined" || (() => { try { return typeof eval(n) !== "undefined"; } catch { return false; } })());
+try { await import("node:fs"); found.push("import(node:fs)"); } catch {}
+try { await import("fs"); found.push("import(fs)"); } catch {}
+found.length ? found : null`,
+  },
+  {
+    name: "no host environment variables",
+    code: `const env = (globalThis.process && globalThis.process.env) || {};
+const hits = Object.keys(env).filter((k) => k !== "GREETING");
+hits.length ? hits : null`,
+  },
+];
+
+/** Attacks on the host's resources: the runtime must end them with a result, and stay usable. */
+export const JS_RESOURCE_ATTACKS: { name: string; code: string; kinds: string[] }[] = [
+  { name: "Atomics.wait forever", code: "Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)", kinds: ["timeout"] },
+  { name: "unbounded recursion", code: "const f = () => f() + 1\nf()", kinds: ["runtime"] },
+  { name: "a microtask flood", code: "const spin = () => Promise.resolve().then(spin)\nspin()\nawait new Promise(() => {})", kinds: ["timeout", "memory"] },
+  { name: "a timer storm", code: "for (let i = 0; i < 100000; i++) setInterval(() => {}, 0)\nawait new Promise(() => {})", kinds: ["timeout", "memory"] },
+  { name: "a giant string", code: "let s = 'x'\nwhile (true) s += s", kinds: ["memory", "runtime"] },
+];
