@@ -66,7 +66,7 @@ function describe(error, kind) {
   const filename = payload?.filename ?? "main.js";
   const stack = String(error.stack ?? "")
     .split("\n")
-    .filter((line, i) => i === 0 || !/^\s+at /.test(line) || line.includes(filename))
+    .filter((line, i) => i === 0 || !/^\s+at /.test(line) || line.includes(`${filename}:`))
     .join("\n");
   return { kind, name: error.name, message: error.message, traceback: stack };
 }

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { parse, type Node, type Program } from "acorn";
 import type { ExecutionError } from "./schemas.js";
+import { applyRewrites, decodeMappings, SourcePositions, type Rewrite } from "./source-positions.js";
 
 /**
  * JavaScript and TypeScript snippets are run as the body of an async function, so that a top-level
@@ -10,30 +11,39 @@ import type { ExecutionError } from "./schemas.js";
  * line numbers in errors are the user's own.
  */
 export type PreparedJavaScript =
-  | { ok: true; body: string; filename: string }
+  | {
+      ok: true;
+      body: string;
+      filename: string;
+      /** Maps engine positions (in `body`) back to the user's code, in messages and stacks. */
+      positions: SourcePositions;
+    }
   | { ok: false; error: ExecutionError };
-
-interface Edit {
-  start: number;
-  end: number;
-  text: string;
-}
 
 /** Sucrase is loaded on the first TypeScript snippet: it costs ~40 ms to import, JavaScript never needs it. */
 let sucrase: typeof import("sucrase") | undefined;
-function stripTypes(code: string): string {
+function stripTypes(code: string): { code: string; mappings: string } {
   sucrase ??= createRequire(import.meta.url)("sucrase") as typeof import("sucrase");
-  return sucrase.transform(code, { transforms: ["typescript"], disableESTransforms: true }).code;
+  const result = sucrase.transform(code, {
+    transforms: ["typescript"],
+    disableESTransforms: true,
+    sourceMapOptions: { compiledFilename: "main.ts" },
+    filePath: "main.ts",
+  });
+  return { code: result.code, mappings: result.sourceMap?.mappings ?? "" };
 }
 
 export function prepareJavaScript(code: string, language: "javascript" | "typescript"): PreparedJavaScript {
   const filename = language === "typescript" ? "main.ts" : "main.js";
   let source = code;
+  let typeMap: [number, number, number][][] | undefined;
   if (language === "typescript") {
     try {
       // Sucrase only strips types (no type check, as the TypeScript node in a workflow expects) and
       // keeps every line where it was.
-      source = stripTypes(code);
+      const stripped = stripTypes(code);
+      source = stripped.code;
+      typeMap = decodeMappings(stripped.mappings);
     } catch (error) {
       return { ok: false, error: syntaxError(error, code, filename) };
     }
@@ -50,26 +60,23 @@ export function prepareJavaScript(code: string, language: "javascript" | "typesc
       locations: true,
     });
   } catch (error) {
-    return { ok: false, error: syntaxError(error, code, filename) };
+    const positions = new SourcePositions(source, source, [[0, 0]], typeMap);
+    const loc = (error as { loc?: { line: number; column: number } }).loc;
+    const mapped = loc ? positions.fromStripped(loc.line, loc.column + 1) : undefined;
+    const at = mapped ? { line: mapped.line, column: mapped.column - 1 } : undefined;
+    return { ok: false, error: syntaxError({ message: (error as Error).message, loc: at }, code, filename) };
   }
-  const edits: Edit[] = [];
+  const rewrites: Rewrite[] = [];
   for (const statement of program.body) {
-    if (statement.type === "ImportDeclaration") edits.push(dynamicImport(statement, source));
+    if (statement.type === "ImportDeclaration") rewrites.push(dynamicImport(statement, source));
   }
   const last = program.body.at(-1);
   if (last?.type === "ExpressionStatement" && !("directive" in last && last.directive)) {
-    const expression = last.expression;
-    edits.push({
-      start: last.start,
-      end: last.end,
-      text: `return (${source.slice(expression.start, expression.end)});`,
-    });
+    const { start, end } = last.expression;
+    rewrites.push({ start: last.start, end: last.end, parts: ["return (", { from: start, to: end }, ");"] });
   }
-  let body = source;
-  for (const edit of edits.sort((a, b) => b.start - a.start)) {
-    body = body.slice(0, edit.start) + edit.text + body.slice(edit.end);
-  }
-  return { ok: true, body, filename };
+  const { output: body, anchors } = applyRewrites(source, rewrites);
+  return { ok: true, body, filename, positions: new SourcePositions(body, source, anchors, typeMap) };
 }
 
 /**
@@ -82,7 +89,7 @@ export function asyncFunctionSource(body: string): { source: string; lineOffset:
 
 type ImportNode = Extract<Program["body"][number], { type: "ImportDeclaration" }>;
 
-function dynamicImport(node: ImportNode, source: string): Edit {
+function dynamicImport(node: ImportNode, source: string): Rewrite {
   const from = JSON.stringify(String(node.source.value));
   const named: string[] = [];
   let namespace: string | undefined;
@@ -99,7 +106,7 @@ function dynamicImport(node: ImportNode, source: string): Edit {
   else if (namespace) text = `const ${namespace} = await import(${from});`;
   else if (named.length) text = `const { ${named.join(", ")} } = await import(${from});`;
   else text = `await import(${from});`;
-  return { start: node.start, end: node.end, text: text + keepLines(source, node) };
+  return { start: node.start, end: node.end, parts: [text + keepLines(source, node)] };
 }
 
 function keepLines(source: string, node: Node): string {
@@ -108,14 +115,27 @@ function keepLines(source: string, node: Node): string {
 
 function syntaxError(error: unknown, code: string, filename: string): ExecutionError {
   const e = error as { message?: string; loc?: { line: number; column: number } };
-  const message = String(e.message ?? error);
+  // Drop the parsers' own decorations: sucrase's "Error transforming main.ts: ", acorn's "(3:5)".
+  const message = String(e.message ?? error)
+    .replace(/^Error transforming [^:]+: /, "")
+    .replace(/\s*\(\d+:\d+\)$/, "");
   if (!e.loc) return { kind: "syntax", name: "SyntaxError", message };
   const { line, column } = e.loc;
   const text = code.split("\n")[line - 1] ?? "";
   return {
     kind: "syntax",
     name: "SyntaxError",
-    message: message.replace(/\s*\(\d+:\d+\)$/, "") + ` (${filename}:${line}:${column + 1})`,
-    traceback: `${filename}:${line}\n${text}\n${" ".repeat(column)}^\n\nSyntaxError: ${message.replace(/\s*\(\d+:\d+\)$/, "")}`,
+    message: `${message} (${filename}:${line}:${column + 1})`,
+    traceback: `${filename}:${line}\n${text}\n${" ".repeat(column)}^\n\nSyntaxError: ${message}`,
   };
+}
+
+/** An engine's error with every position in it moved back into the user's code. */
+export function inUserPositions(
+  error: ExecutionError | undefined,
+  prepared: Extract<PreparedJavaScript, { ok: true }>,
+): ExecutionError | undefined {
+  if (!error) return undefined;
+  const remap = (text: string) => prepared.positions.remap(text, prepared.filename);
+  return { ...error, message: remap(error.message), ...(error.traceback ? { traceback: remap(error.traceback) } : {}) };
 }

@@ -31,7 +31,7 @@ function describe(error, filename) {
   }
   const stack = String(error.stack ?? "")
     .split("\n")
-    .filter((line, i) => i === 0 || !/^\s+at /.test(line) || line.includes(filename))
+    .filter((line, i) => i === 0 || !/^\s+at /.test(line) || line.includes(`${filename}:`))
     .join("\n");
   return { kind: "runtime", name: String(error.name), message: String(error.message), traceback: stack };
 }

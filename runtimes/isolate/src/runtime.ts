@@ -2,6 +2,7 @@ import type ivm from "isolated-vm";
 import {
   asyncFunctionSource,
   InfrastructureError,
+  inUserPositions,
   limitError,
   OutputStream,
   prepareJavaScript,
@@ -153,7 +154,7 @@ export class IsolateRuntime implements Runtime {
 
     function finish(reported: { output?: JsonValue; error?: ExecutionError }): RuntimeResult {
       const limits = { ...request, memoryMb: memoryMb };
-      const error = ending ? limitError(ending, limits) : reported.error;
+      const error = ending ? limitError(ending, limits) : inUserPositions(reported.error, prepared as Extract<typeof prepared, { ok: true }>);
       return runtimeResult("isolate", request, started, { output: reported.output, error, stdout, stderr });
     }
   }

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import {
   asyncFunctionSource,
   InfrastructureError,
+  inUserPositions,
   limitError,
   prepareJavaScript,
   pythonRunnerArgs,
@@ -96,12 +97,13 @@ export class SubprocessRuntime implements Runtime {
     let payload: string;
     let interpreterArgs: string[];
     let interpreter: string;
+    let prepared: ReturnType<typeof prepareJavaScript> | undefined;
     if (request.language === "python") {
       interpreter = (await this.interpreters.resolvePython()).path;
       interpreterArgs = pythonRunnerArgs();
       payload = JSON.stringify({ code: request.code, inputs: request.inputs, memoryMb: request.memoryMb ?? null });
     } else {
-      const prepared = prepareJavaScript(request.code, request.language);
+      prepared = prepareJavaScript(request.code, request.language);
       if (!prepared.ok) return runtimeResult(this.id, request, started, { error: prepared.error });
       interpreter = (await this.interpreters.resolveNode()).path;
       interpreterArgs = [
@@ -127,7 +129,11 @@ export class SubprocessRuntime implements Runtime {
         stdout: outcome.stdout,
         stderr: outcome.stderr,
         output: reported?.output,
-        error: reported ? reported.error : describeEnding(outcome, request),
+        error: reported
+          ? prepared?.ok
+            ? inUserPositions(reported.error, prepared)
+            : reported.error
+          : describeEnding(outcome, request),
       });
     } finally {
       await removeWorkdir(workdir);
