@@ -3,7 +3,7 @@
 // the same whichever runtime ran it. Plain CommonJS with no imports: it runs as guest source text.
 "use strict";
 
-const BREAK_LENGTH = 72;
+const BREAK_LENGTH = 80;
 const MAX_ITEMS = 100;
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
@@ -24,12 +24,58 @@ function constructorName(v) {
   }
 }
 
-function wrap(prefix, items, open, close, indent) {
+// Node's rule for one line: the entries, their separators and the opening (plus a margin of ten)
+// fit in 80 columns, and no entry spans lines.
+function fitsOnOneLine(prefix, open, items, indent) {
+  const length = items.reduce((sum, item) => sum + item.length, 0) + items.length;
+  const start = items.length + indent + prefix.length + open.length + 10;
+  return length + start <= BREAK_LENGTH && !items.some((i) => i.includes("\n"));
+}
+
+function wrap(prefix, items, open, close, indent, rows) {
   if (items.length === 0) return `${prefix}${open}${close}`;
-  const single = `${prefix}${open} ${items.join(", ")} ${close}`;
-  if (single.length + indent <= BREAK_LENGTH && !items.some((i) => i.includes("\n"))) return single;
+  const lines = rows ?? items;
+  if (!rows && fitsOnOneLine(prefix, open, items, indent)) return `${prefix}${open} ${items.join(", ")} ${close}`;
   const pad = " ".repeat(indent + 2);
-  return `${prefix}${open}\n${pad}${items.join(`,\n${pad}`)}\n${" ".repeat(indent)}${close}`;
+  return `${prefix}${open}\n${pad}${lines.join(`,\n${pad}`)}\n${" ".repeat(indent)}${close}`;
+}
+
+/**
+ * Long arrays of short entries are laid out in columns, as Node does: about as many columns as
+ * make the block roughly square (a character being ~2.5 times taller than wide), at most 15 and
+ * within 80 columns; numbers right-aligned, anything else left-aligned. Returns undefined when
+ * the entries do not suit columns.
+ */
+function columns(items, values, indent) {
+  const count = items.length;
+  if (count <= 6) return undefined;
+  const widest = Math.max(...items.map((i) => i.length));
+  const cell = widest + 2;
+  const total = items.reduce((sum, item) => sum + item.length + 2, 0);
+  if (!(cell * 3 + indent < BREAK_LENGTH && (total / cell > 5 || widest <= 6))) return undefined;
+  const bias = Math.sqrt(cell - total / count);
+  const biased = Math.max(cell - 3 - bias, 1);
+  const perRow = Math.min(Math.round(Math.sqrt(2.5 * biased * count) / biased), Math.floor((BREAK_LENGTH - indent) / cell), 12, 15);
+  if (perRow <= 1) return undefined;
+  const widths = [];
+  for (let c = 0; c < perRow; c++) {
+    let w = 0;
+    for (let j = c; j < count; j += perRow) w = Math.max(w, items[j].length);
+    widths.push(w + 2);
+  }
+  const numeric = values.every((v) => typeof v === "number" || typeof v === "bigint");
+  const rows = [];
+  for (let start = 0; start < count; start += perRow) {
+    const end = Math.min(start + perRow, count);
+    let row = "";
+    for (let j = start; j < end - 1; j++) {
+      const text = `${items[j]}, `;
+      row += numeric ? text.padStart(widths[j - start]) : text.padEnd(widths[j - start]);
+    }
+    row += numeric ? items[end - 1].padStart(widths[end - 1 - start] - 2) : items[end - 1];
+    rows.push(row);
+  }
+  return rows;
 }
 
 function formatValue(v, depth, seen, indent) {
@@ -50,7 +96,7 @@ function formatValue(v, depth, seen, indent) {
       const source = Function.prototype.toString.call(v);
       if (source.startsWith("class")) return `[class ${v.name || "(anonymous)"}]`;
       const kind = constructorName(v) || "Function";
-      return `[${kind}: ${v.name || "(anonymous)"}]`;
+      return v.name ? `[${kind}: ${v.name}]` : `[${kind} (anonymous)]`;
     }
   }
   if (v === null) return "null";
@@ -60,17 +106,23 @@ function formatValue(v, depth, seen, indent) {
   if (v instanceof RegExp) return String(v);
   if (v instanceof Promise) return "Promise { <unknown> }";
   const name = constructorName(v);
-  if (depth < 0) return Array.isArray(v) ? "[Array]" : `[${name || "Object"}]`;
+  const empty = v instanceof Map || v instanceof Set ? v.size === 0 : Object.keys(v).length === 0;
+  if (depth < 0 && !empty) return Array.isArray(v) ? "[Array]" : `[${name || "Object"}]`;
   seen.push(v);
   try {
     const inner = (x) => formatValue(x, depth - 1, seen, indent + 2);
     if (Array.isArray(v) || ArrayBuffer.isView(v)) {
       const items = [];
+      const values = [];
       const length = v.length ?? 0;
-      for (let i = 0; i < Math.min(length, MAX_ITEMS); i++) items.push(inner(v[i]));
-      if (length > MAX_ITEMS) items.push(`... ${length - MAX_ITEMS} more item${length - MAX_ITEMS > 1 ? "s" : ""}`);
-      const prefix = Array.isArray(v) ? (name === "Array" ? "" : `${name}(${length}) `) : `${name}(${length}) `;
-      return wrap(prefix, items, "[", "]", indent);
+      for (let i = 0; i < Math.min(length, MAX_ITEMS); i++) {
+        values.push(v[i]);
+        items.push(inner(v[i]));
+      }
+      const more = length > MAX_ITEMS ? [`... ${length - MAX_ITEMS} more item${length - MAX_ITEMS > 1 ? "s" : ""}`] : [];
+      const prefix = Array.isArray(v) && name === "Array" ? "" : `${name}(${length}) `;
+      const rows = columns(items, values, indent);
+      return wrap(prefix, [...items, ...more], "[", "]", indent, rows && [...rows, ...more]);
     }
     if (v instanceof Map) {
       const items = [...v].slice(0, MAX_ITEMS).map(([k, x]) => `${inner(k)} => ${inner(x)}`);

@@ -52,6 +52,7 @@ export class IsolatePool {
         const worn = warm.executions >= this.options.maxExecutions;
         if (retire || worn || this.closed || this.idle.length >= this.options.size || warm.isolate.isDisposed) {
           dispose(warm.isolate);
+          setImmediate(() => this.refill());
         } else {
           this.idle.push(warm);
         }

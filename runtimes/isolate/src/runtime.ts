@@ -159,6 +159,11 @@ export class IsolateRuntime implements Runtime {
     }
   }
 
+  /** Isolates ready for the next execution at the default memory limit. */
+  idleIsolates(): number {
+    return this.pools.get(this.settings.memoryMb)?.idleCount ?? 0;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const pool of this.pools.values()) pool.close();
