@@ -1,21 +1,15 @@
 import { execa } from "execa";
 import { createRouter, type NormalizedRequest, type Runtime, type RuntimeResult } from "coderouter";
 import { SubprocessRuntime } from "@coderouter/runtime-subprocess";
-import { interleaved, percentile, summary, throughput, type Summary } from "./measure.js";
+import { isolateRows } from "./isolate.js";
+import { interleaved, percentile, summary, throughput } from "./measure.js";
+import { printTable, type Row } from "./table.js";
 
 /**
  * `npm run bench`: every row is a ratio against a baseline measured in the same run, alternating
  * with it, because these machines are shared and absolute numbers drift between runs.
+ * `-- --quick` runs a tenth of the rounds; `-- --only=isolate` one group.
  */
-interface Row {
-  name: string;
-  ours: Summary;
-  baseline: Summary;
-  baselineName: string;
-  target: string;
-  met: boolean;
-}
-
 const rows: Row[] = [];
 const quick = process.argv.includes("--quick");
 const rounds = (n: number) => (quick ? Math.max(10, Math.floor(n / 10)) : n);
@@ -85,26 +79,11 @@ async function pythonPath(): Promise<string> {
   return stdout.trim();
 }
 
-function fmt(ms: number): string {
-  return ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`;
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
+if (!only || only === "router") await routerOverhead();
+if (!only || only === "subprocess") {
+  await subprocessVersusBareSpawn("python");
+  await subprocessVersusBareSpawn("javascript");
 }
-
-function print(): void {
-  const lines = [
-    "| benchmark | ours p50 | ours p99 | ours exec/s | baseline p50 | baseline p99 | baseline exec/s | target | met |",
-    "|---|---|---|---|---|---|---|---|---|",
-  ];
-  for (const r of rows) {
-    const rate = (s: Summary) => (s.perSecond ? s.perSecond.toFixed(0) : "–");
-    lines.push(
-      `| ${r.name} | ${fmt(r.ours.p50)} | ${fmt(r.ours.p99)} | ${rate(r.ours)} | ${fmt(r.baseline.p50)} | ${fmt(r.baseline.p99)} | ${rate(r.baseline)} | ${r.target} | ${r.met ? "yes" : "NO"} |`,
-    );
-  }
-  console.log(lines.join("\n"));
-  for (const r of rows) console.log(`baseline of "${r.name}": ${r.baselineName}`);
-}
-
-await routerOverhead();
-await subprocessVersusBareSpawn("python");
-await subprocessVersusBareSpawn("javascript");
-print();
+if (!only || only === "isolate") rows.push(...(await isolateRows(rounds)));
+printTable(rows);

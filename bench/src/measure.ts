@@ -12,20 +12,25 @@ export function percentile(samples: number[], p: number): number {
 
 /**
  * Runs `a` and `b` alternately, `rounds` times each, so that the machine's noise (these machines
- * are shared) falls on both sides of every ratio alike.
+ * are shared) falls on both sides of every ratio alike. With `blockSize` > 1 they alternate in
+ * blocks, so that background work one side leaves behind (a pool refilling) is charged to it.
  */
 export async function interleaved(
   rounds: number,
   a: () => Promise<unknown>,
   b: () => Promise<unknown>,
+  blockSize = 1,
 ): Promise<[number[], number[]]> {
   const sa: number[] = [];
   const sb: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    for (const [fn, samples] of i % 2 ? ([[b, sb], [a, sa]] as const) : ([[a, sa], [b, sb]] as const)) {
-      const start = performance.now();
-      await fn();
-      samples.push(performance.now() - start);
+  for (let i = 0; i < rounds; i += blockSize) {
+    const order = (i / blockSize) % 2 ? ([[b, sb], [a, sa]] as const) : ([[a, sa], [b, sb]] as const);
+    for (const [fn, samples] of order) {
+      for (let j = 0; j < blockSize; j++) {
+        const start = performance.now();
+        await fn();
+        samples.push(performance.now() - start);
+      }
     }
   }
   return [sa, sb];

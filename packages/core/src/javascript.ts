@@ -33,7 +33,28 @@ function stripTypes(code: string): { code: string; mappings: string } {
   return { code: result.code, mappings: result.sourceMap?.mappings ?? "" };
 }
 
+/**
+ * Workflow nodes and agents run the same snippet again and again: preparing it (a parse, and for
+ * TypeScript a transform) is done once per distinct snippet and kept for the most recent ones.
+ */
+const PREPARED_CACHE_SIZE = 256;
+const prepared = new Map<string, PreparedJavaScript>();
+
 export function prepareJavaScript(code: string, language: "javascript" | "typescript"): PreparedJavaScript {
+  const key = `${language}\0${code}`;
+  let result = prepared.get(key);
+  if (result) {
+    // Map order is insertion order: moving a hit to the end keeps the least recent first.
+    prepared.delete(key);
+  } else {
+    result = prepare(code, language);
+    if (prepared.size >= PREPARED_CACHE_SIZE) prepared.delete(prepared.keys().next().value!);
+  }
+  prepared.set(key, result);
+  return result;
+}
+
+function prepare(code: string, language: "javascript" | "typescript"): PreparedJavaScript {
   const filename = language === "typescript" ? "main.ts" : "main.js";
   let source = code;
   let typeMap: [number, number, number][][] | undefined;

@@ -1,11 +1,18 @@
 // The prelude of every isolate context, baked into the isolate's start-up snapshot (so a fresh
 // context costs nothing to prepare). It sees only what the host hands to `start()` for one
-// execution: a write callback, a sleep reference, an optional fetch reference, and the inputs and
-// env as JSON text. It keeps those in closures and hands user code nothing of the host.
+// execution: one callback into the host, and the inputs and env as JSON text. It keeps those in
+// closures and hands user code nothing of the host.
+//
+// The callback's operations: HOST_WRITE(stream, text) → whether to keep writing; HOST_SLEEP() and
+// HOST_FETCH() → a Reference to the host's sleep or fetch, asked for on first use only, because
+// moving a Reference into a context costs more than a whole trivial execution.
 //
 // `toOutput`, `format` (from core's shared guest files) are in scope: the snapshot source wraps them.
 "use strict";
 
+const HOST_WRITE = 0;
+const HOST_SLEEP = 1;
+const HOST_FETCH = 2;
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 // Taken before user code runs: code that replaces Promise.prototype.then must not be able to
 // stop its own result from reaching the host.
@@ -36,12 +43,31 @@ function describe(error, filename) {
   return { kind: "runtime", name: String(error.name), message: String(error.message), traceback: stack };
 }
 
-function installConsole(write) {
+/**
+ * Defines a global on first use: most snippets never touch the console or a timer, and making
+ * their functions in every fresh context costs more than the snippet itself.
+ */
+function lazyGlobal(name, make) {
+  Object.defineProperty(globalThis, name, {
+    configurable: true,
+    enumerable: false,
+    get() {
+      const value = make();
+      Object.defineProperty(globalThis, name, { value, configurable: true, writable: true, enumerable: false });
+      return value;
+    },
+    set(value) {
+      Object.defineProperty(globalThis, name, { value, configurable: true, writable: true, enumerable: false });
+    },
+  });
+}
+
+function makeConsole(write) {
   const out = (...args) => write(0, `${format(...args)}\n`);
   const err = (...args) => write(1, `${format(...args)}\n`);
   const counts = new Map();
   const timers = new Map();
-  globalThis.console = {
+  return {
     log: out,
     info: out,
     debug: out,
@@ -66,13 +92,23 @@ function installConsole(write) {
  * Timers on top of the host's sleep: each setTimeout is a promise the host resolves after `ms`, so
  * the isolate needs no event loop of its own and every timer dies with the execution's deadline.
  */
-function installTimers(sleep) {
+function installTimers(host) {
+  let timers;
+  const make = () => (timers ??= makeTimers(host));
+  for (const name of ["setTimeout", "setInterval", "setImmediate", "clearTimeout", "clearInterval", "clearImmediate"]) {
+    lazyGlobal(name, () => make()[name]);
+  }
+}
+
+function makeTimers(host) {
+  let sleep;
   let nextId = 1;
   const live = new Set();
   const later = (fn, ms, args, repeat) => {
     const id = nextId++;
     const delay = Math.max(0, Number(ms) || 0);
     live.add(id);
+    sleep ??= host(HOST_SLEEP);
     const tick = () =>
       sleep.apply(undefined, [delay], { result: { promise: true } }).then(() => {
         if (!live.has(id)) return;
@@ -84,17 +120,21 @@ function installTimers(sleep) {
     return id;
   };
   const clear = (id) => live.delete(id);
-  globalThis.setTimeout = (fn, ms, ...args) => later(fn, ms, args, false);
-  globalThis.setInterval = (fn, ms, ...args) => later(fn, ms, args, true);
-  globalThis.setImmediate = (fn, ...args) => later(fn, 0, args, false);
-  globalThis.clearTimeout = clear;
-  globalThis.clearInterval = clear;
-  globalThis.clearImmediate = clear;
+  return {
+    setTimeout: (fn, ms, ...args) => later(fn, ms, args, false),
+    setInterval: (fn, ms, ...args) => later(fn, ms, args, true),
+    setImmediate: (fn, ...args) => later(fn, 0, args, false),
+    clearTimeout: clear,
+    clearInterval: clear,
+    clearImmediate: clear,
+  };
 }
 
 /** fetch() over the host's bridge, which enforces the allow-list, the timeout and the size cap. */
-function installFetch(bridge) {
+function installFetch(host) {
+  let bridge;
   globalThis.fetch = async (url, init = {}) => {
+    bridge ??= host(HOST_FETCH);
     const request = {
       url: String(url),
       method: String(init.method ?? "GET"),
@@ -121,10 +161,10 @@ function installFetch(bridge) {
  * the user's prepared async function. Resolves with the result as JSON text, the only thing that
  * crosses back to the host.
  */
-function start(write, sleep, fetchBridge, inputsJson, envJson, filename, fn) {
-  installConsole(write);
-  installTimers(sleep);
-  if (fetchBridge) installFetch(fetchBridge);
+function start(host, network, inputsJson, envJson, filename, fn) {
+  lazyGlobal("console", () => makeConsole((stream, text) => host(HOST_WRITE, stream, text)));
+  installTimers(host);
+  if (network) installFetch(host);
   const inputs = JSON.parse(inputsJson);
   globalThis.inputs = inputs;
   for (const key of Object.keys(inputs)) {

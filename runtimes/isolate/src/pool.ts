@@ -10,6 +10,8 @@ export interface PoolOptions {
 
 export interface Lease {
   isolate: ivm.Isolate;
+  /** A fresh context, made ahead of demand while the isolate waited in the pool; never reused. */
+  context: Promise<ivm.Context>;
   /** Gives the isolate back; `retire` disposes it instead (a limit was hit, or it is worn out). */
   release(retire: boolean): void;
 }
@@ -17,6 +19,7 @@ export interface Lease {
 interface Warm {
   isolate: ivm.Isolate;
   executions: number;
+  context: Promise<ivm.Context>;
 }
 
 /**
@@ -37,13 +40,15 @@ export class IsolatePool {
   }
 
   acquire(): Lease {
-    const warm = this.idle.pop() ?? { isolate: this.makeIsolate(this.options.memoryMb), executions: 0 };
+    // The isolate idle longest first: its next context has had the most time to be made.
+    const warm = this.idle.shift() ?? this.warm(this.makeIsolate(this.options.memoryMb), 0);
     this.leased.add(warm.isolate);
     // Top the pool back up after the caller's execution has started, not on its critical path.
-    setImmediate(() => this.refill());
+    if (this.idle.length + this.leased.size < this.options.size) setImmediate(() => this.refill());
     let released = false;
     return {
       isolate: warm.isolate,
+      context: warm.context,
       release: (retire) => {
         if (released) return;
         released = true;
@@ -54,7 +59,7 @@ export class IsolatePool {
           dispose(warm.isolate);
           setImmediate(() => this.refill());
         } else {
-          this.idle.push(warm);
+          this.idle.push(this.warm(warm.isolate, warm.executions));
         }
       },
     };
@@ -73,8 +78,16 @@ export class IsolatePool {
 
   private refill(): void {
     while (!this.closed && this.idle.length + this.leased.size < this.options.size) {
-      this.idle.push({ isolate: this.makeIsolate(this.options.memoryMb), executions: 0 });
+      this.idle.push(this.warm(this.makeIsolate(this.options.memoryMb), 0));
     }
+  }
+
+  /** Starts making the isolate's next context now, so an execution does not wait for it. */
+  private warm(isolate: ivm.Isolate, executions: number): Warm {
+    const context = isolate.createContext();
+    // A context still being made when its isolate is disposed is simply never used.
+    context.catch(() => {});
+    return { isolate, executions, context };
   }
 }
 

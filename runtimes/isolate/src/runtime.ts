@@ -33,6 +33,10 @@ export interface IsolateSettings {
 
 type IvmModule = typeof ivm;
 
+const HOST_WRITE = 0;
+const HOST_SLEEP = 1;
+const HOST_FETCH = 2;
+
 /**
  * JavaScript and TypeScript in a V8 isolate of their own (isolated-vm): no Node APIs, its own heap
  * and memory limit, a fresh context per execution in an isolate kept warm in a pool.
@@ -95,22 +99,32 @@ export class IsolateRuntime implements Runtime {
     // Sleeps still pending when the execution ends belong to timers the code left behind.
     const timers = new Map<NodeJS.Timeout, () => void>();
     const deadline = Date.now() + request.timeoutMs;
-    const write = new ivmModule.Callback((stream: number, text: string) => {
-      (stream === 1 ? stderr : stdout).write(String(text));
-      return !ending;
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const delay = Math.min(Math.max(0, Number(ms) || 0), Math.max(0, deadline - Date.now()));
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          resolve();
+        }, delay);
+        timers.set(timer, resolve);
+      });
+    const references: ivm.Reference[] = [];
+    const lend = (value: unknown) => {
+      const reference = new ivmModule.Reference(value);
+      references.push(reference);
+      return reference;
+    };
+    const network = Boolean(request.network && this.fetchBridge.enabled);
+    // The guest's one way to the host; see guest.cjs for the operations.
+    const host = new ivmModule.Callback((op: number, stream: number, text: string) => {
+      if (op === HOST_WRITE) {
+        (stream === 1 ? stderr : stdout).write(String(text));
+        return !ending;
+      }
+      if (op === HOST_SLEEP) return lend(sleep);
+      if (op === HOST_FETCH && network) return lend((json: string) => this.fetchBridge.fetch(json, deadline));
+      return null;
     });
-    const sleep = new ivmModule.Reference(
-      (ms: number) =>
-        new Promise<void>((resolve) => {
-          const delay = Math.min(Math.max(0, Number(ms) || 0), Math.max(0, deadline - Date.now()));
-          const timer = setTimeout(() => {
-            timers.delete(timer);
-            resolve();
-          }, delay);
-          timers.set(timer, resolve);
-        }),
-    );
-    const network = request.network && this.fetchBridge.enabled ? new ivmModule.Reference((json: string) => this.fetchBridge.fetch(json, deadline)) : undefined;
     const deadlineTimer = setTimeout(() => end("timeout"), request.timeoutMs);
     const onAbort = () => end("killed");
     if (request.signal?.aborted) onAbort();
@@ -118,11 +132,11 @@ export class IsolateRuntime implements Runtime {
 
     let context: ivm.Context | undefined;
     try {
-      context = await isolate.createContext();
+      context = await lease.context;
       const { source, lineOffset } = asyncFunctionSource(prepared.body);
       const raw = (await context.evalClosure(
-        `return __coderouter_start($0, $1, $2, $3, $4, $5, ${source})`,
-        [write, sleep, network, JSON.stringify(request.inputs), JSON.stringify(request.env ?? {}), prepared.filename],
+        `return __coderouter_start($0, $1, $2, $3, $4, ${source})`,
+        [host, network, JSON.stringify(request.inputs), JSON.stringify(request.env ?? {}), prepared.filename],
         { result: { promise: true, copy: true }, timeout: request.timeoutMs, filename: prepared.filename, lineOffset },
       )) as string;
       const reported = JSON.parse(raw) as { output?: JsonValue; error?: ExecutionError };
@@ -147,8 +161,7 @@ export class IsolateRuntime implements Runtime {
       for (const timer of timers.keys()) clearTimeout(timer);
       request.signal?.removeEventListener("abort", onAbort);
       if (context && !isolate.isDisposed) context.release();
-      sleep.release();
-      network?.release();
+      for (const reference of references) reference.release();
       lease.release(Boolean(ending) || leftBehind);
     }
 

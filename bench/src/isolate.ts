@@ -1,0 +1,59 @@
+import ivm from "isolated-vm";
+import { createRouter } from "coderouter";
+import { interleaved, percentile, summary, throughput } from "./measure.js";
+import type { Row } from "./table.js";
+
+/**
+ * The isolate against raw isolated-vm doing the least an execution can: a fresh context in a warm
+ * isolate and one eval. Throughput with 2 requests per core in flight, and memory over a long run.
+ */
+export async function isolateRows(rounds: (n: number) => number): Promise<Row[]> {
+  const rows: Row[] = [];
+  const router = createRouter({ settings: { enabledRuntimes: ["isolate"] } });
+  const request = { language: "javascript" as const, code: "1 + 1", runtime: "isolate" };
+  const raw = new ivm.Isolate({ memoryLimit: 128 });
+  const bare = async () => {
+    const context = await raw.createContext();
+    await context.eval("1 + 1");
+    context.release();
+  };
+  const ours = () => router.execute(request);
+  for (let i = 0; i < 500; i++) await Promise.all([ours(), bare()]);
+
+  const [oursSamples, rawSamples] = await interleaved(rounds(6000), ours, bare, rounds(500));
+  const ratio = percentile(oursSamples, 50) / percentile(rawSamples, 50);
+  const oursRate = await throughput(rounds(20_000), 4, ours);
+  const rawRate = await throughput(rounds(20_000), 4, bare);
+  rows.push({
+    name: "isolate, trivial execution through the router",
+    ours: summary(oursSamples, oursRate),
+    baseline: summary(rawSamples, rawRate),
+    baselineName: "raw isolated-vm: a fresh context in a warm isolate plus one eval",
+    target: `p50 ≤ 1.5× raw (measured ${ratio.toFixed(2)}×); ≥ 1500 exec/s with 4 in flight (measured ${oursRate.toFixed(0)})`,
+    met: ratio <= 1.5 && oursRate >= 1500,
+  });
+
+  // Memory: RSS after 10,000 executions against RSS after the first 1,000.
+  const total = rounds(10_000);
+  const firstK = Math.min(1000, total);
+  for (let i = 0; i < firstK; i++) await ours();
+  global.gc?.();
+  const rssAfter1k = process.memoryUsage().rss;
+  for (let i = firstK; i < total; i++) await ours();
+  global.gc?.();
+  const rssAfter10k = process.memoryUsage().rss;
+  const growth = rssAfter10k / rssAfter1k;
+  const mb = (bytes: number) => bytes / 1024 / 1024;
+  rows.push({
+    name: `isolate, RSS after ${total} executions vs after ${firstK}`,
+    ours: { p50: mb(rssAfter10k), p99: mb(rssAfter10k), perSecond: 0 },
+    baseline: { p50: mb(rssAfter1k), p99: mb(rssAfter1k), perSecond: 0 },
+    baselineName: `RSS after the first ${firstK} executions`,
+    unit: "MB",
+    target: `within 10% (measured ${((growth - 1) * 100).toFixed(1)}%)`,
+    met: growth <= 1.1,
+  });
+  raw.dispose();
+  await router.close();
+  return rows;
+}
