@@ -105,6 +105,14 @@ describe("coderouter run", () => {
     expect(run.stderr).toMatch(/no runtime can take this python request/);
   });
 
+  it("runs code that asks for sandbox isolation inside bubblewrap", async () => {
+    const run = await cli(["run", "-", "-l", "python", "--isolation", "sandbox", "--json"], {
+      stdin: "import os, socket\n[os.getcwd(), os.path.exists('/root'), socket.gethostname()]",
+    });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).output).toEqual(["/work", false, "sandbox"]);
+  });
+
   it("never passes the host's secrets to the code", async () => {
     const run = await cli(["run", "-", "-l", "python", "--json"], {
       stdin: "import os\nsorted(os.environ)",
@@ -135,9 +143,11 @@ describe("coderouter explain", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/selected:\s+subprocess/);
     for (const id of ["isolate", "subprocess", "wasm", "e2b", "bacalhau"]) expect(run.stdout).toMatch(new RegExp(`\\b${id}\\b`));
-    const json = await cli(["explain", path, "--json", "--isolation", "sandbox"]);
+    const json = await cli(["explain", path, "--json", "--isolation", "vm"]);
     const decision = RoutingDecisionSchema.parse(JSON.parse(json.stdout));
-    expect(decision.candidates.find((c) => c.runtime === "subprocess")?.reason).toMatch(/"process" isolation/);
+    expect(decision.selected).toBeNull();
+    expect(decision.candidates.find((c) => c.runtime === "subprocess")?.reason).toMatch(/"sandbox" isolation, the request needs at least "vm"/);
+    expect(json.code).toBe(3);
   });
 });
 

@@ -205,11 +205,9 @@ export class Router {
     const slot = await this.registry.load(id);
     if (slot.state === "missing") return out(slot.error.message);
     const runtime = slot.runtime;
-    const caps = runtime.capabilities();
-    // Static filters first: an availability probe can cost a process start or a network round trip.
-    const staticReason = ruleOut(caps, AVAILABLE, need);
-    if (staticReason) return out(staticReason);
+    // Availability first: what a runtime can give may depend on its probe (a sandbox that works here).
     const availability: Availability = await this.registry.availability(runtime);
+    const caps = runtime.capabilities();
     const reason = ruleOut(caps, availability, need);
     if (reason) return out(reason);
     const missing = modules.length && runtime.missingModules ? await runtime.missingModules(need.language, modules).catch(() => []) : [];
@@ -220,8 +218,6 @@ export class Router {
     return { candidate: { runtime: id, eligible: true, score: total, breakdown, reason: why }, runtime };
   }
 }
-
-const AVAILABLE: Availability = { available: true, reason: "" };
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;

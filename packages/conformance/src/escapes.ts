@@ -112,3 +112,71 @@ export const JS_RESOURCE_ATTACKS: { name: string; code: string; kinds: string[] 
   { name: "a timer storm", code: "for (let i = 0; i < 100000; i++) setInterval(() => {}, 0)\nawait new Promise(() => {})", kinds: ["timeout", "memory"] },
   { name: "a giant string", code: "let s = 'x'\nwhile (true) s += s", kinds: ["memory", "runtime"] },
 ];
+
+/**
+ * Escape attempts for a Python sandbox. Each evaluates to the list of what it managed to do; a
+ * sandbox passes when every list is empty. Network attempts aim at loopback only: a host server
+ * the test started, unreachable from a sandbox with its own network namespace.
+ */
+export const PY_ESCAPES: { name: string; code: string }[] = [
+  {
+    name: "reads host secrets: /etc/shadow, the host's home, the host's env",
+    code: `import os, glob
+done = []
+for path in ["/etc/shadow", "/etc/passwd", "/root/.bashrc", os.path.expanduser("~root") + "/.profile"]:
+    try:
+        open(path).read(1); done.append("read " + path)
+    except OSError:
+        pass
+for home in ["/root", "/home"]:
+    try:
+        if os.listdir(home): done.append("listed " + home)
+    except OSError:
+        pass
+done += [k for k in os.environ if k in ("E2B_API_KEY", "CODEROUTER_CANARY")]
+done`,
+  },
+  {
+    name: "writes outside its working directory",
+    code: `done = []
+for path in ["/usr/coderouter-escape", "/etc/coderouter-escape", "/coderouter-escape", "/bin/coderouter-escape"]:
+    try:
+        open(path, "w").write("x"); done.append("wrote " + path)
+    except OSError:
+        pass
+open("inside.txt", "w").write("fine")
+done`,
+  },
+  {
+    name: "connects to a server on the host's loopback",
+    code: `import socket
+done = []
+try:
+    socket.create_connection(("127.0.0.1", int(inputs["port"])), timeout=1).close(); done.append("connected")
+except OSError:
+    pass
+done`,
+  },
+  {
+    name: "signals every process it can see, and its parent",
+    code: `import os, signal
+done = []
+for target in [os.getppid(), 1]:
+    try:
+        os.kill(target, signal.SIGTERM)
+    except OSError:
+        pass
+done`,
+  },
+];
+
+/** Attacks on the host's resources from Python: each must end with a result, the host unharmed. */
+export const PY_RESOURCE_ATTACKS: { name: string; code: string; kinds: string[] }[] = [
+  { name: "a fork bomb", code: "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", kinds: ["timeout", "runtime"] },
+  {
+    name: "a 5 GB file",
+    code: "with open('big.bin', 'wb') as f:\n    for _ in range(5 * 1024):\n        f.write(b'x' * 1024 * 1024)",
+    kinds: ["runtime", "output_limit"],
+  },
+  { name: "a memory bomb", code: "hog = []\nwhile True:\n    hog.append(bytearray(50 * 1024 * 1024))", kinds: ["memory"] },
+];

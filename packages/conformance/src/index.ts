@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Language, NormalizedRequest, Runtime, RuntimeResult } from "@coderouter/core";
-import { JS_ESCAPES, JS_RESOURCE_ATTACKS } from "./escapes.js";
+import { createServer } from "node:net";
+import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS } from "./escapes.js";
 import * as S from "./snippets.js";
 
 export interface ConformanceOptions {
@@ -14,8 +15,12 @@ export interface ConformanceOptions {
   processes?: boolean;
   /** Extra request fields for every execution (e.g. isolation: "sandbox"). */
   request?: Partial<NormalizedRequest>;
-  /** The runtime claims "sandbox" isolation or stronger: run the security section too. */
-  sandbox?: boolean;
+  /**
+   * The runtime claims "sandbox" isolation: run the security section. "engine" for JavaScript
+   * sandboxes inside the host process (escapes through V8 objects); "os" for a sandboxed process
+   * (escapes through the filesystem, the network, signals and resources).
+   */
+  sandbox?: "engine" | "os";
 }
 
 const MiB = 1024 * 1024;
@@ -255,7 +260,7 @@ export function runConformance(options: ConformanceOptions): void {
         });
       });
 
-      if (options.sandbox && language !== "python") {
+      if (options.sandbox === "engine" && language !== "python") {
         describe("security: no way out of the sandbox", () => {
           it.each(JS_ESCAPES)("$name", async ({ code: attack }) => {
             const saved = process.env.E2B_API_KEY;
@@ -280,6 +285,39 @@ export function runConformance(options: ConformanceOptions): void {
           });
         });
       }
+
+      if (options.sandbox === "os" && language === "python") {
+        describe("security: no way out of the sandbox", () => {
+          let port = 0;
+          const server = createServer((socket) => socket.end("host"));
+          beforeAll(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => {
+            port = (server.address() as { port: number }).port;
+            resolve();
+          })));
+          afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+          it.each(PY_ESCAPES)("$name", async ({ code: attack }) => {
+            const saved = process.env.E2B_API_KEY;
+            process.env.E2B_API_KEY = SECRET;
+            try {
+              const result = await run(language, attack, { inputs: { port }, timeoutMs: 10_000 });
+              expectOk(result);
+              expect(result.output).toEqual([]);
+            } finally {
+              restoreEnv("E2B_API_KEY", saved);
+            }
+          });
+
+          it.each(PY_RESOURCE_ATTACKS)("survives $name, leaves nothing running, and the next execution is fine", async ({ code: attack, kinds }) => {
+            const result = await run(language, attack, { timeoutMs: 3000, memoryMb: 256 });
+            expect(result.ok).toBe(false);
+            expect(kinds).toContain(result.error?.kind);
+            const next = await run(language, "1 + 1");
+            expectOk(next);
+            expect(next.output).toBe(2);
+          });
+        });
+      }
     });
   });
 }
@@ -295,4 +333,4 @@ function restoreEnv(name: string, value: string | undefined): void {
 }
 
 export * as snippets from "./snippets.js";
-export { JS_ESCAPES, JS_RESOURCE_ATTACKS } from "./escapes.js";
+export { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS } from "./escapes.js";

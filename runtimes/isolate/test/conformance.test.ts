@@ -6,5 +6,5 @@ runConformance({
   create: () =>
     new IsolateRuntime({ poolSize: 2, memoryMb: 256, maxExecutions: 500, fetchAllow: [], fetchTimeoutMs: 5000, fetchMaxBytes: 1 << 20 }),
   languages: ["javascript", "typescript"],
-  sandbox: true,
+  sandbox: "engine",
 });

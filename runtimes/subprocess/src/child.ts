@@ -8,6 +8,8 @@ export interface ChildSpec {
   env: Record<string, string>;
   /** Written to the child's stdin, which is then closed. */
   payload: string;
+  /** Runs the child as this uid and gid (the sandbox's own). */
+  uid?: number;
 }
 
 export type Ending = "exited" | "timeout" | "killed" | "output_limit";
@@ -78,6 +80,7 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
     reject: false,
     encoding: "buffer",
     cleanup: false,
+    ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.uid } : {}),
   });
   const started = new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);

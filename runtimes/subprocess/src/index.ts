@@ -6,8 +6,43 @@ export { SubprocessRuntime, type SubprocessSettings } from "./runtime.js";
 
 export default defineRuntime({
   id: "subprocess",
-  description: "local python3 / node child process (execa)",
-  env: { PYTHON_BIN: "pythonBin", NODE_BIN: "nodeBin" },
-  settings: z.object({ pythonBin: setting.string().optional(), nodeBin: setting.string().optional() }),
-  create: (settings) => new SubprocessRuntime(settings),
+  description: "local python3 / node child process (execa), sandboxed with bubblewrap on request",
+  env: {
+    PYTHON_BIN: "pythonBin",
+    NODE_BIN: "nodeBin",
+    SUBPROCESS_SANDBOX: "sandbox",
+    BWRAP_BIN: "bwrapBin",
+    SUBPROCESS_SANDBOX_PYTHON_BIN: "sandboxPythonBin",
+    SUBPROCESS_SANDBOX_NODE_BIN: "sandboxNodeBin",
+    SUBPROCESS_SANDBOX_NETWORK: "sandboxNetwork",
+    SUBPROCESS_SANDBOX_DISK_MB: "sandboxDiskMb",
+    SUBPROCESS_SANDBOX_PROCESSES: "sandboxProcesses",
+  },
+  settings: z.object({
+    pythonBin: setting.string().optional(),
+    nodeBin: setting.string().optional(),
+    sandbox: z.enum(["auto", "bwrap"], { error: "expected auto or bwrap" }).default("auto"),
+    bwrapBin: setting.string().default("bwrap"),
+    // The sandbox runs as an unprivileged uid that cannot read a home directory: the system
+    // interpreters, not a pyenv or nvm one under /root.
+    sandboxPythonBin: setting.string().default("/usr/bin/python3"),
+    sandboxNodeBin: setting.string().default(process.execPath),
+    sandboxNetwork: setting.boolean().default(false),
+    sandboxDiskMb: setting.int(1, 65_536).default(64),
+    sandboxProcesses: setting.int(1, 4096).default(64),
+  }),
+  create: (s) =>
+    new SubprocessRuntime({
+      pythonBin: s.pythonBin,
+      nodeBin: s.nodeBin,
+      sandbox: s.sandbox,
+      sandboxSettings: {
+        bwrapBin: s.bwrapBin,
+        pythonBin: s.sandboxPythonBin,
+        nodeBin: s.sandboxNodeBin,
+        allowNetwork: s.sandboxNetwork,
+        diskMb: s.sandboxDiskMb,
+        processes: s.sandboxProcesses,
+      },
+    }),
 });

@@ -1,16 +1,18 @@
 import { mkdtemp, rm, rmdir } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import {
   asyncFunctionSource,
   InfrastructureError,
   inUserPositions,
+  isolationAtLeast,
   limitError,
   prepareJavaScript,
   pythonRunnerArgs,
   RuntimeClosedError,
   runnerFiles,
+  runnersDir,
   runtimeResult,
   type Availability,
   type Capabilities,
@@ -23,10 +25,14 @@ import {
 } from "@coderouter/core";
 import { killAllChildren, runChild, type ChildOutcome, type ChildSpec } from "./child.js";
 import { Interpreters } from "./interpreters.js";
+import { Bubblewrap, SANDBOX_RUNNERS, type SandboxSettings } from "./sandbox.js";
 
 export interface SubprocessSettings {
   pythonBin?: string;
   nodeBin?: string;
+  /** "bwrap": every execution in the sandbox; "auto": only those that ask for sandbox isolation. */
+  sandbox?: "auto" | "bwrap";
+  sandboxSettings?: SandboxSettings;
 }
 
 const LANGUAGES: Language[] = ["python", "javascript", "typescript"];
@@ -38,16 +44,20 @@ const LANGUAGES: Language[] = ["python", "javascript", "typescript"];
 export class SubprocessRuntime implements Runtime {
   readonly id = "subprocess" as const;
   private readonly interpreters: Interpreters;
+  private readonly bubblewrap?: Bubblewrap;
+  /** Set by availability(): whether the sandbox was probed and works on this host. */
+  private sandboxReady = false;
   private closed = false;
 
-  constructor(settings: SubprocessSettings) {
+  constructor(private readonly settings: SubprocessSettings) {
     this.interpreters = new Interpreters(settings);
+    if (settings.sandboxSettings) this.bubblewrap = new Bubblewrap(settings.sandboxSettings);
   }
 
   capabilities(): Capabilities {
     return {
       languages: LANGUAGES,
-      isolation: "process",
+      isolation: this.sandboxReady ? "sandbox" : "process",
       maxDurationMs: 6 * 3600_000,
       startupMs: 25,
       costPerSecondUsd: 0,
@@ -75,10 +85,18 @@ export class SubprocessRuntime implements Runtime {
     if (!found.length) {
       return { available: false, reason: missing.join("; "), fix: "install python3 or set PYTHON_BIN / NODE_BIN" };
     }
+    const fixes = missing.length ? ["install python3 or set PYTHON_BIN"] : [];
+    let sandbox = "sandbox: not configured";
+    if (this.bubblewrap) {
+      const probe = await this.bubblewrap.probe();
+      this.sandboxReady = probe.ok;
+      sandbox = probe.ok ? `sandbox: ${probe.reason}` : `no sandbox (${probe.reason})`;
+      if (!probe.ok) fixes.push("install bubblewrap (apt-get install -y bubblewrap) for isolation: sandbox");
+    }
     return {
       available: true,
-      reason: found.join(", ") + (missing.length ? `; ${missing.join("; ")}` : ""),
-      ...(missing.length ? { fix: "install python3 or set PYTHON_BIN" } : {}),
+      reason: [found.join(", "), ...missing, sandbox].join("; "),
+      ...(fixes.length ? { fix: fixes.join("; ") } : {}),
     };
   }
 
@@ -94,35 +112,42 @@ export class SubprocessRuntime implements Runtime {
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError(this.id);
     const started = performance.now();
+    const sandbox = this.sandboxFor(request);
+    if (sandbox && !(await sandbox.probe()).ok) {
+      throw new InfrastructureError(this.id, `isolation "sandbox" needs bubblewrap: ${(await sandbox.probe()).reason}`);
+    }
+    const runners = sandbox ? SANDBOX_RUNNERS : runnersDir;
     let payload: string;
     let interpreterArgs: string[];
     let interpreter: string;
     let prepared: ReturnType<typeof prepareJavaScript> | undefined;
     if (request.language === "python") {
-      interpreter = (await this.interpreters.resolvePython()).path;
-      interpreterArgs = pythonRunnerArgs();
+      interpreter = sandbox ? sandbox.settings.pythonBin : (await this.interpreters.resolvePython()).path;
+      interpreterArgs = pythonRunnerArgs(runners);
       payload = JSON.stringify({ code: request.code, inputs: request.inputs, memoryMb: request.memoryMb ?? null });
     } else {
       prepared = prepareJavaScript(request.code, request.language);
       if (!prepared.ok) return runtimeResult(this.id, request, started, { error: prepared.error });
-      interpreter = (await this.interpreters.resolveNode()).path;
+      interpreter = sandbox ? sandbox.settings.nodeBin : (await this.interpreters.resolveNode()).path;
       interpreterArgs = [
         ...(request.memoryMb ? [`--max-old-space-size=${request.memoryMb}`] : []),
-        runnerFiles.node,
+        join(runners, basename(runnerFiles.node)),
       ];
       const { source, lineOffset } = asyncFunctionSource(prepared.body);
       payload = JSON.stringify({ source, lineOffset, filename: prepared.filename, inputs: request.inputs });
     }
 
-    const workdir = await mkdtemp(join(tmpdir(), "coderouter-"));
+    // A sandbox has its own private /work; only a plain child needs a directory on the host.
+    const workdir = sandbox ? tmpdir() : await mkdtemp(join(tmpdir(), "coderouter-"));
     try {
-      const spec: ChildSpec = {
-        file: interpreter,
-        args: interpreterArgs,
-        cwd: workdir,
-        env: childEnv(interpreter, workdir, request.env),
-        payload,
-      };
+      let spec: ChildSpec;
+      if (sandbox) {
+        const network = Boolean(request.network && sandbox.settings.allowNetwork);
+        const command = sandbox.command(interpreter, interpreterArgs, request.env ?? {}, network);
+        spec = { file: command.file, args: command.args, uid: command.uid, cwd: workdir, env: {}, payload };
+      } else {
+        spec = { file: interpreter, args: interpreterArgs, cwd: workdir, env: childEnv(interpreter, workdir, request.env), payload };
+      }
       const outcome = await runChild(spec, request);
       const reported = outcome.ending === "exited" ? parseResult(outcome.result) : undefined;
       return runtimeResult(this.id, request, started, {
@@ -136,8 +161,16 @@ export class SubprocessRuntime implements Runtime {
           : describeEnding(outcome, request),
       });
     } finally {
-      await removeWorkdir(workdir);
+      if (!sandbox) await removeWorkdir(workdir);
     }
+  }
+
+  /** The sandbox this request runs in, if any: asked for by its isolation, or by configuration. */
+  private sandboxFor(request: NormalizedRequest): Bubblewrap | undefined {
+    const wanted = this.settings.sandbox === "bwrap" || isolationAtLeast(request.isolation, "sandbox");
+    if (!wanted) return undefined;
+    if (!this.bubblewrap) throw new InfrastructureError(this.id, "the sandbox is not configured for this runtime");
+    return this.bubblewrap;
   }
 
   async close(): Promise<void> {
