@@ -1,7 +1,7 @@
-import { execa } from "execa";
 import { createRouter, type NormalizedRequest, type Runtime, type RuntimeResult } from "coderouter";
 import { SubprocessRuntime } from "@coderouter/runtime-subprocess";
 import { isolateRows } from "./isolate.js";
+import { subprocessRows } from "./subprocess.js";
 import { interleaved, percentile, summary, throughput } from "./measure.js";
 import { printTable, type Row } from "./table.js";
 
@@ -48,42 +48,8 @@ async function routerOverhead(): Promise<void> {
   await router.close();
 }
 
-async function subprocessVersusBareSpawn(language: "python" | "javascript"): Promise<void> {
-  const router = createRouter({ settings: { enabledRuntimes: ["subprocess"] } });
-  const runtime = new SubprocessRuntime({});
-  const interpreter = language === "python" ? (await pythonPath()) : process.execPath;
-  // The same clean environment our child gets: variables such as NODE_EXTRA_CA_CERTS slow a start
-  // by tens of milliseconds and would flatter the ratio.
-  const cleanEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
-  const bare = () => execa(interpreter, language === "python" ? ["-c", "1 + 1"] : ["-e", "1 + 1"], { extendEnv: false, env: cleanEnv });
-  const ours = () => router.execute({ language, code: "1 + 1", runtime: "subprocess" });
-  for (let i = 0; i < 5; i++) await Promise.all([bare(), ours()]);
-  const [oursSamples, bareSamples] = await interleaved(rounds(200), ours, bare);
-  const oursRate = await throughput(rounds(200), 2, ours);
-  const bareRate = await throughput(rounds(200), 2, bare);
-  const ratio = percentile(oursSamples, 50) / percentile(bareSamples, 50);
-  rows.push({
-    name: `subprocess ${language}, trivial execution through the router`,
-    ours: summary(oursSamples, oursRate),
-    baseline: summary(bareSamples, bareRate),
-    baselineName: `bare execa spawn of ${interpreter} running the same code, clean environment`,
-    target: `p50 ≤ 1.10× baseline (measured ${ratio.toFixed(2)}×)`,
-    met: ratio <= 1.1,
-  });
-  await router.close();
-  await runtime.close();
-}
-
-async function pythonPath(): Promise<string> {
-  const { stdout } = await execa(process.env.PYTHON_BIN ?? "python3", ["-c", "import sys; print(sys.executable)"]);
-  return stdout.trim();
-}
-
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
 if (!only || only === "router") await routerOverhead();
-if (!only || only === "subprocess") {
-  await subprocessVersusBareSpawn("python");
-  await subprocessVersusBareSpawn("javascript");
-}
+if (!only || only === "subprocess") rows.push(...(await subprocessRows(rounds)));
 if (!only || only === "isolate") rows.push(...(await isolateRows(rounds)));
 printTable(rows);

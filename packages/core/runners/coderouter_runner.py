@@ -192,20 +192,18 @@ def run_async(body, tail, scope):
     return asyncio.run(main())
 
 
-def write_result(result, dumps):
+def write_result(result, dumps, fd):
     try:
         data = dumps(result).encode()
     except (TypeError, ValueError) as exc:
         data = dumps(error_result("runtime", exc, "")).encode()
     view = memoryview(data)
     while view:
-        view = view[os.write(RESULT_FD, view):]
+        view = view[os.write(fd, view):]
 
 
-def main():
-    loads, dumps = json_codec()
-    payload = loads(sys.stdin.buffer.read().decode())
-    sys.stdin.close()
+def execute(payload, dumps, result_fd):
+    """Runs one payload in this process, writes its result to `result_fd`, and ends the process."""
     limit = payload.get("memoryMb")
     if limit:
         import resource
@@ -218,7 +216,13 @@ def main():
         sys.stderr.flush()
     except Exception:  # noqa: BLE001 - a closed stream must not lose the result
         pass
-    write_result(result, dumps)
+    write_result(result, dumps, result_fd)
     # Exit at once: threads the code left running must not hold the execution open.
     os._exit(0)
 
+
+def main():
+    loads, dumps = json_codec()
+    payload = loads(sys.stdin.buffer.read().decode())
+    sys.stdin.close()
+    execute(payload, dumps, RESULT_FD)

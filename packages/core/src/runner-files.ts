@@ -16,10 +16,14 @@ export const runnerFiles = {
 } as const;
 
 /**
- * Interpreter arguments that run the Python wrapper found in `dir` (where a sandbox mounts it).
+ * Interpreter arguments that run a Python wrapper found in `dir` (where a sandbox mounts it): the
+ * one-shot runner, or the fork-server that forks a runner per execution.
  * -I ignores PYTHON* variables and the user site; -u streams output as it is printed.
  */
-export function pythonRunnerArgs(dir: string = runnersDir): string[] {
-  const bootstrap = `import sys; sys.path.insert(0, ${JSON.stringify(dir)}); import coderouter_runner; del sys.path[0]; coderouter_runner.main()`;
+export function pythonRunnerArgs(
+  dir: string = runnersDir,
+  module: "coderouter_runner" | "coderouter_forkserver" = "coderouter_runner",
+): string[] {
+  const bootstrap = `import sys; sys.path.insert(0, ${JSON.stringify(dir)}); import ${module}; del sys.path[0]; ${module}.main()`;
   return ["-I", "-u", "-X", "utf8", "-c", bootstrap];
 }

@@ -1,5 +1,11 @@
 import { execa } from "execa";
-import { InfrastructureError, OutputStream, type NormalizedRequest } from "@coderouter/core";
+import {
+  InfrastructureError,
+  OutputStream,
+  type ExecutionError,
+  type JsonValue,
+  type NormalizedRequest,
+} from "@coderouter/core";
 
 export interface ChildSpec {
   file: string;
@@ -18,8 +24,8 @@ export interface ChildOutcome {
   ending: Ending;
   exitCode: number | null;
   signal: string | null;
-  /** What the wrapper wrote on fd 3, when it got that far. */
-  result: string;
+  /** What the wrapper reported, when it got that far. */
+  reported?: { output?: JsonValue; error?: ExecutionError };
   stdout: OutputStream;
   stderr: OutputStream;
 }
@@ -33,7 +39,7 @@ const DRAIN_MS = 200;
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
-function killGroup(pid: number): void {
+export function killGroup(pid: number): void {
   try {
     process.kill(-pid, "SIGKILL");
   } catch {
@@ -47,6 +53,15 @@ function installExitHook(): void {
   process.on("exit", () => {
     for (const pid of liveGroups) killGroup(pid);
   });
+}
+
+export function trackGroup(pid: number): void {
+  installExitHook();
+  liveGroups.add(pid);
+}
+
+export function untrackGroup(pid: number): void {
+  liveGroups.delete(pid);
 }
 
 /** Kills every child process group still running; used by close(). */
@@ -132,7 +147,7 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
       ending,
       exitCode: exit.code,
       signal: exit.signal,
-      result: Buffer.concat(resultChunks).toString("utf8"),
+      reported: parseReported(Buffer.concat(resultChunks).toString("utf8")),
       stdout,
       stderr,
     };
@@ -141,5 +156,14 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
     request.signal?.removeEventListener("abort", onAbort);
     killGroup(pid);
     liveGroups.delete(pid);
+  }
+}
+
+function parseReported(text: string): ChildOutcome["reported"] {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as ChildOutcome["reported"];
+  } catch (error) {
+    throw new InfrastructureError("subprocess", `the runner reported an unreadable result: ${(error as Error).message}`);
   }
 }

@@ -3,6 +3,7 @@ import { defineRuntime, setting } from "@coderouter/core";
 import { SubprocessRuntime } from "./runtime.js";
 
 export { SubprocessRuntime, type SubprocessSettings } from "./runtime.js";
+export { Bubblewrap, type SandboxSettings } from "./sandbox.js";
 
 export default defineRuntime({
   id: "subprocess",
@@ -17,6 +18,7 @@ export default defineRuntime({
     SUBPROCESS_SANDBOX_NETWORK: "sandboxNetwork",
     SUBPROCESS_SANDBOX_DISK_MB: "sandboxDiskMb",
     SUBPROCESS_SANDBOX_PROCESSES: "sandboxProcesses",
+    SUBPROCESS_FORK_SERVERS: "forkServers",
   },
   settings: z.object({
     pythonBin: setting.string().optional(),
@@ -30,12 +32,14 @@ export default defineRuntime({
     sandboxNetwork: setting.boolean().default(false),
     sandboxDiskMb: setting.int(1, 65_536).default(64),
     sandboxProcesses: setting.int(1, 4096).default(64),
+    forkServers: setting.int(0, 64).default(2),
   }),
   create: (s) =>
     new SubprocessRuntime({
       pythonBin: s.pythonBin,
       nodeBin: s.nodeBin,
       sandbox: s.sandbox,
+      forkServers: s.forkServers,
       sandboxSettings: {
         bwrapBin: s.bwrapBin,
         pythonBin: s.sandboxPythonBin,

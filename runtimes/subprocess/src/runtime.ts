@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import {
   asyncFunctionSource,
+  createDebug,
   InfrastructureError,
   inUserPositions,
   isolationAtLeast,
@@ -24,6 +25,7 @@ import {
   type RuntimeResult,
 } from "@coderouter/core";
 import { killAllChildren, runChild, type ChildOutcome, type ChildSpec } from "./child.js";
+import { ForkServer } from "./fork-server.js";
 import { Interpreters } from "./interpreters.js";
 import { Bubblewrap, SANDBOX_RUNNERS, type SandboxSettings } from "./sandbox.js";
 
@@ -33,9 +35,12 @@ export interface SubprocessSettings {
   /** "bwrap": every execution in the sandbox; "auto": only those that ask for sandbox isolation. */
   sandbox?: "auto" | "bwrap";
   sandboxSettings?: SandboxSettings;
+  /** Warm Python fork-servers kept per mode (plain, sandboxed); 0 starts a cold process every time. */
+  forkServers?: number;
 }
 
 const LANGUAGES: Language[] = ["python", "javascript", "typescript"];
+const log = createDebug("coderouter:subprocess");
 
 /**
  * Runs each snippet in a fresh local interpreter process (python3 or node) with a scrubbed
@@ -47,6 +52,8 @@ export class SubprocessRuntime implements Runtime {
   private readonly bubblewrap?: Bubblewrap;
   /** Set by availability(): whether the sandbox was probed and works on this host. */
   private sandboxReady = false;
+  private readonly servers = { plain: [] as ForkServer[], sandbox: [] as ForkServer[] };
+  private readonly starting = { plain: 0, sandbox: 0 };
   private closed = false;
 
   constructor(private readonly settings: SubprocessSettings) {
@@ -137,6 +144,15 @@ export class SubprocessRuntime implements Runtime {
       payload = JSON.stringify({ source, lineOffset, filename: prepared.filename, inputs: request.inputs });
     }
 
+    if (request.language === "python" && !(sandbox && request.network)) {
+      const server = this.warmServer(sandbox ? "sandbox" : "plain", interpreter);
+      if (server) {
+        const base = sandbox ? "/usr/local/bin:/usr/bin:/bin" : `${dirname(interpreter)}:/usr/local/bin:/usr/bin:/bin`;
+        const outcome = await server.run(JSON.parse(payload) as object, { PATH: base, LANG: "C.UTF-8", ...request.env }, request);
+        return this.shape(request, started, outcome, prepared);
+      }
+    }
+
     // A sandbox has its own private /work; only a plain child needs a directory on the host.
     const workdir = sandbox ? tmpdir() : await mkdtemp(join(tmpdir(), "coderouter-"));
     try {
@@ -148,21 +164,50 @@ export class SubprocessRuntime implements Runtime {
       } else {
         spec = { file: interpreter, args: interpreterArgs, cwd: workdir, env: childEnv(interpreter, workdir, request.env), payload };
       }
-      const outcome = await runChild(spec, request);
-      const reported = outcome.ending === "exited" ? parseResult(outcome.result) : undefined;
-      return runtimeResult(this.id, request, started, {
-        stdout: outcome.stdout,
-        stderr: outcome.stderr,
-        output: reported?.output,
-        error: reported
-          ? prepared?.ok
-            ? inUserPositions(reported.error, prepared)
-            : reported.error
-          : describeEnding(outcome, request),
-      });
+      return this.shape(request, started, await runChild(spec, request), prepared);
     } finally {
       if (!sandbox) await removeWorkdir(workdir);
     }
+  }
+
+  private shape(
+    request: NormalizedRequest,
+    started: number,
+    outcome: ChildOutcome,
+    prepared: ReturnType<typeof prepareJavaScript> | undefined,
+  ): RuntimeResult {
+    const reported = outcome.ending === "exited" ? outcome.reported : undefined;
+    return runtimeResult(this.id, request, started, {
+      stdout: outcome.stdout,
+      stderr: outcome.stderr,
+      output: reported?.output,
+      error: reported
+        ? prepared?.ok
+          ? inUserPositions(reported.error, prepared)
+          : reported.error
+        : describeEnding(outcome, request),
+    });
+  }
+
+  /**
+   * An idle warm fork-server, if one is ready. Otherwise this execution starts cold, and a server
+   * is started in the background for the ones after it.
+   */
+  private warmServer(mode: "plain" | "sandbox", interpreter: string): ForkServer | undefined {
+    const limit = this.settings.forkServers ?? 0;
+    const servers = (this.servers[mode] = this.servers[mode].filter((s) => s.alive));
+    const idle = servers.find((s) => s.usable);
+    if (idle || servers.length + this.starting[mode] >= limit) return idle;
+    this.starting[mode]++;
+    const command =
+      mode === "sandbox"
+        ? { ...this.bubblewrap!.command(interpreter, pythonRunnerArgs(SANDBOX_RUNNERS, "coderouter_forkserver"), {}, false), env: {}, cwd: tmpdir() }
+        : { file: interpreter, args: pythonRunnerArgs(runnersDir, "coderouter_forkserver"), env: childEnv(interpreter, tmpdir()), cwd: tmpdir() };
+    ForkServer.start(command)
+      .then((server) => (this.closed ? server.close() : this.servers[mode].push(server)))
+      .catch((error) => log(`fork-server (${mode}) did not start: ${(error as Error).message}`))
+      .finally(() => this.starting[mode]--);
+    return undefined;
   }
 
   /** The sandbox this request runs in, if any: asked for by its isolation, or by configuration. */
@@ -175,6 +220,7 @@ export class SubprocessRuntime implements Runtime {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const server of [...this.servers.plain, ...this.servers.sandbox]) server.close();
     killAllChildren();
   }
 }
@@ -200,15 +246,6 @@ function childEnv(interpreter: string, workdir: string, extra: Record<string, st
     LANG: "C.UTF-8",
     ...extra,
   };
-}
-
-function parseResult(text: string): { output?: JsonValue; error?: ExecutionError } | undefined {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as { output?: JsonValue; error?: ExecutionError };
-  } catch (error) {
-    throw new InfrastructureError("subprocess", `the runner reported an unreadable result: ${(error as Error).message}`);
-  }
 }
 
 /** Why a child that reported no result ended, as the user should read it. */

@@ -1,0 +1,103 @@
+import { execa } from "execa";
+import { createRouter, type ExecutionRequestInput } from "coderouter";
+import definition, { Bubblewrap } from "@coderouter/runtime-subprocess";
+import { interleaved, percentile, summary, throughput } from "./measure.js";
+import type { Row } from "./table.js";
+
+// The same clean environment our children get: variables such as NODE_EXTRA_CA_CERTS slow a start
+// by tens of milliseconds and would flatter every ratio.
+const cleanEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+
+async function pythonPath(): Promise<string> {
+  const { stdout } = await execa(process.env.PYTHON_BIN ?? "python3", ["-c", "import sys; print(sys.executable)"]);
+  return stdout.trim();
+}
+
+interface Case {
+  name: string;
+  request: ExecutionRequestInput;
+  settings: Record<string, unknown>;
+  baselineName: string;
+  bare: () => Promise<unknown>;
+  target: number;
+  minRate?: number;
+}
+
+/**
+ * Subprocess rows: a cold interpreter per execution against a bare spawn of the same interpreter;
+ * Python through the warm fork-server against a cold spawn; and the same inside the bubblewrap
+ * sandbox against a bare bwrap + python spawn with the same sandbox.
+ */
+export async function subprocessRows(rounds: (n: number) => number): Promise<Row[]> {
+  const python = await pythonPath();
+  const sandboxSettings = definition.settings.parse({});
+  const sandbox = new Bubblewrap({
+    bwrapBin: sandboxSettings.bwrapBin,
+    pythonBin: sandboxSettings.sandboxPythonBin,
+    nodeBin: sandboxSettings.sandboxNodeBin,
+    allowNetwork: false,
+    diskMb: sandboxSettings.sandboxDiskMb,
+    processes: sandboxSettings.sandboxProcesses,
+  });
+  const bareSandbox = () => {
+    const command = sandbox.command(sandboxSettings.sandboxPythonBin, ["-c", "1 + 1"], {}, false);
+    return execa(command.file, command.args, { uid: command.uid, gid: command.uid, extendEnv: false, env: {} });
+  };
+  const cases: Case[] = [
+    {
+      name: "subprocess python, cold start per execution",
+      request: { language: "python", code: "1 + 1", runtime: "subprocess" },
+      settings: { forkServers: 0 },
+      baselineName: `bare execa spawn of ${python} running the same code, clean environment`,
+      bare: () => execa(python, ["-c", "1 + 1"], { extendEnv: false, env: cleanEnv }),
+      target: 1.1,
+    },
+    {
+      name: "subprocess javascript, cold start per execution",
+      request: { language: "javascript", code: "1 + 1", runtime: "subprocess" },
+      settings: {},
+      baselineName: `bare execa spawn of ${process.execPath} running the same code, clean environment`,
+      bare: () => execa(process.execPath, ["-e", "1 + 1"], { extendEnv: false, env: cleanEnv }),
+      target: 1.1,
+    },
+    {
+      name: "subprocess python through the warm fork-server",
+      request: { language: "python", code: "1 + 1", runtime: "subprocess" },
+      settings: {},
+      baselineName: `a cold execa spawn of ${python} running the same code`,
+      bare: () => execa(python, ["-c", "1 + 1"], { extendEnv: false, env: cleanEnv }),
+      target: 0.35,
+    },
+    {
+      name: "subprocess python in the bubblewrap sandbox, warm fork-server",
+      request: { language: "python", code: "1 + 1", runtime: "subprocess", isolation: "sandbox" },
+      settings: {},
+      baselineName: `a cold bwrap + ${sandboxSettings.sandboxPythonBin} spawn with the same sandbox`,
+      bare: bareSandbox,
+      target: 0.5,
+      minRate: 200,
+    },
+  ];
+  const rows: Row[] = [];
+  for (const c of cases) {
+    const router = createRouter({ settings: { enabledRuntimes: ["subprocess"] }, runtimeSettings: { subprocess: c.settings } });
+    const ours = () => router.execute(c.request);
+    for (let i = 0; i < 5; i++) await Promise.all([c.bare(), ours()]);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // fork-servers started by the warm-up
+    const [oursSamples, bareSamples] = await interleaved(rounds(200), ours, c.bare);
+    const oursRate = await throughput(rounds(400), 2, ours);
+    const bareRate = await throughput(rounds(200), 2, c.bare);
+    const ratio = percentile(oursSamples, 50) / percentile(bareSamples, 50);
+    const rateNote = c.minRate ? `; ≥ ${c.minRate} exec/s (measured ${oursRate.toFixed(0)})` : "";
+    rows.push({
+      name: c.name,
+      ours: summary(oursSamples, oursRate),
+      baseline: summary(bareSamples, bareRate),
+      baselineName: c.baselineName,
+      target: `p50 ≤ ${c.target}× baseline (measured ${ratio.toFixed(2)}×)${rateNote}`,
+      met: ratio <= c.target && (!c.minRate || oursRate >= c.minRate),
+    });
+    await router.close();
+  }
+  return rows;
+}

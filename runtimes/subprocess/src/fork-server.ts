@@ -1,0 +1,204 @@
+import type { ChildProcess } from "node:child_process";
+import { execa } from "execa";
+import { InfrastructureError, OutputStream, type NormalizedRequest } from "@coderouter/core";
+import { killGroup, trackGroup, untrackGroup, type ChildOutcome, type Ending } from "./child.js";
+
+export interface ServerCommand {
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  uid?: number;
+}
+
+const FENCE_LENGTH = 32;
+
+/**
+ * Holds back the last few bytes of a stream until the fence token is known, so that the token the
+ * server writes after each child never reaches the user's output.
+ */
+class FencedStream {
+  private held = Buffer.alloc(0);
+  private fence?: Buffer;
+  fenced = false;
+
+  constructor(readonly output: OutputStream) {}
+
+  write(chunk: Buffer): void {
+    if (this.fenced) return;
+    this.held = Buffer.concat([this.held, chunk]);
+    if (this.fence) return this.settle();
+    const keep = Math.max(0, this.held.length - FENCE_LENGTH);
+    if (keep > 0) {
+      this.output.write(this.held.subarray(0, keep));
+      this.held = this.held.subarray(keep);
+    }
+  }
+
+  expect(fence: string): void {
+    this.fence = Buffer.from(fence);
+    this.settle();
+  }
+
+  private settle(): void {
+    const at = this.held.indexOf(this.fence!);
+    if (at === -1) return;
+    this.output.write(this.held.subarray(0, at));
+    this.held = Buffer.alloc(0);
+    this.fenced = true;
+  }
+}
+
+interface Execution {
+  stdout: FencedStream;
+  stderr: FencedStream;
+  result?: unknown;
+  exit?: { code: number; signal: number };
+  settle: () => void;
+  fail: (error: Error) => void;
+}
+
+/**
+ * One warm Python (coderouter_forkserver.py) that forks a fresh child per execution, one
+ * execution at a time. A server that dies is reported and never reused.
+ */
+export class ForkServer {
+  private current?: Execution;
+  private control = "";
+  alive = true;
+  busy = false;
+
+  private constructor(private readonly child: ChildProcess) {
+    child.stdout!.on("data", (chunk: Buffer) => {
+      this.current?.stdout.write(chunk);
+      this.current?.settle();
+    });
+    child.stderr!.on("data", (chunk: Buffer) => {
+      this.current?.stderr.write(chunk);
+      this.current?.settle();
+    });
+    (child.stdio[3] as NodeJS.ReadableStream).on("data", (chunk: Buffer) => this.onControl(chunk));
+    child.stdin!.on("error", () => {});
+    child.once("exit", () => {
+      this.alive = false;
+      untrackGroup(child.pid!);
+      this.current?.fail(new InfrastructureError("subprocess", "the Python fork-server died during the execution"));
+    });
+  }
+
+  get usable(): boolean {
+    return this.alive && !this.busy;
+  }
+
+  static async start(command: ServerCommand): Promise<ForkServer> {
+    const child = execa(command.file, command.args, {
+      cwd: command.cwd,
+      env: command.env,
+      extendEnv: false,
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe", "pipe"],
+      buffer: false,
+      reject: false,
+      encoding: "buffer",
+      cleanup: false,
+      ...(command.uid !== undefined ? { uid: command.uid, gid: command.uid } : {}),
+    });
+    trackGroup(child.pid!);
+    // The execa promise settles when the server ends; its outcome is observed through "exit".
+    child.catch(() => {});
+    const server = new ForkServer(child);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new InfrastructureError("subprocess", "the Python fork-server did not start within 15 s")), 15_000);
+      server.onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new InfrastructureError("subprocess", `the Python fork-server exited at start (status ${code})`));
+      });
+    }).catch((error) => {
+      server.close();
+      throw error;
+    });
+    return server;
+  }
+
+  private onReady?: () => void;
+
+  /** Runs one payload in a fresh forked child; resolves as runChild does for a cold process. */
+  run(payload: object, env: Record<string, string>, request: NormalizedRequest): Promise<ChildOutcome> {
+    this.busy = true;
+    let ending: Ending = "exited";
+    const end = (why: Ending) => {
+      if (ending !== "exited") return;
+      ending = why;
+      this.send({ kill: true });
+    };
+    const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
+    const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
+    const timer = setTimeout(() => end("timeout"), request.timeoutMs);
+    const onAbort = () => end("killed");
+    if (request.signal?.aborted) onAbort();
+    request.signal?.addEventListener("abort", onAbort, { once: true });
+    return new Promise<ChildOutcome>((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        request.signal?.removeEventListener("abort", onAbort);
+        this.current = undefined;
+        this.busy = false;
+      };
+      const execution: Execution = {
+        stdout: new FencedStream(stdout),
+        stderr: new FencedStream(stderr),
+        settle: () => {
+          if (!execution.exit || !execution.stdout.fenced || !execution.stderr.fenced) return;
+          finish();
+          resolve({
+            ending,
+            exitCode: execution.exit.code,
+            signal: execution.exit.signal ? `signal ${execution.exit.signal}` : null,
+            reported: execution.result as ChildOutcome["reported"],
+            stdout,
+            stderr,
+          });
+        },
+        fail: (error) => {
+          finish();
+          reject(error);
+        },
+      };
+      this.current = execution;
+      this.send({ run: payload, env });
+    });
+  }
+
+  close(): void {
+    this.alive = false;
+    if (this.child.pid) killGroup(this.child.pid);
+  }
+
+  private send(message: object): void {
+    this.child.stdin!.write(`${JSON.stringify(message)}\n`);
+  }
+
+  private onControl(chunk: Buffer): void {
+    this.control += chunk.toString("utf8");
+    let newline: number;
+    while ((newline = this.control.indexOf("\n")) !== -1) {
+      const line = this.control.slice(0, newline);
+      this.control = this.control.slice(newline + 1);
+      const message = JSON.parse(line) as { ready?: boolean; result?: unknown; exit?: number; signal?: number; fence?: string };
+      if (message.ready) this.onReady?.();
+      const execution = this.current;
+      if (!execution) continue;
+      if ("result" in message) execution.result = message.result;
+      if (message.fence !== undefined) {
+        execution.exit = { code: message.exit ?? 0, signal: message.signal ?? 0 };
+        execution.stdout.expect(message.fence);
+        execution.stderr.expect(message.fence);
+        execution.settle();
+      }
+    }
+  }
+}
