@@ -1,0 +1,94 @@
+import { execFileSync } from "node:child_process";
+import { afterEach, describe, expect, it } from "vitest";
+import type { NormalizedRequest } from "@coderouter/core";
+import definition, { type SubprocessRuntime } from "../src/index.js";
+
+const runtimes: SubprocessRuntime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.close()));
+});
+
+function create(overrides: Record<string, unknown> = {}): SubprocessRuntime {
+  const runtime = definition.create(definition.settings.parse({ forkServers: 1, ...overrides }), {
+    defaultTimeoutMs: 30_000,
+    maxOutputBytes: 1 << 20,
+  }) as SubprocessRuntime;
+  runtimes.push(runtime);
+  return runtime;
+}
+
+const python = (code: string, extra: Partial<NormalizedRequest> = {}) =>
+  ({ language: "python", code, inputs: {}, timeoutMs: 10_000, isolation: "none", maxOutputBytes: 1 << 20, ...extra }) as NormalizedRequest;
+
+/** This test process's own plain fork-servers (other test files run theirs in parallel). */
+function serverPids(): number[] {
+  return execFileSync("ps", ["-eo", "pid,ppid,args"], { encoding: "utf8" })
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, ppid, ...args]) => Number(ppid) === process.pid && args.join(" ").includes("coderouter_forkserver.main()") && !args[0]!.includes("bwrap"))
+    .map(([pid]) => Number(pid));
+}
+
+/** Runs until an execution is served by a warm fork-server (its parent is a server, not us). */
+async function warmUp(runtime: SubprocessRuntime, extra: Partial<NormalizedRequest> = {}): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const result = await runtime.execute(python("import os\nos.getppid()", extra));
+    if (extra.isolation === "sandbox" ? result.output === 1 : serverPids().includes(result.output as number)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("no fork-server became ready");
+}
+
+describe.each(["none", "sandbox"] as const)("fork-server (isolation %s)", (isolation) => {
+  it("gives every execution a fresh process: no module, global or file state survives", async () => {
+    const runtime = create();
+    await warmUp(runtime, { isolation });
+    const first = await runtime.execute(
+      python("import json, os\njson.tampered = True\nopen('left.txt', 'w').write('x')\nos.getpid()", { isolation }),
+    );
+    const second = await runtime.execute(
+      python("import json, os\n[hasattr(json, 'tampered'), os.listdir('.'), os.getpid()]", { isolation }),
+    );
+    expect(first.ok).toBe(true);
+    const [tampered, files] = second.output as [boolean, string[], number];
+    expect(tampered).toBe(false);
+    expect(files).toEqual([]);
+  });
+
+  it("streams output and keeps the two streams apart, with no trace of the server's fences", async () => {
+    const runtime = create();
+    await warmUp(runtime, { isolation });
+    const seen: string[] = [];
+    const result = await runtime.execute(
+      python("import sys\nfor i in range(3):\n    print('out', i)\n    print('err', i, file=sys.stderr)\nsys.stdout.write('no newline')", {
+        isolation,
+        onStdout: (text) => seen.push(text),
+      }),
+    );
+    expect(result.stdout).toBe("out 0\nout 1\nout 2\nno newline");
+    expect(result.stderr).toBe("err 0\nerr 1\nerr 2\n");
+    expect(seen.join("")).toBe(result.stdout);
+  });
+});
+
+describe("fork-server failures", () => {
+  it("replaces a fork-server that died between executions", async () => {
+    const runtime = create();
+    await warmUp(runtime);
+    for (const pid of serverPids()) process.kill(pid, "SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const after = await runtime.execute(python("6 * 7"));
+    expect(after.output).toBe(42);
+    await warmUp(runtime);
+  });
+
+  it("reports a fork-server that dies mid-execution as an infrastructure failure, not a code failure", async () => {
+    const runtime = create();
+    await warmUp(runtime);
+    const pending = runtime.execute(python("import time\ntime.sleep(5)"));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const pid of serverPids()) process.kill(pid, "SIGKILL");
+    await expect(pending).rejects.toThrow(/fork-server died/);
+    expect((await runtime.execute(python("1 + 1"))).output).toBe(2);
+  });
+});
