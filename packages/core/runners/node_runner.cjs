@@ -7,7 +7,11 @@
 "use strict";
 const { readFileSync, writeSync } = require("node:fs");
 const vm = require("node:vm");
-const { toOutput } = require("./to-output.cjs");
+// Loaded only for outputs that need converting: a plain value skips a module load on every run.
+const toOutput = (value) =>
+  value === null || typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))
+    ? value
+    : require("./to-output.cjs").toOutput(value);
 
 const RESULT_FD = 3;
 const RESERVED = new Set(
