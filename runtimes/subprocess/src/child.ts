@@ -7,15 +7,18 @@ import {
   type NormalizedRequest,
 } from "@coderouter/core";
 
-export interface ChildSpec {
+export interface ProcessSpec {
   file: string;
   args: string[];
   cwd: string;
   env: Record<string, string>;
+  /** Runs the process as this uid and gid (the sandbox's own). */
+  uid?: number;
+}
+
+export interface ChildSpec extends ProcessSpec {
   /** Written to the child's stdin, which is then closed. */
   payload: string;
-  /** Runs the child as this uid and gid (the sandbox's own). */
-  uid?: number;
 }
 
 export type Ending = "exited" | "timeout" | "killed" | "output_limit";
@@ -69,23 +72,9 @@ export function killAllChildren(): void {
   for (const pid of liveGroups) killGroup(pid);
 }
 
-/**
- * Runs one child in a process group of its own and waits for it. Time, abort and output limits end
- * the whole group (grandchildren included), and the group is killed once the child exits, so nothing
- * the code started outlives the execution.
- */
-export async function runChild(spec: ChildSpec, request: NormalizedRequest): Promise<ChildOutcome> {
-  installExitHook();
-  let ending: Ending = "exited";
-  const end = (why: Ending) => {
-    if (ending !== "exited") return;
-    ending = why;
-    if (child.pid) killGroup(child.pid);
-  };
-  const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
-  const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
-
-  const child = execa(spec.file, spec.args, {
+/** Starts a process in a group of its own, with a fourth pipe (fd 3) for the wrapper's messages. */
+export function spawnGroup(spec: ProcessSpec) {
+  return execa(spec.file, spec.args, {
     cwd: spec.cwd,
     env: spec.env,
     extendEnv: false,
@@ -97,6 +86,47 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
     cleanup: false,
     ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.uid } : {}),
   });
+}
+
+/**
+ * The limits every execution keeps, however it runs: capped output streams, the timeout and the
+ * caller's AbortSignal. The first limit hit is the ending, and `stop` ends the code.
+ */
+export function watchLimits(request: NormalizedRequest, stop: () => void) {
+  let ending: Ending = "exited";
+  const end = (why: Ending) => {
+    if (ending !== "exited") return;
+    ending = why;
+    stop();
+  };
+  const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
+  const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
+  const timer = setTimeout(() => end("timeout"), request.timeoutMs);
+  const onAbort = () => end("killed");
+  if (request.signal?.aborted) onAbort();
+  request.signal?.addEventListener("abort", onAbort, { once: true });
+  return {
+    stdout,
+    stderr,
+    ending: () => ending,
+    end,
+    dispose: () => {
+      clearTimeout(timer);
+      request.signal?.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
+/**
+ * Runs one child in a process group of its own and waits for it. Time, abort and output limits end
+ * the whole group (grandchildren included), and the group is killed once the child exits, so nothing
+ * the code started outlives the execution.
+ */
+export async function runChild(spec: ChildSpec, request: NormalizedRequest): Promise<ChildOutcome> {
+  installExitHook();
+  const child = spawnGroup(spec);
+  const limits = watchLimits(request, () => child.pid && killGroup(child.pid));
+  const { stdout, stderr, end } = limits;
   const started = new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);
     child.once("error", reject);
@@ -104,6 +134,7 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
   try {
     await started;
   } catch (error) {
+    limits.dispose();
     await child;
     throw new InfrastructureError("subprocess", `could not start ${spec.file}: ${(error as Error).message}`, {
       cause: error,
@@ -127,11 +158,6 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
   });
   child.stdin!.end(spec.payload);
 
-  const timer = setTimeout(() => end("timeout"), request.timeoutMs);
-  const onAbort = () => end("killed");
-  if (request.signal?.aborted) onAbort();
-  request.signal?.addEventListener("abort", onAbort, { once: true });
-
   try {
     const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) =>
       child.once("exit", (code, signal) => resolve({ code, signal })),
@@ -144,7 +170,7 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
     await child;
     clearTimeout(drained);
     return {
-      ending,
+      ending: limits.ending(),
       exitCode: exit.code,
       signal: exit.signal,
       reported: parseReported(Buffer.concat(resultChunks).toString("utf8")),
@@ -152,8 +178,7 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
       stderr,
     };
   } finally {
-    clearTimeout(timer);
-    request.signal?.removeEventListener("abort", onAbort);
+    limits.dispose();
     killGroup(pid);
     liveGroups.delete(pid);
   }

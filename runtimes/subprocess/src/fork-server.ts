@@ -1,15 +1,15 @@
 import type { ChildProcess } from "node:child_process";
-import { execa } from "execa";
-import { InfrastructureError, OutputStream, type NormalizedRequest } from "@coderouter/core";
-import { killGroup, trackGroup, untrackGroup, type ChildOutcome, type Ending } from "./child.js";
+import { InfrastructureError, type NormalizedRequest, type OutputStream } from "@coderouter/core";
+import {
+  killGroup,
+  spawnGroup,
+  trackGroup,
+  untrackGroup,
+  watchLimits,
+  type ChildOutcome,
+  type ProcessSpec,
+} from "./child.js";
 
-export interface ServerCommand {
-  file: string;
-  args: string[];
-  env: Record<string, string>;
-  cwd: string;
-  uid?: number;
-}
 
 const FENCE_LENGTH = 32;
 
@@ -90,19 +90,8 @@ export class ForkServer {
     return this.alive && !this.busy;
   }
 
-  static async start(command: ServerCommand): Promise<ForkServer> {
-    const child = execa(command.file, command.args, {
-      cwd: command.cwd,
-      env: command.env,
-      extendEnv: false,
-      detached: true,
-      stdio: ["pipe", "pipe", "pipe", "pipe"],
-      buffer: false,
-      reject: false,
-      encoding: "buffer",
-      cleanup: false,
-      ...(command.uid !== undefined ? { uid: command.uid, gid: command.uid } : {}),
-    });
+  static async start(command: ProcessSpec): Promise<ForkServer> {
+    const child = spawnGroup(command);
     trackGroup(child.pid!);
     // The execa promise settles when the server ends; its outcome is observed through "exit".
     child.catch(() => {});
@@ -129,22 +118,11 @@ export class ForkServer {
   /** Runs one payload in a fresh forked child; resolves as runChild does for a cold process. */
   run(payload: object, env: Record<string, string>, request: NormalizedRequest): Promise<ChildOutcome> {
     this.busy = true;
-    let ending: Ending = "exited";
-    const end = (why: Ending) => {
-      if (ending !== "exited") return;
-      ending = why;
-      this.send({ kill: true });
-    };
-    const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
-    const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
-    const timer = setTimeout(() => end("timeout"), request.timeoutMs);
-    const onAbort = () => end("killed");
-    if (request.signal?.aborted) onAbort();
-    request.signal?.addEventListener("abort", onAbort, { once: true });
+    const limits = watchLimits(request, () => this.send({ kill: true }));
+    const { stdout, stderr } = limits;
     return new Promise<ChildOutcome>((resolve, reject) => {
       const finish = () => {
-        clearTimeout(timer);
-        request.signal?.removeEventListener("abort", onAbort);
+        limits.dispose();
         this.current = undefined;
         this.busy = false;
       };
@@ -155,7 +133,7 @@ export class ForkServer {
           if (!execution.exit || !execution.stdout.fenced || !execution.stderr.fenced) return;
           finish();
           resolve({
-            ending,
+            ending: limits.ending(),
             exitCode: execution.exit.code,
             signal: execution.exit.signal ? `signal ${execution.exit.signal}` : null,
             reported: execution.result as ChildOutcome["reported"],
