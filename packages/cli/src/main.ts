@@ -8,6 +8,7 @@ import {
   type Router,
 } from "coderouter";
 import { formatDecision, formatDoctor, formatResult } from "./format.js";
+import { serve } from "./serve.js";
 import { readRequest, type RequestFlags } from "./request.js";
 
 /** Exit codes of the CLI contract (DESIGN.md). */
@@ -18,6 +19,7 @@ const USAGE = `usage:
                           [--isolation LEVEL] [--json]
   coderouter explain [FILE|-] [same flags]
   coderouter doctor [--json]
+  coderouter serve [--port N] [--host H]     # the HTTP API (CODEROUTER_* variables in .env.example)
 
 FILE is read from disk, - (or no FILE) from stdin. The language comes from the extension
 (.py, .js, .mjs, .cjs, .ts, .mts) unless --language is given.
@@ -50,7 +52,8 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     print(USAGE);
     return command ? EXIT.ok : EXIT.usage;
   }
-  if (!["run", "explain", "doctor"].includes(command)) return fail(`unknown command "${command}"\n${USAGE}`, EXIT.usage);
+  if (!["run", "explain", "doctor", "serve"].includes(command)) return fail(`unknown command "${command}"\n${USAGE}`, EXIT.usage);
+  if (command === "serve") return serve(rest, io);
 
   let flags: RequestFlags & { json?: boolean; help?: boolean };
   let positionals: string[];

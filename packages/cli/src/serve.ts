@@ -1,0 +1,38 @@
+import { parseArgs } from "node:util";
+import { ConfigError, createRouter } from "coderouter";
+import { startServer } from "@coderouter/server";
+import type { Io } from "./main.js";
+
+/** `coderouter serve`: the HTTP API until SIGINT or SIGTERM, then a graceful shutdown. */
+export async function serve(args: string[], io: Io): Promise<number> {
+  let values: { port?: string; host?: string };
+  try {
+    values = parseArgs({ args, options: { port: { type: "string", short: "p" }, host: { type: "string" } }, strict: true }).values;
+  } catch (error) {
+    io.stderr.write(`coderouter: ${(error as Error).message}\nusage: coderouter serve [--port N] [--host H]\n`);
+    return 2;
+  }
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65_535)) {
+    io.stderr.write(`coderouter: --port must be a port number, got "${values.port}"\n`);
+    return 2;
+  }
+  try {
+    const router = createRouter();
+    const server = await startServer(router, { ...(port !== undefined ? { port } : {}), ...(values.host ? { host: values.host } : {}) });
+    io.stderr.write(`coderouter: listening on ${server.url} (POST /v1/execute, GET /openapi.json)\n`);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    io.stderr.write("coderouter: shutting down: finishing running executions\n");
+    await server.close();
+    return 0;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr.write(`coderouter: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
