@@ -2,3 +2,4 @@ export { createRouter, Router, type RouterOptions, type RuntimeStatus } from "./
 export { RouterSettingsSchema, ROUTER_ENV, type RouterSettings } from "./config.js";
 export { importedModules } from "./imports.js";
 export * from "@coderouter/core";
+export { executeCodeNode, CodeNodeConfigSchema, type CodeNodeConfig, type CodeNodeResult } from "./code-node.js";

@@ -89,3 +89,18 @@ export class RuntimeClosedError extends InfrastructureError {
     super(runtime, `runtime "${runtime}" has been closed`);
   }
 }
+
+/**
+ * The user's code failed (a workflow code node's failure). Thrown only by adapters whose contract is
+ * to throw, such as executeCodeNode; `result` holds everything the execution produced.
+ */
+export class CodeExecutionError extends CoderouterError {
+  readonly kind = "code";
+  constructor(
+    message: string,
+    readonly language: string,
+    readonly result: unknown,
+  ) {
+    super(message);
+  }
+}

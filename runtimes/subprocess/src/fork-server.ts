@@ -86,6 +86,18 @@ export class ForkServer {
     });
   }
 
+  /**
+   * An idle server must not keep its host process alive (a script that never calls close() still
+   * exits); a busy one must, or a top-level await on its execution would find nothing to wait for.
+   */
+  private hold(busy: boolean): void {
+    const handles = [this.child, this.child.stdin, this.child.stdout, this.child.stderr, this.child.stdio[3]] as unknown as {
+      ref?(): void;
+      unref?(): void;
+    }[];
+    for (const handle of handles) (busy ? handle?.ref : handle?.unref)?.call(handle);
+  }
+
   get usable(): boolean {
     return this.alive && !this.busy;
   }
@@ -96,6 +108,7 @@ export class ForkServer {
     // The execa promise settles when the server ends; its outcome is observed through "exit".
     child.catch(() => {});
     const server = new ForkServer(child);
+    server.hold(false);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new InfrastructureError("subprocess", "the Python fork-server did not start within 15 s")), 15_000);
       server.onReady = () => {
@@ -118,6 +131,7 @@ export class ForkServer {
   /** Runs one payload in a fresh forked child; resolves as runChild does for a cold process. */
   run(payload: object, env: Record<string, string>, request: NormalizedRequest): Promise<ChildOutcome> {
     this.busy = true;
+    this.hold(true);
     const limits = watchLimits(request, () => this.send({ kill: true }));
     const { stdout, stderr } = limits;
     return new Promise<ChildOutcome>((resolve, reject) => {
@@ -125,6 +139,7 @@ export class ForkServer {
         limits.dispose();
         this.current = undefined;
         this.busy = false;
+        this.hold(false);
       };
       const execution: Execution = {
         stdout: new FencedStream(stdout),
