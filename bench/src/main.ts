@@ -1,5 +1,6 @@
 import { createRouter, type NormalizedRequest, type Runtime, type RuntimeResult } from "coderouter";
 import { SubprocessRuntime } from "@coderouter/runtime-subprocess";
+import { httpRows } from "./http.js";
 import { isolateRows } from "./isolate.js";
 import { subprocessRows } from "./subprocess.js";
 import { interleaved, percentile, summary, throughput } from "./measure.js";
@@ -8,7 +9,7 @@ import { printTable, type Row } from "./table.js";
 /**
  * `npm run bench`: every row is a ratio against a baseline measured in the same run, alternating
  * with it, because these machines are shared and absolute numbers drift between runs.
- * `-- --quick` runs a tenth of the rounds; `-- --only=isolate` one group.
+ * `-- --quick` runs a tenth of the rounds; `-- --only=router|subprocess|isolate|http` one group.
  */
 const rows: Row[] = [];
 const quick = process.argv.includes("--quick");
@@ -52,4 +53,5 @@ const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
 if (!only || only === "router") await routerOverhead();
 if (!only || only === "subprocess") rows.push(...(await subprocessRows(rounds)));
 if (!only || only === "isolate") rows.push(...(await isolateRows(rounds)));
+if (!only || only === "http") rows.push(...(await httpRows(rounds)));
 printTable(rows);
