@@ -12,6 +12,8 @@ export const RouterSettingsSchema = z.object({
   defaultIsolation: IsolationSchema.default("none"),
   enabledRuntimes: setting.list(RUNTIME_IDS).default([...RUNTIME_IDS]),
   availabilityTtlMs: setting.int(0).default(30_000),
+  maxSessions: setting.int(0).default(64),
+  sessionIdleTimeoutMs: setting.int(1).default(10 * 60_000),
 });
 export type RouterSettings = z.output<typeof RouterSettingsSchema>;
 
@@ -23,6 +25,8 @@ export const ROUTER_ENV = {
   CODEROUTER_ISOLATION: "defaultIsolation",
   CODEROUTER_RUNTIMES: "enabledRuntimes",
   CODEROUTER_AVAILABILITY_TTL_MS: "availabilityTtlMs",
+  CODEROUTER_MAX_SESSIONS: "maxSessions",
+  CODEROUTER_SESSION_IDLE_MS: "sessionIdleTimeoutMs",
 } as const;
 
 export function readRouterSettings(

@@ -1,10 +1,12 @@
 import {
   createDebug,
+  InfrastructureError,
   NoRuntimeAvailableError,
   normalizeRequest,
   parseRequest,
   RUNTIME_IDS,
   RuntimeUnavailableError,
+  SessionClosedError,
   ValidationError,
   type Attempt,
   type Availability,
@@ -17,12 +19,15 @@ import {
   type RoutingDecision,
   type Runtime,
   type RuntimeId,
+  type RuntimeSession,
+  type SessionRuntime,
 } from "@coderouter/core";
 import { loadEnv } from "./env.js";
 import { readRouterSettings, type RouterSettings } from "./config.js";
 import { importedModules } from "./imports.js";
 import { Registry } from "./registry.js";
 import { describeChoice, ruleOut, score } from "./scoring.js";
+import { Session, SessionRequestSchema, type SessionInfo, type SessionRequest } from "./sessions.js";
 
 const log = createDebug("coderouter:router");
 
@@ -58,6 +63,7 @@ export class Router {
   readonly settings: RouterSettings;
   private readonly registry: Registry;
   private closed = false;
+  private readonly openSessions = new Map<string, Session>();
 
   constructor(options: RouterOptions = {}) {
     const env = options.env ?? loadEnv(options.dotenv);
@@ -133,9 +139,84 @@ export class Router {
     );
   }
 
-  /** Frees every runtime's processes, pools and sandboxes. The router refuses work afterwards. */
+  /**
+   * Opens a session: variables, imports, definitions and files kept between executions, on the
+   * runtime asked for or the best one that keeps sessions for the language.
+   */
+  async openSession(input: SessionRequest): Promise<Session> {
+    const parsed = SessionRequestSchema.safeParse(input);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(session)", message: i.message }));
+      throw new ValidationError(`invalid session: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
+    }
+    const options = parsed.data;
+    if (this.openSessions.size >= this.settings.maxSessions) {
+      throw new ValidationError(
+        `${this.openSessions.size} sessions are open, the most CODEROUTER_MAX_SESSIONS allows: close one or wait for an idle one to expire`,
+      );
+    }
+    const request = parseRequest({ language: options.language, code: "", runtime: options.runtime, isolation: options.isolation, network: options.network });
+    const { decision, ranked } = await this.decide(request);
+    const isolation = options.isolation ?? this.settings.defaultIsolation;
+    const refusals: string[] = [];
+    let chosen: SessionRuntime | undefined;
+    let inner: RuntimeSession | undefined;
+    for (const { runtime } of ranked) {
+      if (!runtime!.capabilities().sessions || !("openSession" in runtime!)) {
+        refusals.push(`${runtime!.id}: keeps no sessions`);
+        continue;
+      }
+      try {
+        inner = await (runtime as SessionRuntime).openSession({
+          language: options.language,
+          isolation,
+          ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
+          ...(options.env ? { env: options.env } : {}),
+          ...(options.network ? { network: options.network } : {}),
+        });
+        chosen = runtime as SessionRuntime;
+        break;
+      } catch (error) {
+        if (!(error instanceof InfrastructureError)) throw error;
+        refusals.push(`${runtime!.id}: ${error.message}`);
+      }
+    }
+    if (!chosen || !inner) {
+      const why = `no runtime could open a ${options.language} session (${refusals.join("; ") || "none can take the request"})`;
+      if (decision.requested !== "auto") throw new RuntimeUnavailableError(decision.requested, why, decision);
+      throw new NoRuntimeAvailableError(why, decision);
+    }
+    const session = new Session(
+      inner,
+      {
+        timeoutMs: options.timeoutMs ?? this.settings.defaultTimeoutMs,
+        idleTimeoutMs: options.idleTimeoutMs ?? this.settings.sessionIdleTimeoutMs,
+        maxOutputBytes: this.settings.maxOutputBytes,
+        isolation,
+        memoryMb: options.memoryMb,
+      },
+      (ended) => this.openSessions.delete(ended.id),
+    );
+    this.openSessions.set(session.id, session);
+    log(`session ${session.id} opened on ${chosen.id}`);
+    return session;
+  }
+
+  /** An open session by id, or a SessionClosedError saying it has ended (or never existed). */
+  session(id: string): Session {
+    const session = this.openSessions.get(id);
+    if (!session) throw new SessionClosedError(id, "no open session has this id");
+    return session;
+  }
+
+  sessions(): SessionInfo[] {
+    return [...this.openSessions.values()].map((s) => s.info());
+  }
+
+  /** Frees every session, and every runtime's processes, pools and sandboxes. The router refuses work afterwards. */
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.all([...this.openSessions.values()].map((s) => s.close()));
     await this.registry.close();
   }
 

@@ -124,18 +124,23 @@ def syntax_result(exc):
     return {"error": {"kind": "syntax", "name": type(exc).__name__, "message": message, "traceback": text}}
 
 
-def make_globals(inputs):
+def make_globals(inputs, scope=None):
     import keyword
 
-    scope = {"__name__": "__main__", "__builtins__": __builtins__, "inputs": inputs}
+    if scope is None:
+        scope = {"__name__": "__main__", "__builtins__": __builtins__}
+    scope["inputs"] = inputs
     for key, value in inputs.items():
         if key.isidentifier() and not keyword.iskeyword(key):
             scope[key] = value
     return scope
 
 
-def run(code, inputs):
-    """Runs the code; returns the result dict. Never raises for a failure of the user's code."""
+def run(code, inputs, scope=None):
+    """Runs the code; returns the result dict. Never raises for a failure of the user's code.
+
+    `scope` is a session's namespace, kept between runs; without one every run starts empty.
+    """
     SOURCE[0] = code
     import _ast
 
@@ -147,7 +152,7 @@ def run(code, inputs):
     last = None
     if tree.body and isinstance(tree.body[-1], _ast.Expr):
         last = _ast.Expression(tree.body.pop().value)
-    scope = make_globals(inputs)
+    scope = make_globals(inputs, scope)
     try:
         body = compile(tree, FILENAME, "exec", top_level_await)
         tail = compile(last, FILENAME, "eval", top_level_await) if last is not None else None
@@ -202,20 +207,28 @@ def write_result(result, dumps, fd):
         view = view[os.write(fd, view):]
 
 
-def execute(payload, dumps, result_fd):
-    """Runs one payload in this process, writes its result to `result_fd`, and ends the process."""
+def limit_memory(payload):
     limit = payload.get("memoryMb")
     if limit:
         import resource
 
         size = int(limit) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
-    result = run(payload["code"], payload["inputs"])
+
+
+def flush():
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except Exception:  # noqa: BLE001 - a closed stream must not lose the result
         pass
+
+
+def execute(payload, dumps, result_fd):
+    """Runs one payload in this process, writes its result to `result_fd`, and ends the process."""
+    limit_memory(payload)
+    result = run(payload["code"], payload["inputs"])
+    flush()
     write_result(result, dumps, result_fd)
     # Exit at once: threads the code left running must not hold the execution open.
     os._exit(0)

@@ -104,3 +104,14 @@ export class CodeExecutionError extends CoderouterError {
     super(message);
   }
 }
+
+/** The session is gone: closed, expired after idling, or its worker ended. Open a new one. */
+export class SessionClosedError extends CoderouterError {
+  readonly kind = "session_closed";
+  constructor(
+    readonly sessionId: string,
+    readonly reason: string,
+  ) {
+    super(`session ${sessionId} has ended (${reason}): open a new session`);
+  }
+}

@@ -17,12 +17,12 @@ export const runnerFiles = {
 
 /**
  * Interpreter arguments that run a Python wrapper found in `dir` (where a sandbox mounts it): the
- * one-shot runner, or the fork-server that forks a runner per execution.
+ * one-shot runner, the fork-server that forks a runner per execution, or a session worker.
  * -I ignores PYTHON* variables and the user site; -u streams output as it is printed.
  */
 export function pythonRunnerArgs(
   dir: string = runnersDir,
-  module: "coderouter_runner" | "coderouter_forkserver" = "coderouter_runner",
+  module: "coderouter_runner" | "coderouter_forkserver" | "coderouter_session" = "coderouter_runner",
 ): string[] {
   const bootstrap = `import sys; sys.path.insert(0, ${JSON.stringify(dir)}); import ${module}; del sys.path[0]; ${module}.main()`;
   return ["-I", "-u", "-X", "utf8", "-c", bootstrap];

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { Isolation, Language, NormalizedRequest, RuntimeId, RuntimeResult } from "./schemas.js";
+import type { Isolation, JsonValue, Language, NormalizedRequest, RuntimeId, RuntimeResult } from "./schemas.js";
 
 /** What a runtime can do, declared up front so the router can rule it in or out without running it. */
 export interface Capabilities {
@@ -66,4 +66,46 @@ export interface RuntimeDefinition<S extends z.ZodType = z.ZodType> {
 
 export function defineRuntime<S extends z.ZodType>(definition: RuntimeDefinition<S>): RuntimeDefinition<S> {
   return definition;
+}
+
+/** What a runtime needs to open a session; the router fills in the defaults. */
+export interface SessionOptions {
+  language: Language;
+  isolation: Isolation;
+  memoryMb?: number;
+  env?: Record<string, string>;
+  network?: boolean;
+}
+
+export interface FileEntry {
+  name: string;
+  /** Relative to the session's working directory. */
+  path: string;
+  type: "file" | "directory";
+  size: number;
+}
+
+/** A session's files, confined to its working directory: absolute paths, `..` and symlinks out are refused. */
+export interface SessionFiles {
+  write(path: string, data: string | Uint8Array): Promise<void>;
+  read(path: string): Promise<Buffer>;
+  list(path?: string): Promise<FileEntry[]>;
+  remove(path: string): Promise<void>;
+}
+
+/** State kept between executions: variables, imports, definitions and files. */
+export interface RuntimeSession {
+  readonly runtime: RuntimeId;
+  readonly language: Language;
+  /** False once the session's worker is gone (closed, timed out, crashed). */
+  readonly alive: boolean;
+  execute(request: NormalizedRequest): Promise<RuntimeResult>;
+  files: SessionFiles;
+  environment(): Promise<Record<string, JsonValue>>;
+  close(): Promise<void>;
+}
+
+/** A runtime that keeps sessions implements this as well. */
+export interface SessionRuntime extends Runtime {
+  openSession(options: SessionOptions): Promise<RuntimeSession>;
 }

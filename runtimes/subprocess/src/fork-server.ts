@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { InfrastructureError, type NormalizedRequest, type OutputStream } from "@coderouter/core";
+import { InfrastructureError, ValidationError, type NormalizedRequest, type OutputStream } from "@coderouter/core";
 import {
   killGroup,
   spawnGroup,
@@ -55,7 +55,8 @@ interface Execution {
   result?: unknown;
   exit?: { code: number; signal: number };
   settle: () => void;
-  fail: (error: Error) => void;
+  /** The worker ended: the execution's outcome if a limit ended it, an infrastructure failure otherwise. */
+  ended: () => void;
 }
 
 /**
@@ -68,7 +69,11 @@ export class ForkServer {
   alive = true;
   busy = false;
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(
+    private readonly child: ChildProcess,
+    /** How a limit stops the code: the fork-server kills its child; a session worker is killed whole. */
+    private readonly stopsByKilling: boolean,
+  ) {
     child.stdout!.on("data", (chunk: Buffer) => {
       this.current?.stdout.write(chunk);
       this.current?.settle();
@@ -82,7 +87,8 @@ export class ForkServer {
     child.once("exit", () => {
       this.alive = false;
       untrackGroup(child.pid!);
-      this.current?.fail(new InfrastructureError("subprocess", "the Python fork-server died during the execution"));
+      this.current?.ended();
+      this.asked?.reject(new InfrastructureError("subprocess", "the session's worker ended"));
     });
   }
 
@@ -102,12 +108,12 @@ export class ForkServer {
     return this.alive && !this.busy;
   }
 
-  static async start(command: ProcessSpec): Promise<ForkServer> {
+  static async start(command: ProcessSpec, { stopsByKilling = false } = {}): Promise<ForkServer> {
     const child = spawnGroup(command);
     trackGroup(child.pid!);
     // The execa promise settles when the server ends; its outcome is observed through "exit".
     child.catch(() => {});
-    const server = new ForkServer(child);
+    const server = new ForkServer(child, stopsByKilling);
     server.hold(false);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new InfrastructureError("subprocess", "the Python fork-server did not start within 15 s")), 15_000);
@@ -127,12 +133,27 @@ export class ForkServer {
   }
 
   private onReady?: () => void;
+  private asked?: { resolve: (reply: unknown) => void; reject: (error: Error) => void };
+
+  /** A request answered with {reply} or {reply_error} (a session worker's files and environment). */
+  ask(message: object): Promise<unknown> {
+    if (!this.alive) return Promise.reject(new InfrastructureError("subprocess", "the session's worker has ended"));
+    if (this.busy || this.asked) return Promise.reject(new ValidationError("the session is busy with another call; wait for it to finish"));
+    this.hold(true);
+    return new Promise((resolve, reject) => {
+      this.asked = { resolve, reject };
+      this.send(message);
+    }).finally(() => {
+      this.asked = undefined;
+      this.hold(false);
+    });
+  }
 
   /** Runs one payload in a fresh forked child; resolves as runChild does for a cold process. */
   run(payload: object, env: Record<string, string>, request: NormalizedRequest): Promise<ChildOutcome> {
     this.busy = true;
     this.hold(true);
-    const limits = watchLimits(request, () => this.send({ kill: true }));
+    const limits = watchLimits(request, () => (this.stopsByKilling ? this.close() : this.send({ kill: true })));
     const { stdout, stderr } = limits;
     return new Promise<ChildOutcome>((resolve, reject) => {
       const finish = () => {
@@ -156,9 +177,13 @@ export class ForkServer {
             stderr,
           });
         },
-        fail: (error) => {
+        ended: () => {
           finish();
-          reject(error);
+          if (limits.ending() === "exited") {
+            reject(new InfrastructureError("subprocess", "the Python worker died during the execution"));
+            return;
+          }
+          resolve({ ending: limits.ending(), exitCode: null, signal: "SIGKILL", stdout, stderr });
         },
       };
       this.current = execution;
@@ -181,8 +206,18 @@ export class ForkServer {
     while ((newline = this.control.indexOf("\n")) !== -1) {
       const line = this.control.slice(0, newline);
       this.control = this.control.slice(newline + 1);
-      const message = JSON.parse(line) as { ready?: boolean; result?: unknown; exit?: number; signal?: number; fence?: string };
+      const message = JSON.parse(line) as {
+        ready?: boolean;
+        result?: unknown;
+        exit?: number;
+        signal?: number;
+        fence?: string;
+        reply?: unknown;
+        reply_error?: { message: string };
+      };
       if (message.ready) this.onReady?.();
+      if ("reply" in message) this.asked?.resolve(message.reply);
+      if ("reply_error" in message) this.asked?.reject(new ValidationError(message.reply_error!.message));
       const execution = this.current;
       if (!execution) continue;
       if ("result" in message) execution.result = message.result;

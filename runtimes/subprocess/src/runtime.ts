@@ -21,11 +21,14 @@ import {
   type JsonValue,
   type Language,
   type NormalizedRequest,
-  type Runtime,
   type RuntimeResult,
+  type RuntimeSession,
+  type SessionOptions,
+  type SessionRuntime,
 } from "@coderouter/core";
 import { killAllChildren, runChild, type ChildOutcome, type ChildSpec } from "./child.js";
 import { ForkServer } from "./fork-server.js";
+import { PythonSession } from "./python-session.js";
 import { Interpreters } from "./interpreters.js";
 import { Bubblewrap, SANDBOX_RUNNERS, type SandboxSettings } from "./sandbox.js";
 
@@ -46,7 +49,7 @@ const log = createDebug("coderouter:subprocess");
  * Runs each snippet in a fresh local interpreter process (python3 or node) with a scrubbed
  * environment and a temporary working directory that is removed afterwards.
  */
-export class SubprocessRuntime implements Runtime {
+export class SubprocessRuntime implements SessionRuntime {
   readonly id = "subprocess" as const;
   private readonly interpreters: Interpreters;
   private readonly bubblewrap?: Bubblewrap;
@@ -54,6 +57,7 @@ export class SubprocessRuntime implements Runtime {
   private sandboxReady = false;
   private readonly servers = { plain: [] as ForkServer[], sandbox: [] as ForkServer[] };
   private readonly starting = { plain: 0, sandbox: 0 };
+  private readonly sessions = new Set<RuntimeSession>();
   private closed = false;
 
   constructor(private readonly settings: SubprocessSettings) {
@@ -70,7 +74,7 @@ export class SubprocessRuntime implements Runtime {
       costPerSecondUsd: 0,
       network: true,
       packages: "local",
-      sessions: false,
+      sessions: true,
       location: "local",
     };
   }
@@ -210,6 +214,21 @@ export class SubprocessRuntime implements Runtime {
     return undefined;
   }
 
+  /** Python sessions: a long-lived worker per session, sandboxed when the session asks for it. */
+  async openSession(options: SessionOptions): Promise<RuntimeSession> {
+    if (this.closed) throw new RuntimeClosedError(this.id);
+    if (options.language !== "python") {
+      throw new InfrastructureError(this.id, "subprocess sessions run python; JavaScript sessions run on the isolate");
+    }
+    const sandbox = this.sandboxFor({ isolation: options.isolation } as NormalizedRequest);
+    if (sandbox && !(await sandbox.probe()).ok) throw new InfrastructureError(this.id, `isolation "sandbox" needs bubblewrap: ${(await sandbox.probe()).reason}`);
+    const interpreter = sandbox ? sandbox.settings.pythonBin : (await this.interpreters.resolvePython()).path;
+    const session = await PythonSession.open({ interpreter, sandbox, env: options.env, network: options.network });
+    for (const known of this.sessions) if (!known.alive) this.sessions.delete(known);
+    this.sessions.add(session);
+    return session;
+  }
+
   /** The sandbox this request runs in, if any: asked for by its isolation, or by configuration. */
   private sandboxFor(request: NormalizedRequest): Bubblewrap | undefined {
     const wanted = this.settings.sandbox === "bwrap" || isolationAtLeast(request.isolation, "sandbox");
@@ -221,6 +240,7 @@ export class SubprocessRuntime implements Runtime {
   async close(): Promise<void> {
     this.closed = true;
     for (const server of [...this.servers.plain, ...this.servers.sandbox]) server.close();
+    await Promise.all([...this.sessions].map((session) => session.close()));
     killAllChildren();
   }
 }
@@ -249,7 +269,7 @@ function childEnv(interpreter: string, workdir: string, extra: Record<string, st
 }
 
 /** Why a child that reported no result ended, as the user should read it. */
-function describeEnding(outcome: ChildOutcome, request: NormalizedRequest): ExecutionError | undefined {
+export function describeEnding(outcome: ChildOutcome, request: NormalizedRequest): ExecutionError | undefined {
   if (outcome.ending !== "exited") return limitError(outcome.ending, request);
   // Python's MemoryError inside C code, or V8's fatal heap error, ends the process before a result.
   if (/heap out of memory|MemoryError|Cannot allocate memory/.test(outcome.stderr.text())) return limitError("memory", request);

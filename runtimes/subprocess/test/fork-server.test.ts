@@ -88,7 +88,7 @@ describe("fork-server failures", () => {
     const pending = runtime.execute(python("import time\ntime.sleep(5)"));
     await new Promise((resolve) => setTimeout(resolve, 300));
     for (const pid of serverPids()) process.kill(pid, "SIGKILL");
-    await expect(pending).rejects.toThrow(/fork-server died/);
+    await expect(pending).rejects.toThrow(/worker died/);
     expect((await runtime.execute(python("1 + 1"))).output).toBe(2);
   });
 });

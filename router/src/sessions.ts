@@ -1,0 +1,175 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import {
+  IsolationSchema,
+  JsonValueSchema,
+  LanguageSchema,
+  SessionClosedError,
+  ValidationError,
+  type ExecutionResult,
+  type JsonValue,
+  type NormalizedRequest,
+  type RuntimeSession,
+  type SessionFiles,
+} from "@coderouter/core";
+
+export const SessionRequestSchema = z
+  .object({
+    language: LanguageSchema,
+    runtime: z.string().optional(),
+    isolation: IsolationSchema.optional(),
+    /** Each execution's timeout, unless the execution gives its own. */
+    timeoutMs: z.number().int().positive().max(24 * 3600_000).optional(),
+    /** The session closes itself after this long without a call. */
+    idleTimeoutMs: z.number().int().positive().max(7 * 24 * 3600_000).optional(),
+    memoryMb: z.number().int().min(16).optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+    network: z.boolean().optional(),
+  })
+  .strict();
+export type SessionRequest = z.input<typeof SessionRequestSchema>;
+
+export const SessionExecuteSchema = z
+  .object({
+    inputs: z.record(z.string(), JsonValueSchema).optional(),
+    timeoutMs: z.number().int().positive().max(24 * 3600_000).optional(),
+    signal: z.instanceof(AbortSignal).optional(),
+    onStdout: z.custom<(chunk: string) => void>((v) => typeof v === "function").optional(),
+    onStderr: z.custom<(chunk: string) => void>((v) => typeof v === "function").optional(),
+  })
+  .strict();
+export type SessionExecuteOptions = z.input<typeof SessionExecuteSchema>;
+
+export interface SessionInfo {
+  id: string;
+  runtime: string;
+  language: string;
+  alive: boolean;
+  createdAt: string;
+  lastUsedAt: string;
+  idleTimeoutMs: number;
+}
+
+/**
+ * A session as callers see it: state kept between executions by one runtime session, calls taken
+ * one at a time, an idle timer that closes it, and a clear SessionClosedError once it has ended.
+ */
+export class Session {
+  readonly id = randomUUID();
+  readonly files: SessionFiles;
+  private readonly createdAt = new Date();
+  private lastUsedAt = new Date();
+  private idleTimer?: NodeJS.Timeout;
+  private ended?: string;
+
+  constructor(
+    private readonly inner: RuntimeSession,
+    private readonly defaults: { timeoutMs: number; idleTimeoutMs: number; maxOutputBytes: number; isolation: NormalizedRequest["isolation"]; memoryMb?: number },
+    private readonly onEnd: (session: Session) => void,
+  ) {
+    const guard =
+      <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        this.touch();
+        return fn(...args);
+      };
+    this.files = {
+      write: guard((path: string, data: string | Uint8Array) => inner.files.write(path, data)),
+      read: guard((path: string) => inner.files.read(path)),
+      list: guard((path?: string) => inner.files.list(path)),
+      remove: guard((path: string) => inner.files.remove(path)),
+    };
+    this.armIdleTimer();
+  }
+
+  get runtime(): string {
+    return this.inner.runtime;
+  }
+
+  get language(): string {
+    return this.inner.language;
+  }
+
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      runtime: this.inner.runtime,
+      language: this.inner.language,
+      alive: !this.ended && this.inner.alive,
+      createdAt: this.createdAt.toISOString(),
+      lastUsedAt: this.lastUsedAt.toISOString(),
+      idleTimeoutMs: this.defaults.idleTimeoutMs,
+    };
+  }
+
+  async execute(code: string, options: SessionExecuteOptions = {}): Promise<ExecutionResult> {
+    const parsed = SessionExecuteSchema.safeParse(options);
+    if (!parsed.success || typeof code !== "string") {
+      const issues = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+      throw new ValidationError(`invalid session execution: ${typeof code !== "string" ? "code must be a string" : issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
+    }
+    this.touch();
+    const started = performance.now();
+    const result = await this.inner.execute({
+      language: this.inner.language,
+      code,
+      inputs: parsed.data.inputs ?? {},
+      timeoutMs: parsed.data.timeoutMs ?? this.defaults.timeoutMs,
+      isolation: this.defaults.isolation,
+      maxOutputBytes: this.defaults.maxOutputBytes,
+      ...(this.defaults.memoryMb ? { memoryMb: this.defaults.memoryMb } : {}),
+      ...(parsed.data.signal ? { signal: parsed.data.signal } : {}),
+      ...(parsed.data.onStdout ? { onStdout: parsed.data.onStdout } : {}),
+      ...(parsed.data.onStderr ? { onStderr: parsed.data.onStderr } : {}),
+    });
+    if (!this.inner.alive) void this.end(`its worker was stopped by ${result.error?.kind ?? "a failure"}`);
+    return {
+      ...result,
+      metadata: {
+        ...result.metadata,
+        routing: {
+          requested: this.inner.runtime,
+          selected: this.inner.runtime,
+          reason: `session ${this.id}`,
+          candidates: [],
+          attempts: [{ runtime: this.inner.runtime, outcome: result.ok ? "ok" : "code_error", durationMs: performance.now() - started }],
+        },
+      },
+    };
+  }
+
+  async environment(): Promise<Record<string, JsonValue>> {
+    this.touch();
+    return this.inner.environment();
+  }
+
+  async close(): Promise<void> {
+    await this.end("closed");
+  }
+
+  /** Ends the session once: frees its worker and its files. */
+  async end(reason: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = reason;
+    clearTimeout(this.idleTimer);
+    this.onEnd(this);
+    await this.inner.close();
+  }
+
+  private touch(): void {
+    if (this.ended) throw new SessionClosedError(this.id, this.ended);
+    if (!this.inner.alive) {
+      void this.end("its worker is gone");
+      throw new SessionClosedError(this.id, "its worker is gone");
+    }
+    this.lastUsedAt = new Date();
+    this.armIdleTimer();
+  }
+
+  private armIdleTimer(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.end(`idle for ${this.defaults.idleTimeoutMs} ms`), this.defaults.idleTimeoutMs);
+    // An idle session alone must not keep the host process running.
+    this.idleTimer.unref();
+  }
+}
