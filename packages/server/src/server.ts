@@ -7,10 +7,13 @@ import {
   NoRuntimeAvailableError,
   readSettings,
   RuntimeUnavailableError,
+  SessionClosedError,
   setting,
   ValidationError,
   type ExecutionResult,
   type Router,
+  type Session,
+  type SessionRequest,
 } from "coderouter";
 import { Gate } from "./gate.js";
 import { Metrics } from "./metrics.js";
@@ -109,6 +112,7 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
           metrics.render({
             coderouter_requests_in_flight: { help: "Executions running now.", value: gate.inFlight },
             coderouter_requests_queued: { help: "Executions waiting for a slot.", value: gate.queued },
+            coderouter_sessions_open: { help: "Sessions open now.", value: router.sessions().length },
           }),
         );
       case "POST /v1/explain":
@@ -117,12 +121,90 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
         return execute(req, res, await readJson(req));
       case "POST /api/e2b/execute": {
         // The seed's route: { code, language, session_id? } with the same answer as /v1/execute.
-        const body = (await readJson(req)) as Record<string, unknown>;
-        const { session_id: _session, ...rest } = body;
+        const { session_id: sessionId, ...rest } = (await readJson(req)) as Record<string, unknown>;
+        if (typeof sessionId === "string") {
+          const session = router.session(sessionId);
+          return execute(req, res, rest, (options) => session.execute(rest.code as string, { inputs: rest.inputs, ...options } as never));
+        }
         return execute(req, res, rest);
       }
+      case "GET /v1/sessions":
+        return send(res, 200, { sessions: router.sessions() });
+      case "POST /v1/sessions": {
+        const session = await router.openSession((await readJson(req)) as SessionRequest);
+        return send(res, 201, session.info());
+      }
+      case "POST /api/sessions": {
+        // The seed's route: { agent, environment: "e2b-python", provider }; the language comes from the environment.
+        const body = (await readJson(req)) as { environment?: string; language?: string };
+        const language = body.language ?? (/node|js|javascript/i.test(body.environment ?? "") ? "javascript" : "python");
+        const session = await router.openSession({ language: language as SessionRequest["language"] });
+        return send(res, 201, { ...session.info(), session_id: session.id });
+      }
+      case "POST /api/e2b/files": {
+        // The seed's route: { session_id, file_path, content (base64) }.
+        const body = (await readJson(req)) as { session_id?: string; file_path?: string; content?: string };
+        if (!body.session_id || !body.file_path || typeof body.content !== "string") {
+          throw new HttpError(400, { error: { kind: "validation", message: "session_id, file_path and content (base64) are required", issues: [] } });
+        }
+        await router.session(body.session_id).files.write(body.file_path.replace(/^\/workspace\/?/, ""), Buffer.from(body.content, "base64"));
+        return send(res, 200, { path: body.file_path, written: true });
+      }
+    }
+    const session = url.pathname.match(/^\/v1\/sessions\/([^/]+)(\/execute|\/files)?$/);
+    if (session) return sessionRoute(req, res, decodeURIComponent(session[1]!), session[2] ?? "", url);
+    const seedFiles = url.pathname.match(/^\/api\/e2b\/files\/([^/]+)(?:\/(.+))?$/);
+    if (seedFiles && req.method === "GET") {
+      // The seed's file routes: GET /api/e2b/files/:id?directory=… lists, /api/e2b/files/:id/<path> reads.
+      const target = seedFiles[2] ? decodeURIComponent(seedFiles[2]) : (url.searchParams.get("directory") ?? ".");
+      return fileRoute(req, res, router.session(decodeURIComponent(seedFiles[1]!)), seedFiles[2] ? "GET" : "LIST", target);
     }
     throw new HttpError(404, { error: { kind: "not_found", message: `no route for ${route}` } });
+  }
+
+  async function sessionRoute(req: IncomingMessage, res: ServerResponse, id: string, sub: string, url: URL): Promise<void> {
+    const session = router.session(id);
+    if (sub === "" && req.method === "GET") return send(res, 200, session.info());
+    if (sub === "" && req.method === "DELETE") {
+      await session.close();
+      return send(res, 200, { id, closed: true });
+    }
+    if (sub === "/execute" && req.method === "POST") {
+      const body = (await readJson(req)) as { code?: unknown; inputs?: unknown; timeoutMs?: unknown };
+      return execute(req, res, body, (options) => session.execute(body.code as string, { inputs: body.inputs, timeoutMs: body.timeoutMs, ...options } as never));
+    }
+    if (sub === "/files") {
+      const path = url.searchParams.get("path");
+      if (req.method === "PUT") return fileRoute(req, res, session, "PUT", requirePath(path));
+      if (req.method === "DELETE") return fileRoute(req, res, session, "DELETE", requirePath(path));
+      if (req.method === "GET") return fileRoute(req, res, session, path === null ? "LIST" : "GET", path ?? ".");
+    }
+    throw new HttpError(405, { error: { kind: "method_not_allowed", message: `${req.method} is not allowed on ${url.pathname}` } });
+  }
+
+  async function fileRoute(req: IncomingMessage, res: ServerResponse, session: Session, op: "GET" | "LIST" | "PUT" | "DELETE", path: string): Promise<void> {
+    switch (op) {
+      case "LIST":
+        return send(res, 200, { path, entries: await session.files.list(path) });
+      case "GET": {
+        const data = await session.files.read(path);
+        metrics.recordResponse(200);
+        res.writeHead(200, { "content-type": "application/octet-stream", "content-length": data.length });
+        res.end(data);
+        return;
+      }
+      case "PUT":
+        await session.files.write(path, await readBody(req));
+        return send(res, 200, { path, written: true });
+      case "DELETE":
+        await session.files.remove(path);
+        return send(res, 200, { path, removed: true });
+    }
+  }
+
+  function requirePath(path: string | null): string {
+    if (!path) throw new HttpError(400, { error: { kind: "validation", message: "the path query parameter is required", issues: [{ path: "path", message: "required" }] } });
+    return path;
   }
 
   function authorize(req: IncomingMessage): void {
@@ -136,7 +218,7 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
     }
   }
 
-  async function readJson(req: IncomingMessage): Promise<unknown> {
+  async function readBody(req: IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {
@@ -146,14 +228,21 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
       }
       chunks.push(chunk as Buffer);
     }
+    return Buffer.concat(chunks);
+  }
+
+  async function readJson(req: IncomingMessage): Promise<unknown> {
+    const body = await readBody(req);
     try {
-      return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      return JSON.parse(body.toString("utf8"));
     } catch (error) {
       throw new HttpError(400, { error: { kind: "validation", message: `the body is not JSON: ${(error as Error).message}`, issues: [] } });
     }
   }
 
-  async function execute(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+  type Run = (options: { signal: AbortSignal; onStdout?: (data: string) => void; onStderr?: (data: string) => void }) => Promise<ExecutionResult>;
+
+  async function execute(req: IncomingMessage, res: ServerResponse, body: unknown, run?: Run): Promise<void> {
     if (stopping) throw new HttpError(503, { error: { kind: "stopping", message: "the server is shutting down" } });
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       throw new HttpError(400, { error: { kind: "validation", message: "the body must be a JSON object", issues: [] } });
@@ -176,14 +265,14 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
         metrics.recordResponse(200);
       }
       let result: ExecutionResult;
+      const options = {
+        signal: abort.signal,
+        ...(streaming
+          ? { onStdout: (data: string) => line({ type: "stdout", data }), onStderr: (data: string) => line({ type: "stderr", data }) }
+          : {}),
+      };
       try {
-        result = await router.execute({
-          ...(body as object),
-          signal: abort.signal,
-          ...(streaming
-            ? { onStdout: (data: string) => line({ type: "stdout", data }), onStderr: (data: string) => line({ type: "stderr", data }) }
-            : {}),
-        } as Parameters<Router["execute"]>[0]);
+        result = run ? await run(options) : await router.execute({ ...(body as object), ...options } as Parameters<Router["execute"]>[0]);
       } catch (error) {
         if (!streaming) throw error;
         const failure = toHttpError(error);
@@ -233,6 +322,9 @@ function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof ValidationError) {
     return new HttpError(400, { error: { kind: error.kind, message: error.message, issues: error.issues } });
+  }
+  if (error instanceof SessionClosedError) {
+    return new HttpError(404, { error: { kind: error.kind, message: error.message } });
   }
   if (error instanceof NoRuntimeAvailableError || error instanceof RuntimeUnavailableError) {
     return new HttpError(503, { error: { kind: error.kind, message: error.message, routing: error.decision } });
