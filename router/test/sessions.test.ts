@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createRouter, NoRuntimeAvailableError, SessionClosedError, ValidationError, type Router } from "../src/index.js";
+import {
+  createRouter,
+  NoRuntimeAvailableError,
+  RuntimeUnavailableError,
+  SessionClosedError,
+  ValidationError,
+  type Router,
+} from "../src/index.js";
 
 const routers: Router[] = [];
 function router(settings = {}): Router {
@@ -53,6 +60,25 @@ describe.each(["none", "sandbox"] as const)("python sessions (isolation %s)", (i
   });
 });
 
+describe.each(["javascript", "typescript"] as const)("%s sessions on the isolate", (language) => {
+  it("keeps globals and top-level declarations between executions", async () => {
+    const session = await router().openSession({ language });
+    expect(session.runtime).toBe("isolate");
+    const typed = language === "typescript" ? ": number[]" : "";
+    await session.execute(`const seen${typed} = []\nlet calls = 0\nfunction add(v) { seen.push(v); return ++calls }\nclass Box { constructor(v) { this.v = v } }`);
+    await session.execute("add(inputs.v)", { inputs: { v: 1 } });
+    const result = await session.execute("const { length } = seen;\n[add(2), length, new Box(seen).v]");
+    expect(result.output).toEqual([2, 1, [1, 2]]);
+    expect((await session.execute("length")).output).toBe(1);
+  });
+
+  it("has no filesystem, and says so", async () => {
+    const session = await router().openSession({ language });
+    await expect(session.files.list()).rejects.toThrow(/no filesystem/);
+    expect(await session.environment()).toMatchObject({ language, filesystem: false });
+  });
+});
+
 describe("session lifecycle", () => {
   it("expires an idle session and frees it", async () => {
     const r = router();
@@ -71,10 +97,11 @@ describe("session lifecycle", () => {
     await expect(r.openSession({ language: "python" })).resolves.toBeDefined();
   });
 
-  it("rejects invalid session options and languages no runtime keeps sessions for", async () => {
+  it("rejects invalid session options, and a runtime that cannot keep the session asked for", async () => {
     const r = router();
     await expect(r.openSession({ language: "cobol" } as never)).rejects.toThrow(ValidationError);
-    await expect(r.openSession({ language: "javascript" })).rejects.toThrow(NoRuntimeAvailableError);
+    await expect(r.openSession({ language: "python", runtime: "isolate" })).rejects.toThrow(RuntimeUnavailableError);
+    await expect(r.openSession({ language: "javascript", isolation: "vm" })).rejects.toThrow(NoRuntimeAvailableError);
   });
 
   it("closes every session when the router closes", async () => {

@@ -40,21 +40,29 @@ function stripTypes(code: string): { code: string; mappings: string } {
 const PREPARED_CACHE_SIZE = 256;
 const prepared = new Map<string, PreparedJavaScript>();
 
-export function prepareJavaScript(code: string, language: "javascript" | "typescript"): PreparedJavaScript {
-  const key = `${language}\0${code}`;
+/**
+ * `persist` (sessions): top-level declarations become properties of the global object, so that
+ * the next execution in the same context sees them, as in a REPL or a notebook.
+ */
+export function prepareJavaScript(
+  code: string,
+  language: "javascript" | "typescript",
+  { persist = false } = {},
+): PreparedJavaScript {
+  const key = `${language}\0${persist}\0${code}`;
   let result = prepared.get(key);
   if (result) {
     // Map order is insertion order: moving a hit to the end keeps the least recent first.
     prepared.delete(key);
   } else {
-    result = prepare(code, language);
+    result = prepare(code, language, persist);
     if (prepared.size >= PREPARED_CACHE_SIZE) prepared.delete(prepared.keys().next().value!);
   }
   prepared.set(key, result);
   return result;
 }
 
-function prepare(code: string, language: "javascript" | "typescript"): PreparedJavaScript {
+function prepare(code: string, language: "javascript" | "typescript", persist: boolean): PreparedJavaScript {
   const filename = language === "typescript" ? "main.ts" : "main.js";
   let source = code;
   let typeMap: [number, number, number][][] | undefined;
@@ -87,7 +95,7 @@ function prepare(code: string, language: "javascript" | "typescript"): PreparedJ
     const at = mapped ? { line: mapped.line, column: mapped.column - 1 } : undefined;
     return { ok: false, error: syntaxError({ message: (error as Error).message, loc: at }, code, filename) };
   }
-  const rewrites: Rewrite[] = [];
+  const rewrites: Rewrite[] = persist ? globalDeclarations(program, source) : [];
   for (const statement of program.body) {
     if (statement.type === "ImportDeclaration") rewrites.push(dynamicImport(statement, source));
   }
@@ -109,6 +117,59 @@ export function asyncFunctionSource(body: string): { source: string; lineOffset:
 }
 
 type ImportNode = Extract<Program["body"][number], { type: "ImportDeclaration" }>;
+
+/** Rewrites that make every top-level declaration a global, keeping each line where it was. */
+function globalDeclarations(program: Program, source: string): Rewrite[] {
+  const rewrites: Rewrite[] = [];
+  const hoisted: string[] = [];
+  for (const statement of program.body) {
+    if (statement.type === "FunctionDeclaration" && statement.id) {
+      // Declarations are hoisted: publishing them first keeps calls before the definition working.
+      hoisted.push(`globalThis.${statement.id.name} = ${statement.id.name};`);
+    } else if (statement.type === "ClassDeclaration" && statement.id) {
+      rewrites.push({ start: statement.start, end: statement.end, parts: [`globalThis.${statement.id.name} = `, { from: statement.start, to: statement.end }, ";"] });
+    } else if (statement.type === "VariableDeclaration") {
+      if (statement.declarations.every((d) => d.id.type === "Identifier")) {
+        const parts: Rewrite["parts"] = [];
+        for (const d of statement.declarations) {
+          const name = (d.id as { name: string }).name;
+          parts.push(`globalThis.${name} = `, ...(d.init ? [{ from: d.init.start, to: d.init.end }] : ["undefined"]), ";");
+        }
+        parts.push(keepLines(source, statement).slice(newlinesIn(source, statement.declarations)));
+        rewrites.push({ start: statement.start, end: statement.end, parts });
+      } else {
+        // Destructuring: keep the declaration, then copy each name it binds.
+        const names = statement.declarations.flatMap((d) => boundNames(d.id));
+        rewrites.push({ start: statement.end, end: statement.end, parts: [`; ${names.map((n) => `globalThis.${n} = ${n};`).join(" ")}`] });
+      }
+    }
+  }
+  if (hoisted.length) rewrites.unshift({ start: 0, end: 0, parts: [hoisted.join(" ")] });
+  return rewrites;
+}
+
+/** Newlines the initialisers keep by themselves, so only the others are added back. */
+function newlinesIn(source: string, declarations: { init?: Node | null }[]): number {
+  return declarations.reduce((n, d) => n + (d.init ? source.slice(d.init.start, d.init.end).split("\n").length - 1 : 0), 0);
+}
+
+function boundNames(pattern: unknown): string[] {
+  const node = pattern as { type: string; [key: string]: unknown };
+  switch (node.type) {
+    case "Identifier":
+      return [node.name as string];
+    case "ObjectPattern":
+      return (node.properties as { value?: unknown; argument?: unknown }[]).flatMap((p) => boundNames(p.value ?? p.argument));
+    case "ArrayPattern":
+      return (node.elements as unknown[]).flatMap((e) => (e ? boundNames(e) : []));
+    case "RestElement":
+      return boundNames(node.argument);
+    case "AssignmentPattern":
+      return boundNames(node.left);
+    default:
+      return [];
+  }
+}
 
 function dynamicImport(node: ImportNode, source: string): Rewrite {
   const from = JSON.stringify(String(node.source.value));

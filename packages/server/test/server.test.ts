@@ -64,10 +64,13 @@ describe("HTTP API", () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
-  it("answers the seed's /api/e2b/execute route like /v1/execute", async () => {
+  it("answers the seed's /api/e2b/execute route like /v1/execute; an unknown session is a 404", async () => {
     const server = await serve();
-    const result = await (await post(server, "/api/e2b/execute", { session_id: "abc-123", code: "print('Hello from E2B')", language: "python" })).json();
+    const result = await (await post(server, "/api/e2b/execute", { code: "print('Hello from E2B')", language: "python" })).json();
     expect(result).toMatchObject({ ok: true, stdout: "Hello from E2B\n" });
+    const unknown = await post(server, "/api/e2b/execute", { session_id: "abc-123", code: "1", language: "python" });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { kind: string } }).error.kind).toBe("session_closed");
   });
 
   it.each([
