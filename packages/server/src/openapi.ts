@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ExecutionRequestSchema, ExecutionResultSchema, RoutingDecisionSchema } from "coderouter";
+import { ExecutionRequestSchema, ExecutionResultSchema, RoutingDecisionSchema, SessionRequestSchema } from "coderouter";
 
 /** What a request looks like over HTTP: the library's request without its callbacks and signal. */
 export const HttpExecutionRequestSchema = ExecutionRequestSchema.omit({ signal: true, onStdout: true, onStderr: true });
@@ -57,7 +57,33 @@ export function openApiDocument(): object {
         },
       },
       "/v1/runtimes": { get: { summary: "Every runtime: installed, enabled, available, why, how to fix, capabilities.", responses: { "200": { description: "Runtimes" } } } },
-      "/api/e2b/execute": { post: { summary: "The seed's route: { code, language, session_id? }; answers as /v1/execute.", responses: { "200": { description: "ExecutionResult" } } } },
+      "/v1/sessions": {
+        get: { summary: "Open sessions.", responses: { "200": { description: "{ sessions: SessionInfo[] }" } } },
+        post: {
+          summary: "Open a session: { language, runtime?, isolation?, timeoutMs?, idleTimeoutMs?, memoryMb?, env?, network? }.",
+          requestBody: { required: true, content: { "application/json": { schema: json(SessionRequestSchema, "input") } } },
+          responses: { "201": { description: "SessionInfo: { id, runtime, language, alive, createdAt, lastUsedAt, idleTimeoutMs }" }, "503": { description: "No runtime keeps such sessions" } },
+        },
+      },
+      "/v1/sessions/{id}": {
+        get: { summary: "A session's info.", responses: { "200": { description: "SessionInfo" }, "404": { description: "No such open session" } } },
+        delete: { summary: "Close the session and free its worker and files.", responses: { "200": { description: "Closed" } } },
+      },
+      "/v1/sessions/{id}/execute": {
+        post: {
+          summary: "Run code in the session: { code, inputs?, timeoutMs? }; NDJSON streaming as /v1/execute.",
+          responses: { "200": { description: "ExecutionResult", content: { "application/json": { schema: { $ref: "#/components/schemas/ExecutionResult" } } } }, "404": { description: "The session has ended" } },
+        },
+      },
+      "/v1/sessions/{id}/files": {
+        get: { summary: "?path=… reads a file (bytes); without path, lists the working directory.", responses: { "200": { description: "Bytes, or { entries }" }, "400": { description: "A path leading outside the working directory" } } },
+        put: { summary: "?path=… writes the request body (bytes) to the file.", responses: { "200": { description: "Written" } } },
+        delete: { summary: "?path=… removes a file or directory.", responses: { "200": { description: "Removed" } } },
+      },
+      "/api/sessions": { post: { summary: "The seed's route: { agent, environment, provider } opens a session; answers with session_id.", responses: { "201": { description: "SessionInfo with session_id" } } } },
+      "/api/e2b/files": { post: { summary: "The seed's route: { session_id, file_path, content (base64) } writes a file.", responses: { "200": { description: "Written" } } } },
+      "/api/e2b/files/{id}": { get: { summary: "The seed's route: ?directory=… lists; /api/e2b/files/{id}/{path} reads.", responses: { "200": { description: "Entries or bytes" } } } },
+      "/api/e2b/execute": { post: { summary: "The seed's route: { code, language, session_id? }; answers as /v1/execute (in the session when session_id is given).", responses: { "200": { description: "ExecutionResult" } } } },
       "/healthz": { get: { summary: "Liveness; 503 while shutting down.", security: [], responses: { "200": { description: "Alive" } } } },
       "/metrics": { get: { summary: "Prometheus metrics.", responses: { "200": { description: "text/plain" } } } },
     },
