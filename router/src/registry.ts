@@ -71,6 +71,12 @@ export class Registry {
     this.availabilityCache.delete(id);
   }
 
+  /** The runtimes created so far (loading none that is not). */
+  async loaded(): Promise<Runtime[]> {
+    const slots = await Promise.all(this.slots.values());
+    return slots.flatMap((slot) => (slot.state === "ready" ? [slot.runtime] : []));
+  }
+
   async close(): Promise<void> {
     const slots = await Promise.all(this.slots.values());
     this.slots.clear();

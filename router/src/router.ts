@@ -209,6 +209,13 @@ export class Router {
     return session;
   }
 
+  /** Warm pool sizes of every runtime loaded so far, for metrics. */
+  async poolSizes(): Promise<{ runtime: RuntimeId; pool: string; size: number }[]> {
+    return (await this.registry.loaded()).flatMap((runtime) =>
+      Object.entries(runtime.poolSizes?.() ?? {}).map(([pool, size]) => ({ runtime: runtime.id, pool, size })),
+    );
+  }
+
   sessions(): SessionInfo[] {
     return [...this.openSessions.values()].map((s) => s.info());
   }

@@ -40,6 +40,8 @@ export interface Runtime {
    * runtime with packages over one that would fail with ModuleNotFoundError.
    */
   missingModules?(language: Language, modules: string[]): Promise<string[]>;
+  /** Sizes of the runtime's warm pools, for metrics: pool name → resources ready now. */
+  poolSizes?(): Record<string, number>;
   /** Frees every process, pool and handle the runtime owns. Idempotent. */
   close(): Promise<void>;
 }

@@ -30,7 +30,7 @@ export class Metrics {
     this.httpResponses.set(key, (this.httpResponses.get(key) ?? 0) + 1);
   }
 
-  render(gauges: Record<string, { help: string; value: number }>): string {
+  render(gauges: Record<string, { help: string; value: number }>, pools: { runtime: string; pool: string; size: number }[] = []): string {
     const lines = [
       "# HELP coderouter_executions_total Executions finished, by runtime and outcome.",
       "# TYPE coderouter_executions_total counter",
@@ -48,6 +48,8 @@ export class Metrics {
     }
     lines.push("# HELP coderouter_http_responses_total HTTP responses, by status.", "# TYPE coderouter_http_responses_total counter");
     lines.push(...[...this.httpResponses].map(([labels, n]) => `coderouter_http_responses_total{${labels}} ${n}`));
+    lines.push("# HELP coderouter_pool_size Warm resources ready now, by runtime and pool.", "# TYPE coderouter_pool_size gauge");
+    lines.push(...pools.map((p) => `coderouter_pool_size{runtime="${p.runtime}",pool="${p.pool}"} ${p.size}`));
     for (const [name, gauge] of Object.entries(gauges)) {
       lines.push(`# HELP ${name} ${gauge.help}`, `# TYPE ${name} gauge`, `${name} ${gauge.value}`);
     }

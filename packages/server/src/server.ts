@@ -113,7 +113,7 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
             coderouter_requests_in_flight: { help: "Executions running now.", value: gate.inFlight },
             coderouter_requests_queued: { help: "Executions waiting for a slot.", value: gate.queued },
             coderouter_sessions_open: { help: "Sessions open now.", value: router.sessions().length },
-          }),
+          }, await router.poolSizes()),
         );
       case "POST /v1/explain":
         return send(res, 200, await router.explain((await readJson(req)) as Parameters<Router["explain"]>[0]));

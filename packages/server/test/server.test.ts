@@ -99,6 +99,7 @@ describe("HTTP API", () => {
     expect(text).toContain('coderouter_executions_total{runtime="subprocess",outcome="ok"} 1');
     expect(text).toContain('coderouter_executions_total{runtime="subprocess",outcome="runtime"} 1');
     expect(text).toMatch(/coderouter_execution_duration_seconds_count\{runtime="subprocess"\} 2/);
+    expect(text).toMatch(/coderouter_pool_size\{runtime="subprocess",pool="fork_servers_idle"\} \d/);
   });
 });
 

@@ -106,6 +106,12 @@ export class IsolateRuntime implements SessionRuntime {
     return session;
   }
 
+  poolSizes(): Record<string, number> {
+    let idle = 0;
+    for (const pool of this.pools.values()) idle += pool.idleCount;
+    return { isolates_idle: idle, sessions: [...this.sessions].filter((s) => s.alive).length };
+  }
+
   /** Isolates ready for the next execution at the default memory limit. */
   idleIsolates(): number {
     return this.pools.get(this.settings.memoryMb)?.idleCount ?? 0;

@@ -214,6 +214,15 @@ export class SubprocessRuntime implements SessionRuntime {
     return undefined;
   }
 
+  poolSizes(): Record<string, number> {
+    const idle = (servers: ForkServer[]) => servers.filter((s) => s.usable).length;
+    return {
+      fork_servers_idle: idle(this.servers.plain),
+      sandboxed_fork_servers_idle: idle(this.servers.sandbox),
+      session_workers: [...this.sessions].filter((s) => s.alive).length,
+    };
+  }
+
   /** Python sessions: a long-lived worker per session, sandboxed when the session asks for it. */
   async openSession(options: SessionOptions): Promise<RuntimeSession> {
     if (this.closed) throw new RuntimeClosedError(this.id);
