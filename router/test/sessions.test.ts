@@ -79,6 +79,22 @@ describe.each(["javascript", "typescript"] as const)("%s sessions on the isolate
   });
 });
 
+describe.each(["none", "sandbox"] as const)("javascript sessions on subprocess (isolation %s)", (isolation) => {
+  it("keeps declarations between executions, with files in its working directory", async () => {
+    const session = await router().openSession({ language: "javascript", runtime: "subprocess", isolation });
+    expect(session.runtime).toBe("subprocess");
+    await session.execute("const fs = require('node:fs')\nlet total = 0\nfunction add(n) { total += n; return total }");
+    await session.files.write("numbers.json", JSON.stringify([1, 2, 3]));
+    const result = await session.execute("for (const n of JSON.parse(fs.readFileSync('numbers.json', 'utf8'))) add(n)\nconsole.log('sum', total)\ntotal");
+    expect(result).toMatchObject({ ok: true, output: 6, stdout: "sum 6\n" });
+    await session.execute("fs.writeFileSync('out.txt', String(total * 2))");
+    expect((await session.files.read("out.txt")).toString()).toBe("12");
+    await expect(session.files.read("../../etc/passwd")).rejects.toThrow(ValidationError);
+    expect((await session.execute("undefinedThing.x")).error).toMatchObject({ kind: "runtime", name: "ReferenceError" });
+    expect((await session.execute("add(1)")).output).toBe(7);
+  });
+});
+
 describe("session lifecycle", () => {
   it("expires an idle session and frees it", async () => {
     const r = router();

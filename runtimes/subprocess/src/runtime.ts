@@ -28,7 +28,7 @@ import {
 } from "@coderouter/core";
 import { killAllChildren, runChild, type ChildOutcome, type ChildSpec } from "./child.js";
 import { ForkServer } from "./fork-server.js";
-import { PythonSession } from "./python-session.js";
+import { WorkerSession } from "./worker-session.js";
 import { Interpreters } from "./interpreters.js";
 import { Bubblewrap, SANDBOX_RUNNERS, type SandboxSettings } from "./sandbox.js";
 
@@ -223,16 +223,16 @@ export class SubprocessRuntime implements SessionRuntime {
     };
   }
 
-  /** Python sessions: a long-lived worker per session, sandboxed when the session asks for it. */
+  /** Sessions: a long-lived python or node worker per session, sandboxed when the session asks for it. */
   async openSession(options: SessionOptions): Promise<RuntimeSession> {
     if (this.closed) throw new RuntimeClosedError(this.id);
-    if (options.language !== "python") {
-      throw new InfrastructureError(this.id, "subprocess sessions run python; JavaScript sessions run on the isolate");
-    }
     const sandbox = this.sandboxFor({ isolation: options.isolation } as NormalizedRequest);
     if (sandbox && !(await sandbox.probe()).ok) throw new InfrastructureError(this.id, `isolation "sandbox" needs bubblewrap: ${(await sandbox.probe()).reason}`);
-    const interpreter = sandbox ? sandbox.settings.pythonBin : (await this.interpreters.resolvePython()).path;
-    const session = await PythonSession.open({ interpreter, sandbox, env: options.env, network: options.network });
+    const python = options.language === "python";
+    const interpreter = sandbox
+      ? python ? sandbox.settings.pythonBin : sandbox.settings.nodeBin
+      : (await (python ? this.interpreters.resolvePython() : this.interpreters.resolveNode())).path;
+    const session = await WorkerSession.open({ ...options, interpreter, sandbox });
     for (const known of this.sessions) if (!known.alive) this.sessions.delete(known);
     this.sessions.add(session);
     return session;

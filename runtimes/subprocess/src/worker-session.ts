@@ -2,33 +2,38 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import {
+  asyncFunctionSource,
   InfrastructureError,
+  inUserPositions,
+  prepareJavaScript,
   pythonRunnerArgs,
   runnersDir,
   runtimeResult,
   ValidationError,
   type FileEntry,
   type JsonValue,
+  type Language,
   type NormalizedRequest,
+  type PreparedJavaScript,
   type RuntimeResult,
   type RuntimeSession,
   type SessionFiles,
 } from "@coderouter/core";
 import { ForkServer } from "./fork-server.js";
-import type { Bubblewrap } from "./sandbox.js";
+import { SANDBOX_RUNNERS, type Bubblewrap } from "./sandbox.js";
 import { describeEnding } from "./runtime.js";
 
 /**
- * A Python session: one long-lived worker (coderouter_session.py) whose namespace persists between
- * executions, in a working directory of its own (on the host, or the sandbox's private /work).
- * A limit that stops an execution ends the worker, and with it the session.
+ * A session on a long-lived interpreter (coderouter_session.py, or node_session.cjs) whose globals
+ * persist between executions, in a working directory of its own (on the host, or the sandbox's
+ * private /work). A limit that stops an execution ends the worker, and with it the session.
  */
-export class PythonSession implements RuntimeSession {
+export class WorkerSession implements RuntimeSession {
   readonly runtime = "subprocess" as const;
-  readonly language = "python" as const;
   readonly files: SessionFiles;
 
   private constructor(
+    readonly language: Language,
     private readonly worker: ForkServer,
     private readonly workdir: string | undefined,
   ) {
@@ -44,29 +49,32 @@ export class PythonSession implements RuntimeSession {
     };
   }
 
-  static async open(
-    options: { interpreter: string; sandbox?: Bubblewrap; env?: Record<string, string>; network?: boolean },
-  ): Promise<PythonSession> {
-    const base = { PATH: `${dirname(options.interpreter)}:/usr/local/bin:/usr/bin:/bin`, LANG: "C.UTF-8" };
+  static async open(options: {
+    language: Language;
+    interpreter: string;
+    sandbox?: Bubblewrap;
+    env?: Record<string, string>;
+    network?: boolean;
+    memoryMb?: number;
+  }): Promise<WorkerSession> {
+    const args = (dir: string) =>
+      options.language === "python"
+        ? pythonRunnerArgs(dir, "coderouter_session")
+        : [...(options.memoryMb ? [`--max-old-space-size=${options.memoryMb}`] : []), join(dir, "node_session.cjs")];
     if (options.sandbox) {
       const network = Boolean(options.network && options.sandbox.settings.allowNetwork);
-      const command = options.sandbox.command(
-        options.sandbox.settings.pythonBin,
-        pythonRunnerArgs("/coderouter", "coderouter_session"),
-        options.env ?? {},
-        network,
-      );
-      return new PythonSession(await ForkServer.start({ ...command, env: {}, cwd: tmpdir() }, { stopsByKilling: true }), undefined);
+      const command = options.sandbox.command(options.interpreter, args(SANDBOX_RUNNERS), options.env ?? {}, network);
+      const worker = await ForkServer.start({ ...command, env: {}, cwd: tmpdir() }, { stopsByKilling: true });
+      return new WorkerSession(options.language, worker, undefined);
     }
     const workdir = await mkdtemp(join(tmpdir(), "coderouter-session-"));
     try {
-      const worker = await ForkServer.start({
-        file: options.interpreter,
-        args: pythonRunnerArgs(runnersDir, "coderouter_session"),
-        env: { ...base, HOME: workdir, TMPDIR: workdir, ...options.env },
-        cwd: workdir,
-      }, { stopsByKilling: true });
-      return new PythonSession(worker, workdir);
+      const base = { PATH: `${dirname(options.interpreter)}:/usr/local/bin:/usr/bin:/bin`, LANG: "C.UTF-8" };
+      const worker = await ForkServer.start(
+        { file: options.interpreter, args: args(runnersDir), env: { ...base, HOME: workdir, TMPDIR: workdir, ...options.env }, cwd: workdir },
+        { stopsByKilling: true },
+      );
+      return new WorkerSession(options.language, worker, workdir);
     } catch (error) {
       await rm(workdir, { recursive: true, force: true });
       throw error;
@@ -81,13 +89,22 @@ export class PythonSession implements RuntimeSession {
     if (!this.worker.alive) throw new InfrastructureError("subprocess", "the session's worker has ended");
     if (this.worker.busy) throw new ValidationError("the session is busy with another execution; sessions run one at a time");
     const started = performance.now();
-    const outcome = await this.worker.run({ code: request.code, inputs: request.inputs, memoryMb: request.memoryMb ?? null }, {}, request);
+    let payload: object;
+    let prepared: PreparedJavaScript | undefined;
+    if (this.language === "python") {
+      payload = { code: request.code, inputs: request.inputs, memoryMb: request.memoryMb ?? null };
+    } else {
+      prepared = prepareJavaScript(request.code, this.language === "typescript" ? "typescript" : "javascript", { persist: true });
+      if (!prepared.ok) return runtimeResult("subprocess", request, started, { error: prepared.error });
+      payload = { ...asyncFunctionSource(prepared.body), filename: prepared.filename, inputs: request.inputs };
+    }
+    const outcome = await this.worker.run(payload, {}, request);
     const reported = outcome.ending === "exited" ? outcome.reported : undefined;
     return runtimeResult("subprocess", request, started, {
       stdout: outcome.stdout,
       stderr: outcome.stderr,
       output: reported?.output,
-      error: reported ? reported.error : describeEnding(outcome, request),
+      error: reported ? (prepared?.ok ? inUserPositions(reported.error, prepared) : reported.error) : describeEnding(outcome, request),
     });
   }
 
