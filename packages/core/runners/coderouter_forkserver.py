@@ -19,19 +19,13 @@ import signal
 import sys
 
 import coderouter_runner as runner
+from coderouter_runner import send
 
-CONTROL_FD = 3
 PRELOAD = (
     "asyncio", "base64", "collections", "csv", "dataclasses", "datetime", "decimal", "functools",
     "hashlib", "io", "itertools", "json", "keyword", "linecache", "math", "random", "re",
     "statistics", "string", "textwrap", "time", "traceback", "typing", "uuid",
 )
-
-
-def send(dumps, message):
-    data = memoryview((dumps(message) + "\n").encode())
-    while data:
-        data = data[os.write(CONTROL_FD, data):]
 
 
 def child(payload, env, workdir, result_w, dumps):
@@ -41,7 +35,7 @@ def child(payload, env, workdir, result_w, dumps):
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    os.close(CONTROL_FD)
+    os.close(runner.CONTROL_FD)
     os.chdir(workdir)
     os.environ.clear()
     os.environ.update(env)
@@ -99,12 +93,9 @@ def main():
     pending = b""
     send(dumps, {"ready": True})
     while True:
-        while b"\n" not in pending:
-            chunk = os.read(0, 65536)
-            if not chunk:
-                return
-            pending += chunk
-        line, pending = pending.split(b"\n", 1)
+        line, pending = runner.next_request(pending)
+        if line is None:
+            return
         request = loads(line.decode())
         if "run" not in request:
             continue
@@ -158,8 +149,5 @@ def main():
         clean_up(pid, workdir, sandboxed)
         if result:
             send(dumps, {"result": loads(b"".join(result).decode())})
-        fence = os.urandom(16).hex()
         exit_code = os.waitstatus_to_exitcode(status)
-        send(dumps, {"exit": max(exit_code, 0), "signal": max(-exit_code, 0), "fence": fence})
-        os.write(1, fence.encode())
-        os.write(2, fence.encode())
+        runner.end_output(dumps, max(exit_code, 0), max(-exit_code, 0))

@@ -234,6 +234,36 @@ def execute(payload, dumps, result_fd):
     os._exit(0)
 
 
+# The protocol of long-lived workers (fork-server, sessions): requests as JSON lines on stdin,
+# messages as JSON lines on fd 3, and a fence after each execution's output.
+CONTROL_FD = 3
+
+
+def send(dumps, message):
+    data = memoryview((dumps(message) + "\n").encode())
+    while data:
+        data = data[os.write(CONTROL_FD, data):]
+
+
+def next_request(pending):
+    """(line, rest) of the next request line, reading stdin as needed; (None, b"") at end of input."""
+    while b"\n" not in pending:
+        chunk = os.read(0, 65536)
+        if not chunk:
+            return None, b""
+        pending += chunk
+    line, rest = pending.split(b"\n", 1)
+    return line, rest
+
+
+def end_output(dumps, exit_code=0, signal_number=0):
+    """Marks the end of an execution's output with a fence drawn now, after the code has finished."""
+    fence = os.urandom(16).hex()
+    send(dumps, {"exit": exit_code, "signal": signal_number, "fence": fence})
+    os.write(1, fence.encode())
+    os.write(2, fence.encode())
+
+
 def main():
     loads, dumps = json_codec()
     payload = loads(sys.stdin.buffer.read().decode())

@@ -13,15 +13,7 @@ import shutil
 import sys
 
 import coderouter_runner as runner
-
-CONTROL_FD = 3
-
-
-def send(dumps, message):
-    data = memoryview((dumps(message) + "\n").encode())
-    while data:
-        data = data[os.write(CONTROL_FD, data):]
-
+from coderouter_runner import send
 
 class PathError(ValueError):
     pass
@@ -104,12 +96,9 @@ def main():
     pending = b""
     send(dumps, {"ready": True})
     while True:
-        while b"\n" not in pending:
-            chunk = os.read(0, 65536)
-            if not chunk:
-                return
-            pending += chunk
-        line, pending = pending.split(b"\n", 1)
+        line, pending = runner.next_request(pending)
+        if line is None:
+            return
         request = loads(line.decode())
         if "run" in request:
             payload = request["run"]
@@ -119,10 +108,7 @@ def main():
             result = runner.run(payload["code"], payload["inputs"], scope)
             runner.flush()
             send(dumps, {"result": result})
-            fence = os.urandom(16).hex()
-            send(dumps, {"exit": 0, "signal": 0, "fence": fence})
-            os.write(1, fence.encode())
-            os.write(2, fence.encode())
+            runner.end_output(dumps)
         else:
             try:
                 reply = files(root, request["files"]) if "files" in request else environment()
