@@ -153,6 +153,33 @@ describe("coderouter explain", () => {
   });
 });
 
+describe("coderouter serve", () => {
+  it("serves the HTTP API and, on SIGTERM, lets running work finish, then exits leaving nothing behind", async () => {
+    const child = spawn(process.execPath, [BIN, "serve", "--port", "0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    const url = await new Promise<string>((resolve) => {
+      let text = "";
+      child.stderr.on("data", (chunk) => {
+        text += chunk;
+        const match = text.match(/listening on (http:\/\/\S+)/);
+        if (match) resolve(match[1]!);
+      });
+    });
+    const marker = `${89_000 + Math.floor(Math.random() * 300)}.5`;
+    const running = fetch(`${url}/v1/execute`, {
+      method: "POST",
+      body: JSON.stringify({ language: "python", code: `import subprocess, time\nsubprocess.Popen(["sleep", "${marker}"])\ntime.sleep(0.5)\n"finished"` }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    child.kill("SIGTERM");
+    expect(((await (await running).json()) as { output: string }).output).toBe("finished");
+    expect(await exited).toBe(0);
+    const left = () => execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(marker) || l.includes("coderouter_forkserver"));
+    for (let i = 0; i < 40 && left().length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(left().filter((l) => l.includes(marker))).toEqual([]);
+  });
+});
+
 describe("coderouter doctor", () => {
   it("lists every runtime, available or not, why, and how to fix it", async () => {
     const run = await cli(["doctor", "--json"]);

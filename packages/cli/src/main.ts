@@ -80,8 +80,8 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   const stop = () => {
     void router?.close().finally(() => process.exit(130));
   };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
   try {
     router = createRouter();
     if (command === "doctor") {

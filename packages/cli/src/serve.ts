@@ -21,12 +21,17 @@ export async function serve(args: string[], io: Io): Promise<number> {
     const router = createRouter();
     const server = await startServer(router, { ...(port !== undefined ? { port } : {}), ...(values.host ? { host: values.host } : {}) });
     io.stderr.write(`coderouter: listening on ${server.url} (POST /v1/execute, GET /openapi.json)\n`);
-    await new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
-    });
+    // `on`, not `once`: a library's exit hook (execa's signal-exit) re-raises a signal when it finds
+    // itself the last listener, which would kill the process before the graceful shutdown.
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+    await stopped;
     io.stderr.write("coderouter: shutting down: finishing running executions\n");
     await server.close();
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
     return 0;
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -68,7 +68,8 @@ async function checkExecutable(path: string): Promise<void> {
 
 async function probe(bin: string, args: string[], variable: string): Promise<string> {
   try {
-    const { stdout } = await execa(bin, args, { timeout: 15_000, extendEnv: true });
+    // cleanup: false keeps execa from installing process-wide signal handlers for a short probe.
+    const { stdout } = await execa(bin, args, { timeout: 15_000, extendEnv: true, cleanup: false });
     return stdout.trim();
   } catch (error) {
     const e = error as { code?: string; shortMessage?: string };
