@@ -30,6 +30,7 @@ PRELOAD = (
 
 def child(payload, env, workdir, result_w, dumps):
     os.setsid()
+    runner.die_with_parent()
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -76,6 +77,7 @@ def clean_up(pid, workdir, sandboxed):
 
 
 def main():
+    runner.die_with_parent()
     for name in PRELOAD:
         try:
             __import__(name)

@@ -90,6 +90,7 @@ def environment():
 
 
 def main():
+    runner.die_with_parent()
     loads, dumps = runner.json_codec()
     root = os.path.realpath(os.getcwd())
     scope = None
@@ -104,7 +105,7 @@ def main():
             payload = request["run"]
             if scope is None:
                 scope = runner.make_globals({})
-                runner.limit_memory(payload)
+                runner.apply_limits(payload, cpu=False)
             result = runner.run(payload["code"], payload["inputs"], scope)
             runner.flush()
             send(dumps, {"result": result})

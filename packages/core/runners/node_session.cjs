@@ -140,4 +140,8 @@ process.stdin.on("data", (chunk) => {
   }
 });
 process.stdin.on("end", () => process.exit(0));
+// Node has no PR_SET_PDEATHSIG: a worker whose host died (its stdin pipe closes, or it is adopted
+// by another parent) ends itself, whenever the event loop gets a turn.
+const host = process.ppid;
+setInterval(() => process.ppid !== host && process.exit(1), 1000).unref();
 send({ ready: true });

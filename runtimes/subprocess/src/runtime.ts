@@ -135,7 +135,7 @@ export class SubprocessRuntime implements SessionRuntime {
     if (request.language === "python") {
       interpreter = sandbox ? sandbox.settings.pythonBin : (await this.interpreters.resolvePython()).path;
       interpreterArgs = pythonRunnerArgs(runners);
-      payload = JSON.stringify({ code: request.code, inputs: request.inputs, memoryMb: request.memoryMb ?? null });
+      payload = JSON.stringify({ code: request.code, inputs: request.inputs, memoryMb: request.memoryMb ?? null, timeoutMs: request.timeoutMs });
     } else {
       prepared = prepareJavaScript(request.code, request.language);
       if (!prepared.ok) return runtimeResult(this.id, request, started, { error: prepared.error });

@@ -92,3 +92,40 @@ describe("fork-server failures", () => {
     expect((await runtime.execute(python("1 + 1"))).output).toBe(2);
   });
 });
+
+describe("workers and their host", () => {
+  it("end when the host process is killed without a chance to clean up", async () => {
+    const { spawn } = await import("node:child_process");
+    const router = new URL("../../../router/dist/index.js", import.meta.url).href;
+    const host = spawn(process.execPath, ["--input-type=module", "-e", `
+      import { createRouter } from ${JSON.stringify(router)};
+      const r = createRouter({ env: {} });
+      const session = await r.openSession({ language: "python" });
+      for (let i = 0; i < 3; i++) await r.execute({ language: "python", code: "1" });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      session.execute("while True: pass");
+      console.log("ready");
+      await new Promise(() => {});
+    `], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise<void>((resolve) => host.stdout.on("data", (chunk) => String(chunk).includes("ready") && resolve()));
+    const workersOf = (pid: number) =>
+      execFileSync("ps", ["-eo", "pid,ppid,args"], { encoding: "utf8" })
+        .split("\n")
+        .map((line) => line.trim().split(/\s+/))
+        .filter(([, ppid, ...args]) => Number(ppid) === pid && /coderouter_(session|forkserver)/.test(args.join(" ")))
+        .map(([pid]) => Number(pid));
+    const workers = workersOf(host.pid!);
+    expect(workers.length).toBeGreaterThanOrEqual(2);
+    host.kill("SIGKILL");
+    const alive = () => workers.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return !execFileSync("ps", ["-o", "stat=", "-p", String(pid)], { encoding: "utf8" }).includes("Z");
+      } catch {
+        return false;
+      }
+    });
+    for (let i = 0; i < 40 && alive().length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(alive()).toEqual([]);
+  });
+});
