@@ -118,18 +118,22 @@ Object.defineProperty(globalThis, "require", {
   set: (value) => (userRequire = value),
 });
 
-let main;
+let pending;
 try {
-  main = vm.runInThisContext(payload.source, {
+  // Called inside the script, so V8's own timeout bounds its synchronous part: the host kills the
+  // process at the timeout, but a child whose host was killed must still not spin forever.
+  pending = vm.runInThisContext(`${payload.source}()`, {
     filename: payload.filename,
     lineOffset: payload.lineOffset,
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    ...(payload.timeoutMs ? { timeout: payload.timeoutMs + 2000 } : {}),
   });
 } catch (error) {
-  report({ error: describe(error, error instanceof SyntaxError ? "syntax" : "runtime") });
+  const kind = error instanceof SyntaxError ? "syntax" : error?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT" ? "timeout" : "runtime";
+  report({ error: describe(error, kind) });
 }
 
-main().then(
+pending.then(
   (value) => {
     try {
       report({ output: toOutput(value) });

@@ -145,7 +145,7 @@ export class SubprocessRuntime implements SessionRuntime {
         join(runners, basename(runnerFiles.node)),
       ];
       const { source, lineOffset } = asyncFunctionSource(prepared.body);
-      payload = JSON.stringify({ source, lineOffset, filename: prepared.filename, inputs: request.inputs });
+      payload = JSON.stringify({ source, lineOffset, filename: prepared.filename, inputs: request.inputs, timeoutMs: request.timeoutMs });
     }
 
     if (request.language === "python" && !(sandbox && request.network)) {
