@@ -1,14 +1,15 @@
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ExecutionResultSchema, RoutingDecisionSchema } from "@coderouter/core";
 
 /** The installed `coderouter` command, the one `npx coderouter` runs. */
 const BIN = fileURLToPath(new URL("../node_modules/.bin/coderouter", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "coderouter-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Run {
   code: number;

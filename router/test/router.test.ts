@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -191,6 +191,7 @@ describe("requests and settings", () => {
     } finally {
       if (previous === undefined) delete process.env.CODEROUTER_MAX_OUTPUT_BYTES;
       else process.env.CODEROUTER_MAX_OUTPUT_BYTES = previous;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

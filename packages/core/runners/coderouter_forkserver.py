@@ -101,7 +101,8 @@ def main():
         request = loads(line.decode())
         if "run" not in request:
             continue
-        workdir = tempfile.mkdtemp(prefix="coderouter-", dir=base)
+        # Named after the host, so a host that died without cleaning up can be swept after.
+        workdir = tempfile.mkdtemp(prefix=f"coderouter-{os.getppid()}-", dir=base)
         result_r, result_w = os.pipe()
         pid = os.fork()
         if pid == 0:

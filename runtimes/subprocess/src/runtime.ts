@@ -1,4 +1,4 @@
-import { mkdtemp, rm, rmdir } from "node:fs/promises";
+import { mkdtemp, readdir, rm, rmdir } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -58,9 +58,13 @@ export class SubprocessRuntime implements SessionRuntime {
   private readonly servers = { plain: [] as ForkServer[], sandbox: [] as ForkServer[] };
   private readonly starting = { plain: 0, sandbox: 0 };
   private readonly sessions = new Set<RuntimeSession>();
+  /** A fresh working directory made ahead of the next cold execution. */
+  private spareWorkdir?: Promise<string>;
+  private readonly housekeeping = new Set<Promise<void>>();
   private closed = false;
 
   constructor(private readonly settings: SubprocessSettings) {
+    sweepAbandonedWorkdirs();
     this.interpreters = new Interpreters(settings);
     if (settings.sandboxSettings) this.bubblewrap = new Bubblewrap(settings.sandboxSettings);
   }
@@ -158,7 +162,7 @@ export class SubprocessRuntime implements SessionRuntime {
     }
 
     // A sandbox has its own private /work; only a plain child needs a directory on the host.
-    const workdir = sandbox ? tmpdir() : await mkdtemp(join(tmpdir(), "coderouter-"));
+    const workdir = sandbox ? tmpdir() : await this.takeWorkdir();
     try {
       let spec: ChildSpec;
       if (sandbox) {
@@ -170,7 +174,8 @@ export class SubprocessRuntime implements SessionRuntime {
       }
       return this.shape(request, started, await runChild(spec, request), prepared);
     } finally {
-      if (!sandbox) await removeWorkdir(workdir);
+      // Removed off the critical path; close() waits for every removal still under way.
+      if (!sandbox) this.track(removeWorkdir(workdir));
     }
   }
 
@@ -246,11 +251,60 @@ export class SubprocessRuntime implements SessionRuntime {
     return this.bubblewrap;
   }
 
+  /** A fresh, empty working directory, the next one already being made for the execution after. */
+  private takeWorkdir(): Promise<string> {
+    const make = () => mkdtemp(join(tmpdir(), `${WORKDIR_PREFIX}${process.pid}-`));
+    const workdir = this.spareWorkdir ?? make();
+    this.spareWorkdir = this.closed ? undefined : make();
+    this.spareWorkdir?.catch(() => (this.spareWorkdir = undefined));
+    return workdir;
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch(() => {}).finally(() => this.housekeeping.delete(tracked));
+    this.housekeeping.add(tracked);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    const spare = this.spareWorkdir;
+    this.spareWorkdir = undefined;
+    if (spare) this.track(spare.then(removeWorkdir));
     for (const server of [...this.servers.plain, ...this.servers.sandbox]) server.close();
     await Promise.all([...this.sessions].map((session) => session.close()));
+    await Promise.all(this.housekeeping);
     killAllChildren();
+  }
+}
+
+/** Every working directory on the host is named after the process that made it. */
+export const WORKDIR_PREFIX = "coderouter-";
+let swept = false;
+
+/**
+ * Removes working directories left by coderouter processes that no longer exist (a host killed
+ * before it could clean up), once per process, in the background.
+ */
+function sweepAbandonedWorkdirs(): void {
+  if (swept) return;
+  swept = true;
+  void readdir(tmpdir())
+    .then(async (names) => {
+      for (const name of names) {
+        const owner = Number(/^coderouter-(?:session-)?(\d+)-/.exec(name)?.[1]);
+        if (!owner || owner === process.pid || isAlive(owner)) continue;
+        await rm(join(tmpdir(), name), { recursive: true, force: true });
+      }
+    })
+    .catch(() => {});
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM";
   }
 }
 

@@ -67,7 +67,7 @@ export class WorkerSession implements RuntimeSession {
       const worker = await ForkServer.start({ ...command, env: {}, cwd: tmpdir() }, { stopsByKilling: true });
       return new WorkerSession(options.language, worker, undefined);
     }
-    const workdir = await mkdtemp(join(tmpdir(), "coderouter-session-"));
+    const workdir = await mkdtemp(join(tmpdir(), `coderouter-session-${process.pid}-`));
     try {
       const base = { PATH: `${dirname(options.interpreter)}:/usr/local/bin:/usr/bin:/bin`, LANG: "C.UTF-8" };
       const worker = await ForkServer.start(
