@@ -96,7 +96,7 @@ export class Registry {
       const hint = message.includes(`'${name}'`)
         ? `the package ${name} is not part of this installation (npm install ${name})`
         : `${name} could not load a dependency: ${message}`;
-      return { state: "missing", error: new RuntimeNotInstalledError(id, hint, { cause: error }) };
+      return { state: "missing", error: new RuntimeNotInstalledError(id, hint, { cause: error, fix: `npm install ${name}` }) };
     }
     // A bad value in this runtime's variables is a ConfigError naming the variable; it propagates.
     const settings = readSettings(definition.settings, definition.env, this.env, this.overrides[id]);

@@ -123,7 +123,7 @@ export class Router {
         const enabled = this.settings.enabledRuntimes.includes(id);
         const slot = await this.registry.load(id);
         if (slot.state === "missing") {
-          return { id, installed: false, enabled, available: false, reason: slot.error.message, fix: `npm install ${slot.error.hint.match(/@coderouter\/\S+/)?.[0] ?? ""}`.trim() };
+          return { id, installed: false, enabled, available: false, reason: slot.error.message, ...(slot.error.fix ? { fix: slot.error.fix } : {}) };
         }
         const availability = await this.registry.availability(slot.runtime);
         return {

@@ -77,9 +77,16 @@ export class InfrastructureError extends CoderouterError {
 /** A backend's package or native dependency is missing from this installation. */
 export class RuntimeNotInstalledError extends InfrastructureError {
   override readonly kind = "not_installed";
-  constructor(runtime: RuntimeId, readonly hint: string, options?: ErrorOptions) {
+  constructor(
+    runtime: RuntimeId,
+    readonly hint: string,
+    options?: ErrorOptions & { fix?: string },
+  ) {
     super(runtime, `runtime "${runtime}" is not installed: ${hint}`, options);
+    this.fix = options?.fix;
   }
+  /** The command that installs it, when one does. */
+  readonly fix?: string;
 }
 
 /** The runtime was closed; executions after close() are refused rather than leaking new resources. */

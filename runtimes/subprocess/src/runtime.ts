@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm, rmdir } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import {
   asyncFunctionSource,
   createDebug,
@@ -18,6 +18,7 @@ import {
   type Availability,
   type Capabilities,
   type ExecutionError,
+  type Isolation,
   type JsonValue,
   type Language,
   type NormalizedRequest,
@@ -27,6 +28,7 @@ import {
   type SessionRuntime,
 } from "@coderouter/core";
 import { killAllChildren, runChild, type ChildOutcome, type ChildSpec } from "./child.js";
+import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
 import { WorkerSession } from "./worker-session.js";
 import { Interpreters } from "./interpreters.js";
@@ -127,19 +129,16 @@ export class SubprocessRuntime implements SessionRuntime {
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError(this.id);
     const started = performance.now();
-    const sandbox = this.sandboxFor(request);
-    if (sandbox && !(await sandbox.probe()).ok) {
-      throw new InfrastructureError(this.id, `isolation "sandbox" needs bubblewrap: ${(await sandbox.probe()).reason}`);
-    }
+    const sandbox = await this.sandboxFor(request.isolation);
     const runners = sandbox ? SANDBOX_RUNNERS : runnersDir;
-    let payload: string;
+    let payload: object;
     let interpreterArgs: string[];
     let interpreter: string;
     let prepared: ReturnType<typeof prepareJavaScript> | undefined;
     if (request.language === "python") {
       interpreter = sandbox ? sandbox.settings.pythonBin : (await this.interpreters.resolvePython()).path;
       interpreterArgs = pythonRunnerArgs(runners);
-      payload = JSON.stringify({ code: request.code, inputs: request.inputs, memoryMb: request.memoryMb ?? null, timeoutMs: request.timeoutMs });
+      payload = { code: request.code, inputs: request.inputs, memoryMb: request.memoryMb ?? null, timeoutMs: request.timeoutMs };
     } else {
       prepared = prepareJavaScript(request.code, request.language);
       if (!prepared.ok) return runtimeResult(this.id, request, started, { error: prepared.error });
@@ -149,14 +148,13 @@ export class SubprocessRuntime implements SessionRuntime {
         join(runners, basename(runnerFiles.node)),
       ];
       const { source, lineOffset } = asyncFunctionSource(prepared.body);
-      payload = JSON.stringify({ source, lineOffset, filename: prepared.filename, inputs: request.inputs, timeoutMs: request.timeoutMs });
+      payload = { source, lineOffset, filename: prepared.filename, inputs: request.inputs, timeoutMs: request.timeoutMs };
     }
 
     if (request.language === "python" && !(sandbox && request.network)) {
       const server = this.warmServer(sandbox ? "sandbox" : "plain", interpreter);
       if (server) {
-        const base = sandbox ? "/usr/local/bin:/usr/bin:/bin" : `${dirname(interpreter)}:/usr/local/bin:/usr/bin:/bin`;
-        const outcome = await server.run(JSON.parse(payload) as object, { PATH: base, LANG: "C.UTF-8", ...request.env }, request);
+        const outcome = await server.run(payload, interpreterEnv(sandbox ? undefined : interpreter, request.env), request);
         return this.shape(request, started, outcome, prepared);
       }
     }
@@ -168,9 +166,9 @@ export class SubprocessRuntime implements SessionRuntime {
       if (sandbox) {
         const network = Boolean(request.network && sandbox.settings.allowNetwork);
         const command = sandbox.command(interpreter, interpreterArgs, request.env ?? {}, network);
-        spec = { file: command.file, args: command.args, uid: command.uid, cwd: workdir, env: {}, payload };
+        spec = { file: command.file, args: command.args, uid: command.uid, cwd: workdir, env: {}, payload: JSON.stringify(payload) };
       } else {
-        spec = { file: interpreter, args: interpreterArgs, cwd: workdir, env: childEnv(interpreter, workdir, request.env), payload };
+        spec = { file: interpreter, args: interpreterArgs, cwd: workdir, env: childEnv(interpreter, workdir, request.env), payload: JSON.stringify(payload) };
       }
       return this.shape(request, started, await runChild(spec, request), prepared);
     } finally {
@@ -231,8 +229,7 @@ export class SubprocessRuntime implements SessionRuntime {
   /** Sessions: a long-lived python or node worker per session, sandboxed when the session asks for it. */
   async openSession(options: SessionOptions): Promise<RuntimeSession> {
     if (this.closed) throw new RuntimeClosedError(this.id);
-    const sandbox = this.sandboxFor({ isolation: options.isolation } as NormalizedRequest);
-    if (sandbox && !(await sandbox.probe()).ok) throw new InfrastructureError(this.id, `isolation "sandbox" needs bubblewrap: ${(await sandbox.probe()).reason}`);
+    const sandbox = await this.sandboxFor(options.isolation);
     const python = options.language === "python";
     const interpreter = sandbox
       ? python ? sandbox.settings.pythonBin : sandbox.settings.nodeBin
@@ -243,11 +240,15 @@ export class SubprocessRuntime implements SessionRuntime {
     return session;
   }
 
-  /** The sandbox this request runs in, if any: asked for by its isolation, or by configuration. */
-  private sandboxFor(request: NormalizedRequest): Bubblewrap | undefined {
-    const wanted = this.settings.sandbox === "bwrap" || isolationAtLeast(request.isolation, "sandbox");
-    if (!wanted) return undefined;
+  /**
+   * The sandbox a run needs, if any (asked for by its isolation, or by configuration), known to
+   * work here; an InfrastructureError saying why not otherwise.
+   */
+  private async sandboxFor(isolation: Isolation): Promise<Bubblewrap | undefined> {
+    if (this.settings.sandbox !== "bwrap" && !isolationAtLeast(isolation, "sandbox")) return undefined;
     if (!this.bubblewrap) throw new InfrastructureError(this.id, "the sandbox is not configured for this runtime");
+    const probe = await this.bubblewrap.probe();
+    if (!probe.ok) throw new InfrastructureError(this.id, `isolation "sandbox" needs bubblewrap: ${probe.reason}`);
     return this.bubblewrap;
   }
 
@@ -317,18 +318,8 @@ async function removeWorkdir(workdir: string): Promise<void> {
   }
 }
 
-/**
- * Only what an interpreter needs to run: the host's variables (API keys above all) never reach the
- * code; the request's own `env` does.
- */
 function childEnv(interpreter: string, workdir: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    PATH: `${dirname(interpreter)}:/usr/local/bin:/usr/bin:/bin`,
-    HOME: workdir,
-    TMPDIR: workdir,
-    LANG: "C.UTF-8",
-    ...extra,
-  };
+  return interpreterEnv(interpreter, { HOME: workdir, TMPDIR: workdir, ...extra });
 }
 
 /** Why a child that reported no result ended, as the user should read it. */

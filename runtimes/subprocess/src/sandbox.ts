@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { runnersDir } from "@coderouter/core";
+import { interpreterEnv } from "./env.js";
 
 export interface SandboxSettings {
   bwrapBin: string;
@@ -77,7 +78,7 @@ export class Bubblewrap {
     const etc = ["/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"];
     if (network) etc.push("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates");
     for (const path of etc) if (existsSync(path)) mounts.push("--ro-bind", path, path);
-    const environment = { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: WORKDIR, TMPDIR: "/tmp", LANG: "C.UTF-8", ...env };
+    const environment = interpreterEnv(undefined, { HOME: WORKDIR, TMPDIR: "/tmp", ...env });
     return {
       file: this.settings.bwrapBin,
       uid,

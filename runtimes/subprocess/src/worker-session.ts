@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import {
   asyncFunctionSource,
   InfrastructureError,
@@ -19,6 +19,7 @@ import {
   type RuntimeSession,
   type SessionFiles,
 } from "@coderouter/core";
+import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
 import { SANDBOX_RUNNERS, type Bubblewrap } from "./sandbox.js";
 import { describeEnding } from "./runtime.js";
@@ -69,9 +70,9 @@ export class WorkerSession implements RuntimeSession {
     }
     const workdir = await mkdtemp(join(tmpdir(), `coderouter-session-${process.pid}-`));
     try {
-      const base = { PATH: `${dirname(options.interpreter)}:/usr/local/bin:/usr/bin:/bin`, LANG: "C.UTF-8" };
+      const env = interpreterEnv(options.interpreter, { HOME: workdir, TMPDIR: workdir, ...options.env });
       const worker = await ForkServer.start(
-        { file: options.interpreter, args: args(runnersDir), env: { ...base, HOME: workdir, TMPDIR: workdir, ...options.env }, cwd: workdir },
+        { file: options.interpreter, args: args(runnersDir), env, cwd: workdir },
         { stopsByKilling: true },
       );
       return new WorkerSession(options.language, worker, workdir);
