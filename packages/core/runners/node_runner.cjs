@@ -14,12 +14,6 @@ const toOutput = (value) =>
     : require("./to-output.cjs").toOutput(value);
 
 const RESULT_FD = 3;
-const RESERVED = new Set(
-  ("break case catch class const continue debugger default delete do else enum export extends false finally " +
-    "for function if import in instanceof new null return super switch this throw true try typeof var void " +
-    "while with yield let static implements interface package private protected public await arguments eval")
-    .split(" "),
-);
 
 let reported = false;
 
@@ -105,10 +99,7 @@ process.on("beforeExit", () =>
 process.on("uncaughtException", (error) => report({ error: describe(error, "runtime") }));
 process.on("unhandledRejection", (error) => report({ error: describe(error, "runtime") }));
 
-globalThis.inputs = payload.inputs;
-for (const [key, value] of Object.entries(payload.inputs)) {
-  if (/^[A-Za-z_$][\w$]*$/.test(key) && !RESERVED.has(key)) globalThis[key] = value;
-}
+require("./to-output.cjs").publishInputs(globalThis, payload.inputs);
 // Trusted local code gets what a node script has: require() relative to its working directory,
 // made on first use (loading node:module costs more than most snippets take to run).
 let userRequire;

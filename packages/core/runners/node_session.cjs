@@ -11,11 +11,10 @@ const fs = require("node:fs");
 const path = require("node:path");
 const vm = require("node:vm");
 const { randomBytes } = require("node:crypto");
-const { toOutput } = require("./to-output.cjs");
+const { toOutput, publishInputs } = require("./to-output.cjs");
 
 const CONTROL_FD = 3;
 const ROOT = fs.realpathSync(process.cwd());
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 function send(message) {
   const bytes = Buffer.from(`${JSON.stringify(message)}\n`);
@@ -99,8 +98,7 @@ function files(request) {
 }
 
 async function run(payload) {
-  globalThis.inputs = payload.inputs;
-  for (const [key, value] of Object.entries(payload.inputs)) if (IDENTIFIER.test(key)) globalThis[key] = value;
+  publishInputs(globalThis, payload.inputs);
   let result;
   try {
     const main = vm.runInThisContext(payload.source, {

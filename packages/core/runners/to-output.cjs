@@ -62,4 +62,20 @@ function hasOwnEnumerable(v) {
   return false;
 }
 
-module.exports = { toOutput };
+/** Words an input key cannot be a global under: they stay reachable through `inputs` only. */
+const RESERVED = new Set(
+  ("break case catch class const continue debugger default delete do else enum export extends false finally for " +
+    "function if import in instanceof new null return super switch this throw true try typeof var void while with " +
+    "yield let static implements interface package private protected public await arguments eval undefined NaN " +
+    "Infinity globalThis")
+    .split(" "),
+);
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/** DESIGN.md's input rule: the whole object is `inputs`, and each identifier key is a global too. */
+function publishInputs(target, inputs) {
+  target.inputs = inputs;
+  for (const key of Object.keys(inputs)) if (IDENTIFIER.test(key) && !RESERVED.has(key)) target[key] = inputs[key];
+}
+
+module.exports = { toOutput, publishInputs };

@@ -1,4 +1,4 @@
-import type { ExecutionError, JsonValue, NormalizedRequest, RuntimeId, RuntimeResult } from "./schemas.js";
+import type { Artifact, ExecutionError, JsonValue, NormalizedRequest, RuntimeId, RuntimeResult } from "./schemas.js";
 import type { OutputStream } from "./output-stream.js";
 
 export interface ResultFields {
@@ -9,6 +9,7 @@ export interface ResultFields {
   startupMs?: number;
   sandboxId?: string;
   costUsd?: number;
+  artifacts?: Artifact[];
 }
 
 /** Shapes what a runtime returns, the same way for every runtime: `ok` follows `error`, output is null on failure. */
@@ -29,6 +30,7 @@ export function runtimeResult(
     stderr: stderr?.text() ?? "",
     ...(error ? { error } : {}),
     ...(truncated ? { truncated: { stdout: Boolean(stdout?.truncated), stderr: Boolean(stderr?.truncated) } } : {}),
+    ...(fields.artifacts?.length ? { artifacts: fields.artifacts } : {}),
     metadata: {
       durationMs: performance.now() - startedAt,
       ...(fields.startupMs !== undefined ? { startupMs: fields.startupMs } : {}),

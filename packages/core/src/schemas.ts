@@ -52,6 +52,14 @@ const runtimeChoice = z
 /** Env var names a request may set; the value must be a plain string. */
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name");
 
+/**
+ * A package requirement as pip or npm takes it ("pandas", "requests==2.32.3", "@scope/pkg@1").
+ * Never an option: it is passed as one argument, and a leading "-" would make it a flag.
+ */
+const packageSpec = z
+  .string()
+  .regex(/^[A-Za-z0-9@][A-Za-z0-9._\-\/@=<>!~\[\],^*+ ]*$/, "a package name with an optional version, e.g. pandas or requests==2.32.3");
+
 export const ExecutionRequestSchema = z
   .object({
     language: LanguageSchema,
@@ -64,6 +72,8 @@ export const ExecutionRequestSchema = z
     memoryMb: z.number().int().min(16).max(1024 * 1024).optional(),
     network: z.boolean().optional(),
     env: z.record(envName, z.string()).optional(),
+    /** Third-party packages to install before the code runs (runtimes with installable packages only). */
+    packages: z.array(packageSpec).max(100).optional(),
     signal: z.instanceof(AbortSignal).optional(),
     onStdout: z.custom<(chunk: string) => void>((v) => typeof v === "function").optional(),
     onStderr: z.custom<(chunk: string) => void>((v) => typeof v === "function").optional(),
@@ -123,6 +133,14 @@ export const RoutingDecisionSchema = z.object({
 });
 export type RoutingDecision = z.infer<typeof RoutingDecisionSchema>;
 
+export const ArtifactSchema = z.object({
+  mimeType: z.string(),
+  /** Text as it is; binary data (images, PDF) in base64. */
+  data: z.string(),
+  encoding: z.enum(["utf8", "base64"]),
+});
+export type Artifact = z.infer<typeof ArtifactSchema>;
+
 export const ExecutionResultSchema = z.object({
   ok: z.boolean(),
   runtime: RuntimeIdSchema,
@@ -132,6 +150,8 @@ export const ExecutionResultSchema = z.object({
   stderr: z.string(),
   error: ExecutionErrorSchema.optional(),
   truncated: z.object({ stdout: z.boolean().optional(), stderr: z.boolean().optional() }).optional(),
+  /** Rich results besides the output (charts, images, HTML), as E2B's interpreter displays them. */
+  artifacts: z.array(ArtifactSchema).optional(),
   metadata: z.object({
     durationMs: z.number(),
     startupMs: z.number().optional(),

@@ -19,6 +19,11 @@ export const setting = {
       (v) => (typeof v === "string" && v.trim() !== "" ? Number(v) : v),
       z.number({ error: "expected a whole number" }).int("expected a whole number").min(min).max(max),
     ),
+  number: (min: number, max = Number.MAX_VALUE) =>
+    z.preprocess(
+      (v) => (typeof v === "string" && v.trim() !== "" ? Number(v) : v),
+      z.number({ error: "expected a number" }).min(min).max(max),
+    ),
   list: <const T extends readonly [string, ...string[]]>(allowed: T) =>
     z.preprocess(
       (v) =>

@@ -7,24 +7,16 @@
 // HOST_FETCH() → a Reference to the host's sleep or fetch, asked for on first use only, because
 // moving a Reference into a context costs more than a whole trivial execution.
 //
-// `toOutput`, `format` (from core's shared guest files) are in scope: the snapshot source wraps them.
+// `toOutput`, `publishInputs`, `format` (from core's shared guest files) are in scope: the snapshot source wraps them.
 "use strict";
 
 const HOST_WRITE = 0;
 const HOST_SLEEP = 1;
 const HOST_FETCH = 2;
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 // Taken before user code runs: code that replaces Promise.prototype.then must not be able to
 // stop its own result from reaching the host.
 const promiseThen = Promise.prototype.then;
 const promiseResolve = Promise.resolve.bind(Promise);
-const RESERVED = new Set(
-  ("break case catch class const continue debugger default delete do else enum export extends false finally for " +
-    "function if import in instanceof new null return super switch this throw true try typeof var void while with " +
-    "yield let static implements interface package private protected public await arguments eval undefined NaN " +
-    "Infinity globalThis")
-    .split(" "),
-);
 
 function describe(error, filename) {
   if (!(error instanceof Error)) {
@@ -166,10 +158,7 @@ function start(host, network, inputsJson, envJson, filename, fn) {
   installTimers(host);
   if (network) installFetch(host);
   const inputs = JSON.parse(inputsJson);
-  globalThis.inputs = inputs;
-  for (const key of Object.keys(inputs)) {
-    if (IDENTIFIER.test(key) && !RESERVED.has(key)) globalThis[key] = inputs[key];
-  }
+  publishInputs(globalThis, inputs);
   globalThis.process = { env: JSON.parse(envJson) };
   const report = (result) => JSON.stringify(result);
   let pending;

@@ -14,7 +14,7 @@ function commonJs(path: string): string {
 export function guestSnapshotSource(): string {
   const guest = readFileSync(fileURLToPath(new URL("../guest/guest.cjs", import.meta.url)), "utf8");
   return `(() => {
-const { toOutput } = ${commonJs(runnerFiles.toOutput)};
+const { toOutput, publishInputs } = ${commonJs(runnerFiles.toOutput)};
 const { format } = ${commonJs(runnerFiles.inspect)};
 ${guest}
 })();`;

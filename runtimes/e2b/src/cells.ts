@@ -1,0 +1,122 @@
+import { readFileSync } from "node:fs";
+import { asyncFunctionSource, runnerFiles, type NormalizedRequest, type PreparedJavaScript } from "@coderouter/core";
+
+/**
+ * The code cells sent to E2B's interpreter. The user's code and inputs travel as base64 data
+ * inside the cell, never spliced into its source; the cell runs the same wrappers as the local
+ * runtimes (coderouter_runner.py, to-output.cjs), and hands back their result as the cell's
+ * displayed value: an object whose MIME bundle holds application/json, which the interpreter
+ * returns in the main result's `json`.
+ */
+
+const base64 = (text: string) => Buffer.from(text).toString("base64");
+
+let pythonRunner: string | undefined;
+let toOutputSource: string | undefined;
+
+export const RESULT_TEXT = "coderouter result";
+
+export function pythonCell(request: NormalizedRequest): string {
+  pythonRunner ??= base64(readFileSync(runnerFiles.python, "utf8"));
+  const payload = base64(JSON.stringify({ code: request.code, inputs: request.inputs, memoryMb: request.memoryMb }));
+  // IPython runs cells inside a running asyncio loop, where asyncio.run() (top-level await in the
+  // runner) is refused: such code then runs on a thread of its own.
+  return `def __coderouter_cell(runner_source, payload):
+    import asyncio, base64, json, threading, types
+    runner = types.ModuleType("coderouter_runner")
+    runner.__file__ = "coderouter_runner.py"
+    exec(compile(base64.b64decode(runner_source).decode(), runner.__file__, "exec"), runner.__dict__)
+    request = json.loads(base64.b64decode(payload))
+    runner.apply_limits(request, cpu=False)
+    try:
+        asyncio.get_running_loop()
+        in_loop = "await" in request["code"]
+    except RuntimeError:
+        in_loop = False
+    if in_loop:
+        box = []
+        worker = threading.Thread(target=lambda: box.append(runner.run(request["code"], request["inputs"])))
+        worker.start()
+        worker.join()
+        result = box[0]
+    else:
+        result = runner.run(request["code"], request["inputs"])
+    try:
+        json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        result = runner.error_result("runtime", exc, "")
+
+    class Result:
+        def _repr_json_(self):
+            return result
+
+        def __repr__(self):
+            return ${JSON.stringify(RESULT_TEXT)}
+
+    return Result()
+
+
+__coderouter_cell("${pythonRunner}", "${payload}")
+`;
+}
+
+/** JavaScript and TypeScript: the snippet was prepared (types stripped, last expression returned) on the host. */
+export function javascriptCell(request: NormalizedRequest, prepared: Extract<PreparedJavaScript, { ok: true }>): string {
+  toOutputSource ??= base64(readFileSync(runnerFiles.toOutput, "utf8"));
+  const { source } = asyncFunctionSource(prepared.body);
+  const payload = base64(
+    JSON.stringify({
+      // sourceURL names the evaluated code as the user's file, so stack frames say main.js:line:column.
+      source: `${source}\n//# sourceURL=${prepared.filename}`,
+      filename: prepared.filename,
+      inputs: request.inputs,
+    }),
+  );
+  return `await (async (toOutputSource, payloadText) => {
+  const decode = (text) => new TextDecoder().decode(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)));
+  const module = { exports: {} };
+  new Function("module", "exports", decode(toOutputSource))(module, module.exports);
+  const { toOutput, publishInputs } = module.exports;
+  const payload = JSON.parse(decode(payloadText));
+  publishInputs(globalThis, payload.inputs);
+  // The function header takes the first line: frames in the user's file move up by one.
+  const userFrames = (stack) =>
+    String(stack ?? "")
+      .split("\\n")
+      .filter((line, i) => i === 0 || !/^\\s+at /.test(line) || line.includes(payload.filename + ":"))
+      .join("\\n")
+      .replace(new RegExp(payload.filename.replace(".", "\\\\.") + ":(\\\\d+):", "g"), (_, line) => payload.filename + ":" + (line - 1) + ":");
+  const describe = (error) =>
+    error instanceof Error
+      ? { kind: error instanceof SyntaxError ? "syntax" : "runtime", name: error.name, message: error.message, traceback: userFrames(error.stack) }
+      : { kind: "runtime", name: "Error", message: "Uncaught " + String(error), traceback: "" };
+  let result;
+  try {
+    const value = await (0, eval)(payload.source)();
+    try {
+      result = { output: toOutput(value) };
+    } catch (error) {
+      result = { error: { ...describe(error), traceback: "" } };
+    }
+  } catch (error) {
+    result = { error: describe(error) };
+  }
+  return { [Symbol.for("Jupyter.display")]: () => ({ "application/json": result, "text/plain": ${JSON.stringify(RESULT_TEXT)} }) };
+})("${toOutputSource}", "${payload}")
+`;
+}
+
+/** A cell that installs packages with the interpreter's own pip or npm; names travel as data. */
+export function installCell(language: NormalizedRequest["language"], packages: string[]): string {
+  const names = base64(JSON.stringify(packages));
+  if (language === "python") {
+    return `import base64 as __b, json as __j, subprocess as __s, sys as __y
+__r = __s.run([__y.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *__j.loads(__b.b64decode("${names}"))], capture_output=True, text=True)
+print(__r.stdout + __r.stderr, end="")
+__r.returncode`;
+  }
+  return `const { spawnSync } = await import("node:child_process");
+const __r = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--silent", ...JSON.parse(atob("${names}"))], { encoding: "utf8" });
+console.log((__r.stdout ?? "") + (__r.stderr ?? ""));
+__r.status`;
+}

@@ -1,0 +1,382 @@
+import {
+  createDebug,
+  inUserPositions,
+  isolationAtLeast,
+  limitError,
+  OutputStream,
+  prepareJavaScript,
+  RuntimeClosedError,
+  RuntimeNotInstalledError,
+  runtimeResult,
+  type Artifact,
+  type Availability,
+  type Capabilities,
+  type ExecutionError,
+  type JsonValue,
+  type LimitKind,
+  type NormalizedRequest,
+  type Runtime,
+  type RuntimeResult,
+  type SharedSettings,
+} from "@coderouter/core";
+import { installCell, javascriptCell, pythonCell } from "./cells.js";
+import { E2BServiceError, redact, serviceError } from "./errors.js";
+import { SandboxPool, type Lease } from "./pool.js";
+import { loadSdk, sandboxClass, type Execution, type Result, type Sandbox, type SandboxClass } from "./sdk.js";
+import { costUsd, INTERPRETER_TEMPLATE, type E2BSettings } from "./settings.js";
+
+const debug = createDebug("coderouter:e2b");
+
+/** Room past the execution's own timeout before the service may end the sandbox under it. */
+const LIFE_MARGIN_MS = 30_000;
+/** How long a package installation may take, on top of the execution's timeout. */
+const INSTALL_TIMEOUT_MS = 120_000;
+
+type Outcome = { execution: Execution } | { failure: unknown } | { limit: LimitKind };
+
+/**
+ * E2B's Firecracker sandboxes through the real @e2b/code-interpreter SDK. Each execution gets a
+ * fresh code context (a new kernel) in a sandbox from the pool; requests that ask for "sandbox"
+ * or "vm" isolation get a sandbox no other execution has used, killed afterwards. A sandbox that
+ * timed out, hit a limit or lost its kernel is killed, never lent again.
+ */
+export class E2BRuntime implements Runtime {
+  readonly id = "e2b" as const;
+  private readonly pools = new Map<boolean, SandboxPool>();
+  private sandboxes: Promise<SandboxClass> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly settings: E2BSettings,
+    private readonly shared: SharedSettings,
+  ) {}
+
+  private get enabled(): boolean {
+    return this.settings.enabled ?? Boolean(this.settings.apiKey);
+  }
+
+  capabilities(): Capabilities {
+    const s = this.settings;
+    return {
+      languages: [...s.languages],
+      isolation: "vm",
+      maxDurationMs: 24 * 3600_000,
+      // A warm pool hides creation (a context and a round trip remain); otherwise a sandbox is made.
+      startupMs: s.poolSize > 0 ? 150 : 600,
+      costPerSecondUsd: s.vcpus * s.priceVcpuSecondUsd + s.memoryGb * s.priceGbSecondUsd,
+      network: true,
+      packages: "installable",
+      sessions: false,
+      location: "remote",
+    };
+  }
+
+  async availability(): Promise<Availability> {
+    const s = this.settings;
+    if (s.enabled === false) {
+      return { available: false, reason: "disabled by E2B_ENABLED=false", fix: "set E2B_ENABLED=true and E2B_API_KEY to use E2B" };
+    }
+    if (!s.apiKey && !s.debug) {
+      return {
+        available: false,
+        reason: s.enabled ? "E2B_ENABLED=true but E2B_API_KEY is not set" : "no E2B_API_KEY is set",
+        fix: "create a key at https://e2b.dev/dashboard and set E2B_API_KEY (E2B is then enabled by default)",
+      };
+    }
+    if (s.template === "base") {
+      return {
+        available: false,
+        reason: `E2B_TEMPLATE=base has no code interpreter, which coderouter runs code through`,
+        fix: `unset E2B_TEMPLATE (the default is ${INTERPRETER_TEMPLATE}) or name a template built on ${INTERPRETER_TEMPLATE}`,
+      };
+    }
+    let Sandbox: SandboxClass;
+    try {
+      Sandbox = await this.sandboxClass();
+    } catch (error) {
+      if (error instanceof RuntimeNotInstalledError) return { available: false, reason: error.hint, fix: error.fix };
+      throw error;
+    }
+    try {
+      await Sandbox.list({ limit: 1 }).nextItems();
+    } catch (error) {
+      const failure = serviceError(error, "list sandboxes", s);
+      return { available: false, reason: `unreachable: ${failure.message}`, ...(failure.status === 401 ? { fix: "check E2B_API_KEY" } : {}) };
+    }
+    const where = s.apiUrl ?? `api.${s.domain ?? "e2b.app"}`;
+    const pool = this.pools.get(false);
+    return { available: true, reason: `ready (${where}, template ${s.template}${pool ? `, ${pool.ready} warm` : ""})` };
+  }
+
+  poolSizes(): Record<string, number> {
+    return { "e2b.sandboxes": this.pools.get(false)?.ready ?? 0 };
+  }
+
+  /** Sandboxes created and killed so far, across pools: equal once everything is closed. */
+  counts(): { created: number; killed: number } {
+    const counts = { created: 0, killed: 0 };
+    for (const pool of this.pools.values()) {
+      counts.created += pool.counts.created;
+      counts.killed += pool.counts.killed;
+    }
+    return counts;
+  }
+
+  /** Starts filling the warm pool now rather than on the first request. */
+  async warm(): Promise<void> {
+    (await this.pool(false)).refill();
+  }
+
+  async execute(request: NormalizedRequest): Promise<RuntimeResult> {
+    if (this.closed) throw new RuntimeClosedError("e2b");
+    const started = performance.now();
+    let cell: string;
+    let prepared: ReturnType<typeof prepareJavaScript> | undefined;
+    if (request.language === "python") cell = pythonCell(request);
+    else {
+      // JavaScript is parsed here: a syntax error needs no sandbox to be reported.
+      prepared = prepareJavaScript(request.code, request.language);
+      if (!prepared.ok) return runtimeResult("e2b", request, started, { error: prepared.error });
+      cell = javascriptCell(request, prepared);
+    }
+    const pool = await this.pool(Boolean(request.network));
+    // "sandbox" or "vm" isolation: a sandbox no other execution has used, never lent again.
+    const exclusive = isolationAtLeast(request.isolation, "sandbox");
+    const lease = await this.acquire(pool, exclusive, request.signal);
+    let reusable = !exclusive;
+    let contextId: string | undefined;
+    try {
+      const run = await this.run(lease, request, cell, started);
+      contextId = run.contextId;
+      reusable &&= run.reusable;
+      const error = run.error && prepared?.ok ? inUserPositions(run.error, prepared) : run.error;
+      return runtimeResult("e2b", request, started, {
+        output: run.output,
+        error,
+        stdout: run.stdout,
+        stderr: run.stderr,
+        startupMs: run.startupMs,
+        sandboxId: lease.sandbox.sandboxId,
+        costUsd: costUsd(this.settings, performance.now() - started),
+        artifacts: run.artifacts,
+      });
+    } catch (error) {
+      reusable = false;
+      throw error instanceof E2BServiceError || error instanceof RuntimeClosedError ? error : serviceError(error, "run the code", this.settings);
+    } finally {
+      this.giveBack(pool, lease, reusable, contextId);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
+  }
+
+  private async run(lease: Lease, request: NormalizedRequest, cell: string, started: number) {
+    const { sandbox } = lease;
+    await this.extendLife(lease, request.timeoutMs + (request.packages?.length ? INSTALL_TIMEOUT_MS : 0));
+    const context = await sandbox
+      .createCodeContext({ language: request.language, requestTimeoutMs: this.settings.requestTimeoutMs })
+      .catch((error: unknown) => Promise.reject(serviceError(error, "create a code context", this.settings)));
+    const startupMs = performance.now() - started;
+
+    let limit: LimitKind | undefined;
+    let endNow: (kind: LimitKind) => void = () => {};
+    const ended = new Promise<LimitKind>((resolve) => (endNow = resolve));
+    const end = (kind: LimitKind) => {
+      if (limit) return;
+      limit = kind;
+      endNow(kind);
+    };
+    const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
+    const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
+    const artifacts: Artifact[] = [];
+    const base = { stdout, stderr, startupMs, artifacts, contextId: context.id };
+
+    const onAbort = () => end("killed");
+    if (request.signal?.aborted) onAbort();
+    request.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      if (request.packages?.length) {
+        const installed = await this.race(sandbox.runCode(installCell(request.language, request.packages), {
+          context,
+          timeoutMs: INSTALL_TIMEOUT_MS,
+          onStdout: (m) => stderr.write(m.line),
+          onStderr: (m) => stderr.write(m.line),
+        }), ended, INSTALL_TIMEOUT_MS, end);
+        if ("limit" in installed) return { ...base, reusable: false, error: limitError(installed.limit, request) };
+        if ("failure" in installed) throw installed.failure;
+        const code = installed.execution.results.find((r) => r.isMainResult)?.text;
+        if (installed.execution.error || code !== "0") {
+          return {
+            ...base,
+            reusable: true,
+            error: {
+              kind: "runtime",
+              name: "PackageInstallError",
+              message: `installing ${request.packages.join(", ")} failed${installed.execution.error ? `: ${installed.execution.error.value}` : " (see stderr)"}`,
+            } satisfies ExecutionError,
+          };
+        }
+      }
+      const outcome = await this.race(
+        sandbox.runCode(cell, {
+          context,
+          envs: request.env,
+          // The SDK's own deadline is a backstop; ours below ends the execution on time.
+          timeoutMs: request.timeoutMs + 5000,
+          onStdout: (m) => stdout.write(m.line),
+          onStderr: (m) => stderr.write(m.line),
+          onResult: (result) => {
+            if (!result.isMainResult) artifacts.push(...toArtifacts(result));
+          },
+        }),
+        ended,
+        request.timeoutMs,
+        end,
+      );
+      if ("limit" in outcome) return { ...base, reusable: false, error: limitError(outcome.limit, request) };
+      if ("failure" in outcome) {
+        throw new E2BServiceError(
+          `the connection to sandbox ${sandbox.sandboxId} failed during the execution (not retried: the code may have run): ${redact(String((outcome.failure as Error)?.message ?? outcome.failure), this.settings)}`,
+          false,
+          undefined,
+          { cause: outcome.failure },
+        );
+      }
+      return { ...base, ...this.read(outcome.execution, request) };
+    } finally {
+      request.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** The cell's result: our wrapper's JSON, or what the interpreter said when the cell itself broke. */
+  private read(execution: Execution, request: NormalizedRequest): { output?: JsonValue; error?: ExecutionError; reusable: boolean } {
+    const main = execution.results.find((r) => r.isMainResult && r.json);
+    if (main) {
+      const reported = main.json as unknown as { output?: JsonValue; error?: ExecutionError };
+      return { output: reported.output, error: reported.error, reusable: true };
+    }
+    const failure = execution.error;
+    if (failure) {
+      // The wrapper catches every error of the code: an error here means the kernel itself went
+      // down, for memory most often (the sandbox's, or the request's limit).
+      if (/memory/i.test(`${failure.name} ${failure.value}`)) return { error: limitError("memory", request), reusable: false };
+      return { error: { kind: "runtime", name: failure.name, message: failure.value, traceback: failure.traceback }, reusable: false };
+    }
+    throw new E2BServiceError("the code interpreter returned no result for the execution", false);
+  }
+
+  /** Waits for the execution, a limit, or the timeout, whichever comes first. */
+  private async race(running: Promise<Execution>, ended: Promise<LimitKind>, timeoutMs: number, end: (kind: LimitKind) => void): Promise<Outcome> {
+    const timer = setTimeout(() => end("timeout"), timeoutMs);
+    running.catch(() => {});
+    try {
+      return await Promise.race([
+        running.then(
+          (execution) => ({ execution }),
+          (failure: unknown) => ({ failure }),
+        ),
+        ended.then((limit) => ({ limit })),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Makes sure the service will not end the sandbox before this execution can finish. */
+  private async extendLife(lease: Lease, needMs: number): Promise<void> {
+    if (lease.expiresAt - Date.now() >= needMs + LIFE_MARGIN_MS) return;
+    const lifeMs = Math.max(this.settings.sandboxTimeoutMs, needMs + LIFE_MARGIN_MS);
+    await lease.sandbox.setTimeout(lifeMs).catch((error: unknown) => Promise.reject(serviceError(error, "extend the sandbox's timeout", this.settings)));
+    lease.expiresAt = Date.now() + lifeMs;
+  }
+
+  /** A reusable sandbox goes back once its context is removed; any other is killed now. */
+  private giveBack(pool: SandboxPool, lease: Lease, reusable: boolean, contextId: string | undefined): void {
+    if (!reusable || !contextId) return pool.release(lease, false);
+    lease.sandbox.removeCodeContext(contextId).then(
+      () => pool.release(lease, true),
+      (error: Error) => {
+        debug(`removing context ${contextId} failed, killing sandbox ${lease.sandbox.sandboxId}: ${error.message}`);
+        pool.release(lease, false);
+      },
+    );
+  }
+
+  /** A sandbox from the pool; creation is retried once when the failure is one a retry can help. */
+  private async acquire(pool: SandboxPool, exclusive: boolean, signal?: AbortSignal): Promise<Lease> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await pool.acquire(exclusive, signal);
+      } catch (error) {
+        if (error instanceof RuntimeClosedError) throw error;
+        const failure = error instanceof E2BServiceError ? error : serviceError(error, "create a sandbox", this.settings);
+        if (attempt >= 2 || !failure.retryable || signal?.aborted) throw failure;
+        debug(`retrying sandbox creation after: ${failure.message}`);
+      }
+    }
+  }
+
+  private async pool(network: boolean): Promise<SandboxPool> {
+    let pool = this.pools.get(network);
+    if (pool) return pool;
+    const Sandbox = await this.sandboxClass();
+    pool = this.pools.get(network);
+    if (pool) return pool;
+    const s = this.settings;
+    pool = new SandboxPool({
+      // Sandboxes with internet access are made only for requests that ask for it, never kept warm.
+      size: network ? 0 : s.poolSize,
+      idleMs: s.poolIdleMs,
+      max: s.maxSandboxes,
+      lifeMs: s.sandboxTimeoutMs,
+      create: () =>
+        Sandbox.create(s.template, {
+          timeoutMs: s.sandboxTimeoutMs,
+          allowInternetAccess: network,
+          metadata: { createdBy: "coderouter" },
+        }).catch((error: unknown) => Promise.reject(serviceError(error, "create a sandbox", s))),
+    });
+    this.pools.set(network, pool);
+    pool.refill();
+    return pool;
+  }
+
+  private sandboxClass(): Promise<SandboxClass> {
+    this.sandboxes ??= loadSdk().then(
+      () => sandboxClass(this.settings),
+      (error: unknown) => {
+        this.sandboxes = undefined;
+        throw new RuntimeNotInstalledError("e2b", `the E2B SDK could not be loaded: ${(error as Error).message}`, {
+          cause: error,
+          fix: "npm install @e2b/code-interpreter",
+        });
+      },
+    );
+    return this.sandboxes;
+  }
+}
+
+/** Rich display data (charts, images, HTML) as artifacts: binary formats in base64, text as is. */
+function toArtifacts(result: Result): Artifact[] {
+  const formats: [keyof Result, string, Artifact["encoding"]][] = [
+    ["png", "image/png", "base64"],
+    ["jpeg", "image/jpeg", "base64"],
+    ["pdf", "application/pdf", "base64"],
+    ["svg", "image/svg+xml", "utf8"],
+    ["html", "text/html", "utf8"],
+    ["markdown", "text/markdown", "utf8"],
+    ["latex", "text/latex", "utf8"],
+    ["javascript", "application/javascript", "utf8"],
+  ];
+  const out: Artifact[] = [];
+  for (const [field, mimeType, encoding] of formats) {
+    const value = result[field];
+    if (typeof value === "string") out.push({ mimeType, data: value, encoding });
+  }
+  if (result.json) out.push({ mimeType: "application/json", data: JSON.stringify(result.json), encoding: "utf8" });
+  if (!out.length && result.text) out.push({ mimeType: "text/plain", data: result.text, encoding: "utf8" });
+  return out;
+}
