@@ -247,6 +247,7 @@ export class Router {
       isolation: request.isolation ?? this.settings.defaultIsolation,
       expectedDurationMs: request.expectedDurationMs,
       network: request.network,
+      packages: request.packages,
     };
     const ids = requested === "auto" ? RUNTIME_IDS : [requested];
     const modules = importedModules(request.language, request.code);

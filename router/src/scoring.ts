@@ -13,6 +13,7 @@ export interface ScoringInput {
   isolation: Isolation;
   expectedDurationMs?: number;
   network?: boolean;
+  packages?: string[];
 }
 
 /** Jobs longer than this hold a local core for too long: the seeds send them to E2B. */
@@ -32,6 +33,9 @@ export function ruleOut(caps: Capabilities, availability: Availability, request:
     return `runs at most ${caps.maxDurationMs} ms, the request expects ${request.expectedDurationMs} ms`;
   }
   if (request.network && !caps.network) return "gives no network access, the request asks for it";
+  if (request.packages?.length && caps.packages !== "installable") {
+    return `cannot install packages, the request asks for ${request.packages.join(", ")}`;
+  }
   if (!availability.available) return `unavailable: ${availability.reason}`;
   return undefined;
 }
@@ -40,6 +44,8 @@ export function ruleOut(caps: Capabilities, availability: Availability, request:
  * The soft scores, higher is better, each term in points so the breakdown reads as an explanation:
  * - latency: one point per 10 ms of typical start-up, at most 60 (a cold remote sandbox);
  * - cost: one point per tenth of a cent the expected run would cost;
+ * - isolation: code that needs a sandbox is best run in a machine of its own (a microVM), the
+ *   seeds' rule for untrusted code;
  * - duration: long jobs move off the local machine, very long ones to a batch cluster;
  * - dependencies: a local runtime missing an imported module would fail, one with installable
  *   packages would not.
@@ -54,6 +60,7 @@ export function score(
   const breakdown: Record<string, number> = {
     latency: -Math.min(60, caps.startupMs / 10),
     cost: -(caps.costPerSecondUsd * ((expected ?? 1000) / 1000)) * 1000,
+    isolation: isolationAtLeast(request.isolation, "sandbox") && caps.isolation === "vm" ? 70 : 0,
     duration: durationFit(id, caps, expected),
     dependencies: 0,
   };
@@ -63,10 +70,11 @@ export function score(
 }
 
 function durationFit(id: RuntimeId, caps: Capabilities, expected: number | undefined): number {
-  if (expected === undefined) return id === "bacalhau" ? -40 : 0;
-  if (id === "bacalhau") return expected > VERY_LONG_JOB_MS ? 40 : -40;
-  if (expected <= LONG_JOB_MS) return 0;
-  return caps.location === "local" ? -30 : 30;
+  if (id === "bacalhau") return expected !== undefined && expected > VERY_LONG_JOB_MS ? 80 : -40;
+  if (expected === undefined || expected <= LONG_JOB_MS) return 0;
+  if (caps.location === "local") return -30;
+  // Past a cloud sandbox's default life the batch cluster is the better remote.
+  return expected > VERY_LONG_JOB_MS ? 0 : 40;
 }
 
 /** One line that says why the winner won, for the CLI's status line and `explain`. */

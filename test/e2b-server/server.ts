@@ -51,6 +51,8 @@ interface LocalSandbox {
   timer: NodeJS.Timeout;
   contexts: Map<string, Context>;
   envs: Record<string, string>;
+  metadata: Record<string, string>;
+  running: number;
 }
 
 const KERNELS = fileURLToPath(new URL("./kernels/", import.meta.url));
@@ -60,7 +62,7 @@ const TEMPLATES = new Set(["code-interpreter-v1", "code-interpreter", "base"]);
 export class LocalE2B {
   readonly apiKey: string;
   readonly faults: Faults = {};
-  readonly stats = { created: 0, killed: 0, expired: 0, executions: 0, maxLive: 0 };
+  readonly stats = { created: 0, killed: 0, expired: 0, executions: 0, maxLive: 0, maxExecutionsInOneSandbox: 0 };
   private readonly sandboxes = new Map<string, LocalSandbox>();
   private readonly server: Server;
   private readonly memoryMb: number;
@@ -111,7 +113,10 @@ export class LocalE2B {
     const match = /^\/sandboxes\/([^/]+)(\/timeout)?$/.exec(path);
     if (req.method === "POST" && path === "/v2/sandboxes") return this.create(await body(req), res);
     if (req.method === "GET" && (path === "/v2/sandboxes" || path === "/sandboxes")) {
-      return json(res, 200, [...this.sandboxes.values()].map(describe));
+      // ?metadata=key%3Dvalue%26…: the SDK's filter, one URL-encoded query string of pairs.
+      const wanted = [...new URLSearchParams(url.searchParams.get("metadata") ?? "")];
+      const matching = [...this.sandboxes.values()].filter((s) => wanted.every(([k, v]) => s.metadata[k] === v));
+      return json(res, 200, matching.map(describe));
     }
     if (match) {
       const sandbox = this.sandboxes.get(match[1]!);
@@ -148,6 +153,8 @@ export class LocalE2B {
       timer: setTimeout(() => {}, 0),
       contexts: new Map(),
       envs: (request.envVars as Record<string, string> | undefined) ?? {},
+      metadata: (request.metadata as Record<string, string> | undefined) ?? {},
+      running: 0,
     };
     this.schedule(sandbox, (Number(request.timeout) || 15) * 1000);
     this.sandboxes.set(sandbox.sandboxID, sandbox);
@@ -212,7 +219,8 @@ export class LocalE2B {
       : [`--max-old-space-size=${this.memoryMb}`, `${KERNELS}node_kernel.cjs`];
     const kernel = spawn(command, args, {
       // The sandbox's own environment: nothing of the host's but what a process needs to start.
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", ...sandbox.envs },
+      // A sandbox's Python is its user's to install into, as in E2B's own image.
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", PIP_BREAK_SYSTEM_PACKAGES: "1", ...sandbox.envs },
       cwd: "/tmp",
       detached: true,
       stdio: ["pipe", "pipe", "pipe", "pipe"],
@@ -250,6 +258,9 @@ export class LocalE2B {
       context ??= this.startKernel(sandbox, language, "default");
     }
     res.writeHead(200, { "content-type": "application/x-ndjson" });
+    sandbox.running++;
+    this.stats.maxExecutionsInOneSandbox = Math.max(this.stats.maxExecutionsInOneSandbox, sandbox.running);
+    res.on("close", () => sandbox.running--);
     if (this.faults.hangExecution) {
       this.faults.hangExecution = false;
       return;
@@ -343,7 +354,7 @@ function describe(sandbox: LocalSandbox): Record<string, unknown> {
     cpuCount: 2,
     memoryMB: 512,
     diskSizeMB: 1024,
-    metadata: {},
+    metadata: sandbox.metadata,
     state: "running",
     envdVersion: ENVD_VERSION,
   };

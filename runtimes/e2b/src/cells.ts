@@ -22,11 +22,15 @@ export function pythonCell(request: NormalizedRequest): string {
   // IPython runs cells inside a running asyncio loop, where asyncio.run() (top-level await in the
   // runner) is refused: such code then runs on a thread of its own.
   return `def __coderouter_cell(runner_source, payload):
-    import asyncio, base64, json, threading, types
+    import asyncio, base64, json, resource, threading, types
     runner = types.ModuleType("coderouter_runner")
     runner.__file__ = "coderouter_runner.py"
     exec(compile(base64.b64decode(runner_source).decode(), runner.__file__, "exec"), runner.__dict__)
     request = json.loads(base64.b64decode(payload))
+    # The request's memory limit, unless the sandbox's own is already lower.
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    if request.get("memoryMb") and hard != resource.RLIM_INFINITY and request["memoryMb"] * 1048576 >= hard:
+        request["memoryMb"] = None
     runner.apply_limits(request, cpu=False)
     try:
         asyncio.get_running_loop()

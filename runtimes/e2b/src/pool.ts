@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createDebug, RuntimeClosedError } from "@coderouter/core";
 import type { Sandbox } from "./sdk.js";
 
@@ -26,7 +27,11 @@ export interface PoolOptions {
   max: number;
   /** The life a new sandbox gets from the service. */
   lifeMs: number;
-  create: () => Promise<Sandbox>;
+  /** Creates a sandbox tagged with the pool's owner id in its metadata. */
+  create: (owner: string) => Promise<Sandbox>;
+  /** Ids of the live sandboxes tagged with the owner id. */
+  tagged: (owner: string) => Promise<string[]>;
+  killById: (id: string) => Promise<unknown>;
 }
 
 /**
@@ -41,11 +46,14 @@ export class SandboxPool {
   private readonly waiters: (() => void)[] = [];
   private readonly kills = new Set<Promise<void>>();
   private creating = 0;
+  /** Tags this pool's sandboxes, so one whose creation timed out on our side can still be found. */
+  readonly owner = randomUUID();
+  private readonly known = new Set<string>();
   private refilling = 0;
   private closed = false;
   /** The last failure of a background creation, for availability(). */
   lastError: Error | undefined;
-  readonly counts = { created: 0, killed: 0 };
+  readonly counts = { created: 0, killed: 0, orphansKilled: 0 };
 
   constructor(private readonly options: PoolOptions) {
     pools.add(this);
@@ -130,6 +138,32 @@ export class SandboxPool {
       await Promise.all(this.kills);
       if (this.creating > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    if (this.orphansPossible) await this.killOrphans();
+  }
+
+  /** Set once a creation failed without an answer: the service may have made the sandbox anyway. */
+  private orphansPossible = false;
+
+  /** Kills the sandboxes tagged as ours that this pool never received. */
+  async killOrphans(): Promise<void> {
+    let ids: string[];
+    try {
+      ids = await this.options.tagged(this.owner);
+    } catch (error) {
+      return debug(`listing this pool's sandboxes failed: ${(error as Error).message}`);
+    }
+    await Promise.all(
+      ids
+        .filter((id) => !this.known.has(id))
+        .map((id) => {
+          this.known.add(id);
+          debug(`killing sandbox ${id}, created after its creation request had given up`);
+          return this.options.killById(id).then(
+            () => void this.counts.orphansKilled++,
+            (error: Error) => debug(`killing orphan ${id} failed: ${error.message}`),
+          );
+        }),
+    );
   }
 
   private pick(fresh: boolean): number {
@@ -141,7 +175,15 @@ export class SandboxPool {
   private async createOne(): Promise<Lease> {
     this.creating++;
     try {
-      const sandbox = await this.options.create();
+      const sandbox = await this.options.create(this.owner).catch((error: Error) => {
+        if (error.name === "TimeoutError" || error.name === "AbortError" || (error.cause as Error | undefined)?.name === "TimeoutError") {
+          // The request gave up, the service may still finish: look for the sandbox now and later.
+          this.orphansPossible = true;
+          for (const delay of [1000, this.options.lifeMs / 10]) setTimeout(() => void this.killOrphans(), delay).unref();
+        }
+        throw error;
+      });
+      this.known.add(sandbox.sandboxId);
       this.counts.created++;
       debug(`created sandbox ${sandbox.sandboxId}`);
       // Closed while it was being created: it must not outlive the pool.

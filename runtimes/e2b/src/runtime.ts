@@ -112,12 +112,16 @@ export class E2BRuntime implements Runtime {
     return { "e2b.sandboxes": this.pools.get(false)?.ready ?? 0 };
   }
 
-  /** Sandboxes created and killed so far, across pools: equal once everything is closed. */
-  counts(): { created: number; killed: number } {
-    const counts = { created: 0, killed: 0 };
+  /**
+   * Sandboxes created and killed so far, across pools: equal once everything is closed. Orphans
+   * are sandboxes the service made after their creation request had given up, found and killed.
+   */
+  counts(): { created: number; killed: number; orphansKilled: number } {
+    const counts = { created: 0, killed: 0, orphansKilled: 0 };
     for (const pool of this.pools.values()) {
       counts.created += pool.counts.created;
       counts.killed += pool.counts.killed;
+      counts.orphansKilled += pool.counts.orphansKilled;
     }
     return counts;
   }
@@ -332,12 +336,19 @@ export class E2BRuntime implements Runtime {
       idleMs: s.poolIdleMs,
       max: s.maxSandboxes,
       lifeMs: s.sandboxTimeoutMs,
-      create: () =>
+      create: (owner) =>
         Sandbox.create(s.template, {
           timeoutMs: s.sandboxTimeoutMs,
           allowInternetAccess: network,
-          metadata: { createdBy: "coderouter" },
+          metadata: { createdBy: "coderouter", coderouterPool: owner },
         }).catch((error: unknown) => Promise.reject(serviceError(error, "create a sandbox", s))),
+      tagged: async (owner) => {
+        const ids: string[] = [];
+        const pages = Sandbox.list({ query: { metadata: { coderouterPool: owner } } });
+        while (pages.hasNext) ids.push(...(await pages.nextItems()).map((info) => info.sandboxId));
+        return ids;
+      },
+      killById: (id) => Sandbox.kill(id),
     });
     this.pools.set(network, pool);
     pool.refill();

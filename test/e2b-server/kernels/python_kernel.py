@@ -9,6 +9,7 @@ cell's last expression is displayed through the object's _repr_*_ methods.
 
 import ast
 import asyncio
+import builtins
 import json
 import os
 import sys
@@ -66,6 +67,13 @@ def display(*values):
         send(dict(type="result", is_main_result=False, **bundle(value)))
 
 
+def cell_traceback(exc):
+    """The traceback from the cell down, without the kernel's own frames, as IPython shows it."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    lines = ["Traceback (most recent call last):\n"] + traceback.format_list(frames) if frames else []
+    return "".join(lines + traceback.format_exception_only(type(exc), exc))
+
+
 async def run_cell(code, namespace):
     tree = ast.parse(code, "<cell>")
     last = None
@@ -83,7 +91,9 @@ async def run_cell(code, namespace):
 
 
 async def main():
-    namespace = {"__name__": "__main__", "display": display}
+    # IPython makes display() a builtin: code run in any namespace can call it.
+    builtins.display = display
+    namespace = {"__name__": "__main__"}
     sys.stdout, sys.stderr = Stream("stdout"), Stream("stderr")
     reader = asyncio.StreamReader(limit=1 << 30)
     loop = asyncio.get_running_loop()
@@ -106,7 +116,7 @@ async def main():
                 "type": "error",
                 "name": type(exc).__name__,
                 "value": str(exc),
-                "traceback": "".join(traceback.format_exception(exc)),
+                "traceback": cell_traceback(exc),
             })
         send({"type": "end"})
 
