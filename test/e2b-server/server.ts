@@ -27,10 +27,10 @@ export interface Faults {
   createStatus?: { status: number; times: number };
   /** Delay every create by this long. */
   createDelayMs?: number;
-  /** Cut the connection of the next execution stream after this many messages. */
-  dropStreamAfter?: number;
-  /** The next execution is accepted and never answered. */
-  hangExecution?: boolean;
+  /** Cut the stream of the next execution whose code contains `match` after this many messages. */
+  dropStream?: { after: number; match: string };
+  /** The next execution whose code contains this is accepted and never answered. */
+  hangExecution?: string;
 }
 
 interface Context {
@@ -246,8 +246,12 @@ export class LocalE2B {
     return context;
   }
 
+  /** The start of each executed cell's code, in order, for tests that count what was sent. */
+  readonly cells: string[] = [];
+
   private execute(sandbox: LocalSandbox, request: ExecuteBody, res: ServerResponse): void {
     this.stats.executions++;
+    this.cells.push(request.code.slice(0, 40));
     let context: Context | undefined;
     if (request.context_id) {
       context = sandbox.contexts.get(request.context_id);
@@ -261,12 +265,15 @@ export class LocalE2B {
     sandbox.running++;
     this.stats.maxExecutionsInOneSandbox = Math.max(this.stats.maxExecutionsInOneSandbox, sandbox.running);
     res.on("close", () => sandbox.running--);
-    if (this.faults.hangExecution) {
-      this.faults.hangExecution = false;
+    if (this.faults.hangExecution !== undefined && request.code.includes(this.faults.hangExecution)) {
+      this.faults.hangExecution = undefined;
       return;
     }
-    let dropAfter = this.faults.dropStreamAfter;
-    this.faults.dropStreamAfter = undefined;
+    let dropAfter: number | undefined;
+    if (this.faults.dropStream && request.code.includes(this.faults.dropStream.match)) {
+      dropAfter = this.faults.dropStream.after;
+      this.faults.dropStream = undefined;
+    }
     const write = (message: Record<string, unknown>) => {
       if (res.destroyed) return;
       res.write(JSON.stringify(message) + "\n");

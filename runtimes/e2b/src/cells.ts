@@ -1,72 +1,34 @@
 import { readFileSync } from "node:fs";
-import { asyncFunctionSource, runnerFiles, type NormalizedRequest, type PreparedJavaScript } from "@coderouter/core";
+import { asyncFunctionSource, runnerFiles, type Language, type NormalizedRequest, type PreparedJavaScript } from "@coderouter/core";
 
 /**
- * The code cells sent to E2B's interpreter. The user's code and inputs travel as base64 data
- * inside the cell, never spliced into its source; the cell runs the same wrappers as the local
- * runtimes (coderouter_runner.py, to-output.cjs), and hands back their result as the cell's
- * displayed value: an object whose MIME bundle holds application/json, which the interpreter
- * returns in the main result's `json`.
+ * The code cells sent to E2B's interpreter. A context is first given a prelude that defines
+ * `__coderouter_run` from the same wrappers the local runtimes use (coderouter_runner.py,
+ * to-output.cjs); each execution is then one short cell calling it with the user's code and
+ * inputs as base64 data, never spliced into source. The result comes back as the cell's displayed
+ * value: an object whose MIME bundle holds application/json, which the interpreter returns in the
+ * main result's `json`.
  */
 
 const base64 = (text: string) => Buffer.from(text).toString("base64");
+const RESULT_TEXT = "coderouter result";
 
-let pythonRunner: string | undefined;
-let toOutputSource: string | undefined;
+let pythonPrelude: string | undefined;
+let javascriptPrelude: string | undefined;
 
-export const RESULT_TEXT = "coderouter result";
+/** Defines `__coderouter_run` in a fresh context; sent once per context, ahead of its execution. */
+export function preludeCell(language: Language): string {
+  if (language === "python") return (pythonPrelude ??= pythonPreludeCell());
+  return (javascriptPrelude ??= javascriptPreludeCell());
+}
 
 export function pythonCell(request: NormalizedRequest): string {
-  pythonRunner ??= base64(readFileSync(runnerFiles.python, "utf8"));
   const payload = base64(JSON.stringify({ code: request.code, inputs: request.inputs, memoryMb: request.memoryMb }));
-  // IPython runs cells inside a running asyncio loop, where asyncio.run() (top-level await in the
-  // runner) is refused: such code then runs on a thread of its own.
-  return `def __coderouter_cell(runner_source, payload):
-    import asyncio, base64, json, resource, threading, types
-    runner = types.ModuleType("coderouter_runner")
-    runner.__file__ = "coderouter_runner.py"
-    exec(compile(base64.b64decode(runner_source).decode(), runner.__file__, "exec"), runner.__dict__)
-    request = json.loads(base64.b64decode(payload))
-    # The request's memory limit, unless the sandbox's own is already lower.
-    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-    if request.get("memoryMb") and hard != resource.RLIM_INFINITY and request["memoryMb"] * 1048576 >= hard:
-        request["memoryMb"] = None
-    runner.apply_limits(request, cpu=False)
-    try:
-        asyncio.get_running_loop()
-        in_loop = "await" in request["code"]
-    except RuntimeError:
-        in_loop = False
-    if in_loop:
-        box = []
-        worker = threading.Thread(target=lambda: box.append(runner.run(request["code"], request["inputs"])))
-        worker.start()
-        worker.join()
-        result = box[0]
-    else:
-        result = runner.run(request["code"], request["inputs"])
-    try:
-        json.dumps(result, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        result = runner.error_result("runtime", exc, "")
-
-    class Result:
-        def _repr_json_(self):
-            return result
-
-        def __repr__(self):
-            return ${JSON.stringify(RESULT_TEXT)}
-
-    return Result()
-
-
-__coderouter_cell("${pythonRunner}", "${payload}")
-`;
+  return `__coderouter_run("${payload}")`;
 }
 
 /** JavaScript and TypeScript: the snippet was prepared (types stripped, last expression returned) on the host. */
 export function javascriptCell(request: NormalizedRequest, prepared: Extract<PreparedJavaScript, { ok: true }>): string {
-  toOutputSource ??= base64(readFileSync(runnerFiles.toOutput, "utf8"));
   const { source } = asyncFunctionSource(prepared.body);
   const payload = base64(
     JSON.stringify({
@@ -76,42 +38,104 @@ export function javascriptCell(request: NormalizedRequest, prepared: Extract<Pre
       inputs: request.inputs,
     }),
   );
-  return `await (async (toOutputSource, payloadText) => {
+  return `await globalThis.__coderouter_run("${payload}")`;
+}
+
+function pythonPreludeCell(): string {
+  const runner = base64(readFileSync(runnerFiles.python, "utf8"));
+  // IPython runs cells inside a running asyncio loop, where asyncio.run() (top-level await in the
+  // runner) is refused: such code then runs on a thread of its own.
+  return `def __coderouter_define(runner_source):
+    import asyncio, base64, json, resource, threading, types
+    runner = types.ModuleType("coderouter_runner")
+    runner.__file__ = "coderouter_runner.py"
+    exec(compile(base64.b64decode(runner_source).decode(), runner.__file__, "exec"), runner.__dict__)
+
+    class Result:
+        def __init__(self, result):
+            self.result = result
+
+        def _repr_json_(self):
+            return self.result
+
+        def __repr__(self):
+            return ${JSON.stringify(RESULT_TEXT)}
+
+    def run(payload):
+        request = json.loads(base64.b64decode(payload))
+        # The request's memory limit, unless the sandbox's own is already lower.
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        if request.get("memoryMb") and hard != resource.RLIM_INFINITY and request["memoryMb"] * 1048576 >= hard:
+            request["memoryMb"] = None
+        runner.apply_limits(request, cpu=False)
+        try:
+            asyncio.get_running_loop()
+            in_loop = "await" in request["code"]
+        except RuntimeError:
+            in_loop = False
+        if in_loop:
+            box = []
+            worker = threading.Thread(target=lambda: box.append(runner.run(request["code"], request["inputs"])))
+            worker.start()
+            worker.join()
+            result = box[0]
+        else:
+            result = runner.run(request["code"], request["inputs"])
+        try:
+            json.dumps(result, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            result = runner.error_result("runtime", exc, "")
+        return Result(result)
+
+    return run
+
+
+__coderouter_run = __coderouter_define("${runner}")
+del __coderouter_define
+`;
+}
+
+function javascriptPreludeCell(): string {
+  const toOutput = base64(readFileSync(runnerFiles.toOutput, "utf8"));
+  return `(() => {
   const decode = (text) => new TextDecoder().decode(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)));
   const module = { exports: {} };
-  new Function("module", "exports", decode(toOutputSource))(module, module.exports);
+  new Function("module", "exports", decode("${toOutput}"))(module, module.exports);
   const { toOutput, publishInputs } = module.exports;
-  const payload = JSON.parse(decode(payloadText));
-  publishInputs(globalThis, payload.inputs);
   // The function header takes the first line: frames in the user's file move up by one.
-  const userFrames = (stack) =>
+  const userFrames = (stack, filename) =>
     String(stack ?? "")
       .split("\\n")
-      .filter((line, i) => i === 0 || !/^\\s+at /.test(line) || line.includes(payload.filename + ":"))
+      .filter((line, i) => i === 0 || !/^\\s+at /.test(line) || line.includes(filename + ":"))
       .join("\\n")
-      .replace(new RegExp(payload.filename.replace(".", "\\\\.") + ":(\\\\d+):", "g"), (_, line) => payload.filename + ":" + (line - 1) + ":");
-  const describe = (error) =>
+      .replace(new RegExp(filename.replace(".", "\\\\.") + ":(\\\\d+):", "g"), (_, line) => filename + ":" + (line - 1) + ":");
+  const describe = (error, filename) =>
     error instanceof Error
-      ? { kind: error instanceof SyntaxError ? "syntax" : "runtime", name: error.name, message: error.message, traceback: userFrames(error.stack) }
+      ? { kind: error instanceof SyntaxError ? "syntax" : "runtime", name: error.name, message: error.message, traceback: userFrames(error.stack, filename) }
       : { kind: "runtime", name: "Error", message: "Uncaught " + String(error), traceback: "" };
-  let result;
-  try {
-    const value = await (0, eval)(payload.source)();
+  const run = async (payloadText) => {
+    const payload = JSON.parse(decode(payloadText));
+    publishInputs(globalThis, payload.inputs);
+    let result;
     try {
-      result = { output: toOutput(value) };
+      const value = await (0, eval)(payload.source)();
+      try {
+        result = { output: toOutput(value) };
+      } catch (error) {
+        result = { error: { ...describe(error, payload.filename), traceback: "" } };
+      }
     } catch (error) {
-      result = { error: { ...describe(error), traceback: "" } };
+      result = { error: describe(error, payload.filename) };
     }
-  } catch (error) {
-    result = { error: describe(error) };
-  }
-  return { [Symbol.for("Jupyter.display")]: () => ({ "application/json": result, "text/plain": ${JSON.stringify(RESULT_TEXT)} }) };
-})("${toOutputSource}", "${payload}")
+    return { [Symbol.for("Jupyter.display")]: () => ({ "application/json": result, "text/plain": ${JSON.stringify(RESULT_TEXT)} }) };
+  };
+  Object.defineProperty(globalThis, "__coderouter_run", { value: run, enumerable: false });
+})()
 `;
 }
 
 /** A cell that installs packages with the interpreter's own pip or npm; names travel as data. */
-export function installCell(language: NormalizedRequest["language"], packages: string[]): string {
+export function installCell(language: Language, packages: string[]): string {
   const names = base64(JSON.stringify(packages));
   if (language === "python") {
     return `import base64 as __b, json as __j, subprocess as __s, sys as __y

@@ -13,16 +13,17 @@ import {
   type Capabilities,
   type ExecutionError,
   type JsonValue,
+  type Language,
   type LimitKind,
   type NormalizedRequest,
   type Runtime,
   type RuntimeResult,
   type SharedSettings,
 } from "@coderouter/core";
-import { installCell, javascriptCell, pythonCell } from "./cells.js";
+import { installCell, javascriptCell, preludeCell, pythonCell } from "./cells.js";
 import { E2BServiceError, redact, serviceError } from "./errors.js";
 import { SandboxPool, type Lease } from "./pool.js";
-import { loadSdk, sandboxClass, type Execution, type Result, type Sandbox, type SandboxClass } from "./sdk.js";
+import { loadSdk, sandboxClass, type Context, type Execution, type Result, type Sandbox, type SandboxClass } from "./sdk.js";
 import { costUsd, INTERPRETER_TEMPLATE, type E2BSettings } from "./settings.js";
 
 const debug = createDebug("coderouter:e2b");
@@ -45,6 +46,11 @@ export class E2BRuntime implements Runtime {
   private readonly pools = new Map<boolean, SandboxPool>();
   private sandboxes: Promise<SandboxClass> | undefined;
   private closed = false;
+  /**
+   * The next context of each idle sandbox, created and given the prelude ahead of the request
+   * that will use it: a new kernel takes longer to start than a trivial execution takes to run.
+   */
+  private readonly spares = new WeakMap<Sandbox, { language: Language; context: Promise<Context | undefined> }>();
 
   constructor(
     private readonly settings: E2BSettings,
@@ -168,7 +174,7 @@ export class E2BRuntime implements Runtime {
       reusable = false;
       throw error instanceof E2BServiceError || error instanceof RuntimeClosedError ? error : serviceError(error, "run the code", this.settings);
     } finally {
-      this.giveBack(pool, lease, reusable, contextId);
+      this.giveBack(pool, lease, reusable, contextId, request.language);
     }
   }
 
@@ -180,9 +186,7 @@ export class E2BRuntime implements Runtime {
   private async run(lease: Lease, request: NormalizedRequest, cell: string, started: number) {
     const { sandbox } = lease;
     await this.extendLife(lease, request.timeoutMs + (request.packages?.length ? INSTALL_TIMEOUT_MS : 0));
-    const context = await sandbox
-      .createCodeContext({ language: request.language, requestTimeoutMs: this.settings.requestTimeoutMs })
-      .catch((error: unknown) => Promise.reject(serviceError(error, "create a code context", this.settings)));
+    const context = await this.takeContext(sandbox, request.language);
     const startupMs = performance.now() - started;
 
     let limit: LimitKind | undefined;
@@ -297,11 +301,49 @@ export class E2BRuntime implements Runtime {
     lease.expiresAt = Date.now() + lifeMs;
   }
 
-  /** A reusable sandbox goes back once its context is removed; any other is killed now. */
-  private giveBack(pool: SandboxPool, lease: Lease, reusable: boolean, contextId: string | undefined): void {
+  /** A context with the prelude: the sandbox's spare when it has one for this language, else a new one. */
+  private async takeContext(sandbox: Sandbox, language: Language): Promise<Context> {
+    const spare = this.spares.get(sandbox);
+    this.spares.delete(sandbox);
+    if (spare?.language === language) {
+      const context = await spare.context;
+      if (context) return context;
+    } else if (spare) {
+      void spare.context.then((unused) => unused && sandbox.removeCodeContext(unused.id).catch(() => {}));
+    }
+    return this.prepareContext(sandbox, language);
+  }
+
+  private async prepareContext(sandbox: Sandbox, language: Language): Promise<Context> {
+    const { requestTimeoutMs } = this.settings;
+    const context = await sandbox
+      .createCodeContext({ language, requestTimeoutMs })
+      .catch((error: unknown) => Promise.reject(serviceError(error, "create a code context", this.settings)));
+    const prelude = await sandbox
+      .runCode(preludeCell(language), { context, timeoutMs: requestTimeoutMs })
+      .catch((error: unknown) => Promise.reject(serviceError(error, "prepare a code context", this.settings)));
+    if (prelude.error) {
+      throw new E2BServiceError(`the code interpreter could not prepare a ${language} context: ${prelude.error.name}: ${prelude.error.value}`, false);
+    }
+    return context;
+  }
+
+  private makeSpare(sandbox: Sandbox, language: Language): void {
+    const context = this.prepareContext(sandbox, language).catch((error: Error) => {
+      debug(`preparing a spare context in ${sandbox.sandboxId} failed: ${error.message}`);
+      return undefined;
+    });
+    this.spares.set(sandbox, { language, context });
+  }
+
+  /** A reusable sandbox goes back once its context is removed and the next one is under way; any other is killed now. */
+  private giveBack(pool: SandboxPool, lease: Lease, reusable: boolean, contextId: string | undefined, language: Language): void {
     if (!reusable || !contextId) return pool.release(lease, false);
     lease.sandbox.removeCodeContext(contextId).then(
-      () => pool.release(lease, true),
+      () => {
+        this.makeSpare(lease.sandbox, language);
+        pool.release(lease, true);
+      },
       (error: Error) => {
         debug(`removing context ${contextId} failed, killing sandbox ${lease.sandbox.sandboxId}: ${error.message}`);
         pool.release(lease, false);
@@ -336,12 +378,15 @@ export class E2BRuntime implements Runtime {
       idleMs: s.poolIdleMs,
       max: s.maxSandboxes,
       lifeMs: s.sandboxTimeoutMs,
-      create: (owner) =>
-        Sandbox.create(s.template, {
+      create: async (owner) => {
+        const sandbox = await Sandbox.create(s.template, {
           timeoutMs: s.sandboxTimeoutMs,
           allowInternetAccess: network,
           metadata: { createdBy: "coderouter", coderouterPool: owner },
-        }).catch((error: unknown) => Promise.reject(serviceError(error, "create a sandbox", s))),
+        }).catch((error: unknown) => Promise.reject(serviceError(error, "create a sandbox", s)));
+        this.makeSpare(sandbox, s.languages[0] ?? "python");
+        return sandbox;
+      },
       tagged: async (owner) => {
         const ids: string[] = [];
         const pages = Sandbox.list({ query: { metadata: { coderouterPool: owner } } });

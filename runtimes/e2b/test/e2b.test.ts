@@ -14,6 +14,9 @@ const request = (extra: Partial<NormalizedRequest> = {}): NormalizedRequest => (
   ...extra,
 });
 
+/** How the cell of an execution (not a context's prelude) calls the wrapper. */
+const RUN_CALL = "__coderouter_run(";
+
 const server = new LocalE2B();
 const opened: E2BRuntime[] = [];
 const routers: Router[] = [];
@@ -28,7 +31,7 @@ afterEach(async () => {
     expect(killed + orphansKilled).toBeGreaterThanOrEqual(created);
   }
   for (const router of routers.splice(0)) await router.close();
-  Object.assign(server.faults, { createStatus: undefined, createDelayMs: undefined, dropStreamAfter: undefined, hangExecution: false });
+  Object.assign(server.faults, { createStatus: undefined, createDelayMs: undefined, dropStream: undefined, hangExecution: undefined });
   expect(server.live()).toEqual([]);
 });
 
@@ -67,6 +70,17 @@ describe("configuration and availability", () => {
     const refused = await runtime({ apiKey: wrongKey }).availability();
     expect(refused).toMatchObject({ available: false, fix: "check E2B_API_KEY" });
     expect(JSON.stringify(refused)).not.toContain(wrongKey);
+  });
+
+  it("never shows the key: not in doctor's report, an explanation or a result", async () => {
+    const r = router();
+    const seen = JSON.stringify([
+      await r.runtimes(),
+      await r.explain({ language: "python", code: "1", runtime: "e2b" }),
+      await r.execute({ language: "python", code: "import os\ndict(os.environ)", runtime: "e2b" }),
+    ]);
+    expect(seen).toContain("e2b");
+    expect(seen).not.toContain(server.apiKey);
   });
 
   it("is ruled out by the router for languages E2B_LANGUAGES leaves out", async () => {
@@ -168,20 +182,22 @@ describe("faults of the service", () => {
 
   it("a stream cut mid-execution is an infrastructure error, not retried, and the sandbox is killed", async () => {
     const r = runtime();
-    server.faults.dropStreamAfter = 2;
-    const executions = server.stats.executions;
+    // The execution's own cell (a context's prelude is sent before it).
+    server.faults.dropStream = { after: 2, match: RUN_CALL };
+    const runs = () => server.cells.filter((cell) => cell.includes(RUN_CALL)).length;
+    const before = runs();
     await expect(r.execute(request({ code: "print('a')\nprint('b')\nprint('c')\n1" }))).rejects.toMatchObject({
       kind: "infrastructure",
       message: expect.stringMatching(/during the execution/),
     });
-    expect(server.stats.executions).toBe(executions + 1);
+    expect(runs()).toBe(before + 1);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(server.live()).toEqual([]);
   });
 
   it("an execution that never ends is a timeout, and its sandbox is killed", async () => {
     const r = runtime();
-    server.faults.hangExecution = true;
+    server.faults.hangExecution = RUN_CALL;
     const result = await r.execute(request({ timeoutMs: 800 }));
     expect(result.error?.kind).toBe("timeout");
     await new Promise((resolve) => setTimeout(resolve, 100));
