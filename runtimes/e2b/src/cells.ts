@@ -1,5 +1,11 @@
-import { readFileSync } from "node:fs";
-import { asyncFunctionSource, runnerFiles, type Language, type NormalizedRequest, type PreparedJavaScript } from "@coderouter/core";
+import {
+  asyncFunctionSource,
+  javascriptRunnerSource,
+  pythonRunnerSource,
+  type Language,
+  type NormalizedRequest,
+  type PreparedJavaScript,
+} from "@coderouter/core";
 
 /**
  * The code cells sent to E2B's interpreter. A context is first given a prelude that defines
@@ -30,26 +36,16 @@ export function pythonCell(request: NormalizedRequest): string {
 /** JavaScript and TypeScript: the snippet was prepared (types stripped, last expression returned) on the host. */
 export function javascriptCell(request: NormalizedRequest, prepared: Extract<PreparedJavaScript, { ok: true }>): string {
   const { source } = asyncFunctionSource(prepared.body);
-  const payload = base64(
-    JSON.stringify({
-      // sourceURL names the evaluated code as the user's file, so stack frames say main.js:line:column.
-      source: `${source}\n//# sourceURL=${prepared.filename}`,
-      filename: prepared.filename,
-      inputs: request.inputs,
-    }),
-  );
+  const payload = base64(JSON.stringify({ source, filename: prepared.filename, inputs: request.inputs }));
   return `await globalThis.__coderouter_run("${payload}")`;
 }
 
 function pythonPreludeCell(): string {
-  const runner = base64(readFileSync(runnerFiles.python, "utf8"));
   // IPython runs cells inside a running asyncio loop, where asyncio.run() (top-level await in the
   // runner) is refused: such code then runs on a thread of its own.
-  return `def __coderouter_define(runner_source):
-    import asyncio, base64, json, resource, threading, types
-    runner = types.ModuleType("coderouter_runner")
-    runner.__file__ = "coderouter_runner.py"
-    exec(compile(base64.b64decode(runner_source).decode(), runner.__file__, "exec"), runner.__dict__)
+  return `def __coderouter_define():
+${indent(pythonRunnerSource(), "    ")}
+    import asyncio, base64, json, resource, threading
 
     class Result:
         def __init__(self, result):
@@ -90,49 +86,24 @@ function pythonPreludeCell(): string {
     return run
 
 
-__coderouter_run = __coderouter_define("${runner}")
+__coderouter_run = __coderouter_define()
 del __coderouter_define
 `;
 }
 
 function javascriptPreludeCell(): string {
-  const toOutput = base64(readFileSync(runnerFiles.toOutput, "utf8"));
   return `(() => {
-  const decode = (text) => new TextDecoder().decode(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)));
-  const module = { exports: {} };
-  new Function("module", "exports", decode("${toOutput}"))(module, module.exports);
-  const { toOutput, publishInputs } = module.exports;
-  // The function header takes the first line: frames in the user's file move up by one.
-  const userFrames = (stack, filename) =>
-    String(stack ?? "")
-      .split("\\n")
-      .filter((line, i) => i === 0 || !/^\\s+at /.test(line) || line.includes(filename + ":"))
-      .join("\\n")
-      .replace(new RegExp(filename.replace(".", "\\\\.") + ":(\\\\d+):", "g"), (_, line) => filename + ":" + (line - 1) + ":");
-  const describe = (error, filename) =>
-    error instanceof Error
-      ? { kind: error instanceof SyntaxError ? "syntax" : "runtime", name: error.name, message: error.message, traceback: userFrames(error.stack, filename) }
-      : { kind: "runtime", name: "Error", message: "Uncaught " + String(error), traceback: "" };
-  const run = async (payloadText) => {
-    const payload = JSON.parse(decode(payloadText));
-    publishInputs(globalThis, payload.inputs);
-    let result;
-    try {
-      const value = await (0, eval)(payload.source)();
-      try {
-        result = { output: toOutput(value) };
-      } catch (error) {
-        result = { error: { ...describe(error, payload.filename), traceback: "" } };
-      }
-    } catch (error) {
-      result = { error: describe(error, payload.filename) };
-    }
+  const run = ${javascriptRunnerSource()};
+  const display = async (payload) => {
+    const result = await run(payload);
     return { [Symbol.for("Jupyter.display")]: () => ({ "application/json": result, "text/plain": ${JSON.stringify(RESULT_TEXT)} }) };
   };
-  Object.defineProperty(globalThis, "__coderouter_run", { value: run, enumerable: false });
+  Object.defineProperty(globalThis, "__coderouter_run", { value: display, enumerable: false });
 })()
 `;
 }
+
+const indent = (text: string, by: string) => text.split("\n").map((line) => by + line).join("\n");
 
 /** A cell that installs packages with the interpreter's own pip or npm; names travel as data. */
 export function installCell(language: Language, packages: string[]): string {
