@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExecutionResultSchema, RoutingDecisionSchema } from "@coderouter/core";
+import { LocalBacalhau } from "./bacalhau-server/server.js";
+import { LocalE2B } from "./e2b-server/server.js";
 
 /** The installed `coderouter` command, the one `npx coderouter` runs. */
 const BIN = fileURLToPath(new URL("../node_modules/.bin/coderouter", import.meta.url));
@@ -191,5 +193,35 @@ describe("coderouter doctor", () => {
     for (const s of statuses.filter((s) => !s.available)) expect(s.fix).toBeTruthy();
     const text = await cli(["doctor"]);
     expect(text.stdout).toMatch(/✓ subprocess/);
+  });
+});
+
+describe("cloud runtimes through the CLI, against the local E2B and Bacalhau", () => {
+  const e2b = new LocalE2B();
+  const bacalhau = new LocalBacalhau();
+  beforeAll(async () => {
+    await Promise.all([e2b.start(), bacalhau.start()]);
+  });
+  afterAll(async () => {
+    await Promise.all([e2b.close(), bacalhau.close()]);
+  });
+  const env = () => ({ ...e2b.env(), ...bacalhau.env() });
+
+  it("doctor reports both ready, and never prints the E2B key", async () => {
+    const run = await cli(["doctor", "--json"], { env: env() });
+    const statuses = JSON.parse(run.stdout) as { id: string; available: boolean; reason: string }[];
+    expect(statuses.find((s) => s.id === "e2b")).toMatchObject({ available: true, reason: expect.stringContaining("ready") });
+    expect(statuses.find((s) => s.id === "bacalhau")).toMatchObject({ available: true, reason: expect.stringContaining("alive") });
+    expect(run.stdout + run.stderr).not.toContain(e2b.apiKey);
+  });
+
+  it.each(["e2b", "bacalhau"])("runs a file with --runtime %s and kills what it created", async (runtime) => {
+    const path = file(`cloud-${runtime}.py`, "print('hi from', inputs['where'])\n6 * 7\n");
+    const run = await cli(["run", path, "--runtime", runtime, "--inputs", JSON.stringify({ where: runtime }), "--json"], { env: env() });
+    const result = ExecutionResultSchema.parse(JSON.parse(run.stdout));
+    expect(result).toMatchObject({ ok: true, runtime, output: 42, stdout: `hi from ${runtime}\n` });
+    expect(run.code).toBe(0);
+    expect(e2b.live()).toEqual([]);
+    expect(bacalhau.active()).toEqual([]);
   });
 });
