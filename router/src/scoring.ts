@@ -46,6 +46,8 @@ export function ruleOut(caps: Capabilities, availability: Availability, request:
  * - cost: one point per tenth of a cent the expected run would cost;
  * - isolation: code that needs a sandbox is best run in a machine of its own (a microVM), the
  *   seeds' rule for untrusted code;
+ * - fidelity: an emulated system (WebAssembly) runs less of what code expects than a native
+ *   interpreter, so it is chosen when nothing native can take the request;
  * - duration: long jobs move off the local machine, very long ones to a batch cluster;
  * - dependencies: a local runtime missing an imported module would fail, one with installable
  *   packages would not.
@@ -61,6 +63,7 @@ export function score(
     latency: -Math.min(60, caps.startupMs / 10),
     cost: -(caps.costPerSecondUsd * ((expected ?? 1000) / 1000)) * 1000,
     isolation: isolationAtLeast(request.isolation, "sandbox") && caps.isolation === "vm" ? 70 : 0,
+    fidelity: caps.emulated ? -30 : 0,
     duration: durationFit(id, caps, expected),
     dependencies: 0,
   };

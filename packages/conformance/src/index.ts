@@ -13,6 +13,11 @@ export interface ConformanceOptions {
   languages: Language[];
   /** Whether code may start processes: enables the checks that grandchildren die with the execution. */
   processes?: boolean;
+  /**
+   * Whether Python code may start threads (not in WebAssembly): without them, the work left behind
+   * after the result is an asyncio task instead of a thread.
+   */
+  threads?: boolean;
   /** Extra request fields for every execution (e.g. isolation: "sandbox"). */
   request?: Partial<NormalizedRequest>;
   /**
@@ -208,7 +213,8 @@ export function runConformance(options: ConformanceOptions): void {
         it("leaves nothing running after the result", async () => {
           let late = "";
           let done = false;
-          const result = await run(language, code(S.LEAVE_WORK_BEHIND), {
+          const snippet = language === "python" && options.threads === false ? S.LEAVE_TASK_BEHIND.python : code(S.LEAVE_WORK_BEHIND);
+          const result = await run(language, snippet, {
             onStdout: (text) => {
               if (done) late += text;
             },

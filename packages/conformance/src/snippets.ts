@@ -174,6 +174,12 @@ export const LEAVE_WORK_BEHIND: Snippet = {
   javascript: "setInterval(() => console.log('tick'), 20)\n'done'",
 };
 
+/** The same for Python without threads: a task still scheduled when the code ends. */
+export const LEAVE_TASK_BEHIND = {
+  python:
+    "import asyncio\nasync def tick():\n    while True:\n        print('tick', flush=True)\n        await asyncio.sleep(0.02)\nasync def main():\n    asyncio.ensure_future(tick())\n    await asyncio.sleep(0.05)\nawait main()\n'done'",
+};
+
 /** Starts a grandchild process named by a unique argument (only for runtimes that allow processes). */
 export const SPAWN_SLEEPER: Record<Language, (marker: string, thenLoop: boolean) => string> = {
   python: (marker, thenLoop) =>

@@ -5,11 +5,11 @@
 "use strict";
 
 /**
- * payload: { source, filename, inputs }. The source is evaluated at global scope, named by
- * sourceURL as the user's file; its function header takes the first line, so frames in the user's
+ * payload: { source, filename, inputs }. `compile` turns the source into the function, named as
+ * the user's file (by default an indirect eval with sourceURL); its function header takes the first line, so frames in the user's
  * file move up by one before the host maps them back to the user's positions.
  */
-async function runPrepared(payload, { toOutput, publishInputs }) {
+async function runPrepared(payload, { toOutput, publishInputs }, compile = evaluate) {
   const { filename } = payload;
   const userFrames = (stack) =>
     String(stack ?? "")
@@ -24,7 +24,7 @@ async function runPrepared(payload, { toOutput, publishInputs }) {
   publishInputs(globalThis, payload.inputs);
   let value;
   try {
-    value = await (0, eval)(`${payload.source}\n//# sourceURL=${filename}`)();
+    value = await compile(payload.source, filename)();
   } catch (error) {
     return { error: describe(error) };
   }
@@ -33,6 +33,11 @@ async function runPrepared(payload, { toOutput, publishInputs }) {
   } catch (error) {
     return { error: { ...describe(error), traceback: "" } };
   }
+}
+
+/** Engines that honour sourceURL name the evaluated code after the user's file this way. */
+function evaluate(source, filename) {
+  return (0, eval)(`${source}\n//# sourceURL=${filename}`);
 }
 
 module.exports = { runPrepared };

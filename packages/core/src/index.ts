@@ -10,4 +10,4 @@ export { toOutput } from "../runners/to-output.cjs";
 export { createDebug } from "./debug.js";
 export { runtimeResult, limitError, type ResultFields, type LimitKind } from "./result.js";
 export { SourcePositions } from "./source-positions.js";
-export { pythonRunnerSource, javascriptRunnerSource } from "./remote-wrappers.js";
+export { pythonRunnerSource, javascriptRunnerSource, commonJsSource } from "./remote-wrappers.js";

@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { runnerFiles, runnersDir } from "./runner-files.js";
+import { runnerFiles } from "./runner-files.js";
 
 /**
  * The shared wrappers as source text, for runtimes that run code in an interpreter they did not
@@ -39,8 +38,13 @@ export function javascriptRunnerSource(): string {
     return module.exports;
   };
   const rules = load("${base64(readFileSync(runnerFiles.toOutput, "utf8"))}");
-  const { runPrepared } = load("${base64(readFileSync(join(runnersDir, "run-prepared.cjs"), "utf8"))}");
+  const { runPrepared } = load("${base64(readFileSync(runnerFiles.runPrepared, "utf8"))}");
   return (payload) => runPrepared(JSON.parse(decode(payload)), rules);
 })()`;
   return javascript;
+}
+
+/** A shared CommonJS wrapper file as an expression whose value is its `module.exports`. */
+export function commonJsSource(path: string): string {
+  return `(() => {\nconst module = { exports: {} };\n${readFileSync(path, "utf8")}\nreturn module.exports;\n})()`;
 }

@@ -13,6 +13,7 @@ export const runnerFiles = {
   node: join(runnersDir, "node_runner.cjs"),
   toOutput: join(runnersDir, "to-output.cjs"),
   inspect: join(runnersDir, "inspect.cjs"),
+  runPrepared: join(runnersDir, "run-prepared.cjs"),
 } as const;
 
 /**

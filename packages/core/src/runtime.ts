@@ -16,6 +16,11 @@ export interface Capabilities {
   packages: "local" | "installable" | "none";
   sessions: boolean;
   location: "local" | "remote";
+  /**
+   * Runs code in an emulated system (WebAssembly): no processes, no host files, no native
+   * extensions. The router prefers a native interpreter when one can take the request.
+   */
+  emulated?: boolean;
 }
 
 export interface Availability {

@@ -1,0 +1,238 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import {
+  asyncFunctionSource,
+  commonJsSource,
+  inUserPositions,
+  limitError,
+  OutputStream,
+  prepareJavaScript,
+  RuntimeClosedError,
+  runnerFiles,
+  runtimeResult,
+  type Availability,
+  type Capabilities,
+  type ExecutionError,
+  type JsonValue,
+  type LimitKind,
+  type NormalizedRequest,
+  type Runtime,
+  type RuntimeResult,
+} from "@coderouter/core";
+import type { WasmSettings } from "./settings.js";
+import { WorkerPool, WorkerStopped, type WorkerMessage } from "./worker-pool.js";
+
+/** Time past the timeout the QuickJS worker gets to stop by itself before it is terminated. */
+const STOP_GRACE_MS = 2000;
+const STOP_CODES: Record<Exclude<LimitKind, "memory">, number> = { timeout: 1, killed: 2, output_limit: 3 };
+
+interface Reported {
+  output?: JsonValue;
+  error?: ExecutionError;
+}
+
+/**
+ * WebAssembly engines inside this process, on worker threads: Python in Pyodide, JavaScript and
+ * TypeScript in QuickJS. Neither can reach the host: Pyodide's bridge to JavaScript is cut before
+ * user code runs and its files are an in-memory filesystem; QuickJS sees only console, timers and
+ * the inputs. See the README for what this confines and what it does not.
+ */
+export class WasmRuntime implements Runtime {
+  readonly id = "wasm" as const;
+  private pyodide: WorkerPool | undefined;
+  private quickjs: WorkerPool | undefined;
+  private closed = false;
+  private wasmedge: Promise<string | undefined> | undefined;
+
+  constructor(private readonly settings: WasmSettings) {
+    if (settings.prewarm) this.pyodidePool().fill();
+  }
+
+  capabilities(): Capabilities {
+    return {
+      languages: ["python", "javascript", "typescript"],
+      isolation: "sandbox",
+      maxDurationMs: 10 * 60_000,
+      // A cold Pyodide takes ~2 s to load: until one is warm, the router prefers anything else.
+      startupMs: (this.pyodide?.warm ?? 0) > 0 ? 5 : 2000,
+      costPerSecondUsd: 0,
+      network: false,
+      packages: "none",
+      sessions: false,
+      location: "local",
+      emulated: true,
+    };
+  }
+
+  async availability(): Promise<Availability> {
+    try {
+      await Promise.all([import("pyodide"), import("quickjs-emscripten")]);
+    } catch (error) {
+      return { available: false, reason: `a WebAssembly engine is missing: ${(error as Error).message}`, fix: "npm install pyodide quickjs-emscripten" };
+    }
+    const wasmedge = await this.wasmedgeVersion();
+    const warm = this.pyodide?.warm ?? 0;
+    return {
+      available: true,
+      reason: `Pyodide (${warm} warm of ${this.settings.pyodideWorkers}; loads on first use) and QuickJS; WasmEdge ${wasmedge ?? `not found (${this.settings.wasmedgeBin}): WASI modules are not offered`}`,
+    };
+  }
+
+  poolSizes(): Record<string, number> {
+    return { "wasm.pyodide": this.pyodide?.warm ?? 0 };
+  }
+
+  async execute(request: NormalizedRequest): Promise<RuntimeResult> {
+    if (this.closed) throw new RuntimeClosedError("wasm");
+    return request.language === "python" ? this.runPython(request) : this.runJavaScript(request);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([this.pyodide?.close(), this.quickjs?.close()]);
+  }
+
+  private async runPython(request: NormalizedRequest): Promise<RuntimeResult> {
+    const started = performance.now();
+    const pool = this.pyodidePool();
+    // Pyodide cannot be interrupted from outside in the middle of Python: for a limit the worker goes.
+    const outcome = await this.runOn(pool, request, { code: request.code, inputs: JSON.stringify(request.inputs), env: JSON.stringify(request.env ?? {}) }, (terminate) => terminate);
+    if ("limit" in outcome) return runtimeResult("wasm", request, started, { ...outcome.streams, error: limitError(outcome.limit, request) });
+    const reported = JSON.parse(String(outcome.result.json)) as Reported;
+    return runtimeResult("wasm", request, started, { ...outcome.streams, ...reported });
+  }
+
+  private async runJavaScript(request: NormalizedRequest): Promise<RuntimeResult> {
+    const started = performance.now();
+    const prepared = prepareJavaScript(request.code, request.language as "javascript" | "typescript");
+    if (!prepared.ok) return runtimeResult("wasm", request, started, { error: prepared.error });
+    const stopFlag = new SharedArrayBuffer(4);
+    const flag = new Int32Array(stopFlag);
+    const memoryMb = Math.min(request.memoryMb ?? this.settings.memoryMb, this.settings.memoryMb);
+    const { source } = asyncFunctionSource(prepared.body);
+    const message = {
+      payload: JSON.stringify({ source, filename: prepared.filename, inputs: request.inputs, env: request.env ?? {} }),
+      filename: prepared.filename,
+      memoryMb,
+      timeoutMs: request.timeoutMs,
+      stop: stopFlag,
+    };
+    const outcome = await this.runOn(this.quickjsPool(), request, message, (terminate) => (kind: LimitKind) => {
+      // QuickJS's interrupt handler reads the flag: the worker stops the code itself and lives on.
+      Atomics.store(flag, 0, STOP_CODES[kind as keyof typeof STOP_CODES] ?? 2);
+      Atomics.notify(flag, 0);
+      setTimeout(() => terminate(kind), STOP_GRACE_MS).unref();
+    });
+    if ("limit" in outcome) return runtimeResult("wasm", request, started, { ...outcome.streams, error: limitError(outcome.limit, request) });
+    const { result } = outcome;
+    if (result.stop) return runtimeResult("wasm", request, started, { ...outcome.streams, error: limitError(result.stop as LimitKind, request) });
+    if (typeof result.failure === "string") throw new Error(`QuickJS failed: ${result.failure}`);
+    const reported: Reported = result.json !== undefined ? (JSON.parse(String(result.json)) as Reported) : { error: engineError(result.error) };
+    if (reported.error && /out of memory/i.test(reported.error.message)) reported.error = limitError("memory", { ...request, memoryMb });
+    return runtimeResult("wasm", request, started, { ...outcome.streams, output: reported.output, error: inUserPositions(reported.error, prepared) });
+  }
+
+  /**
+   * One execution on a pool's worker with the request's streams, timeout and signal. `stopper`
+   * turns the pool's terminate into what a limit does for this engine.
+   */
+  private async runOn(
+    pool: WorkerPool,
+    request: NormalizedRequest,
+    message: unknown,
+    stopper: (terminate: (kind: LimitKind) => void) => (kind: LimitKind) => void,
+  ): Promise<{ streams: { stdout: OutputStream; stderr: OutputStream } } & ({ result: Extract<WorkerMessage, { type: "result" }> } | { limit: LimitKind })> {
+    let limit: LimitKind | undefined;
+    let stop: (kind: LimitKind) => void = (kind) => void (limit ??= kind);
+    const end = (kind: LimitKind) => {
+      if (limit) return;
+      limit = kind;
+      stop(kind);
+    };
+    const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
+    const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
+    const streams = { stdout, stderr };
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => end("killed");
+    try {
+      const result = await pool.run(
+        message,
+        (m) => {
+          if (m.type === "stdout") stdout.write(m.text);
+          else if (m.type === "stderr") stderr.write(m.text);
+        },
+        (terminate) => {
+          let terminated = false;
+          const kill = (kind: LimitKind) => {
+            if (terminated) return;
+            terminated = true;
+            limit ??= kind;
+            terminate(kind);
+          };
+          stop = stopper(kill);
+          timer = setTimeout(() => end("timeout"), request.timeoutMs);
+          if (request.signal?.aborted) onAbort();
+          request.signal?.addEventListener("abort", onAbort, { once: true });
+        },
+      );
+      if (limit) return { streams, limit };
+      return { streams, result };
+    } catch (error) {
+      if (error instanceof WorkerStopped && limit) return { streams, limit };
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  private pyodidePool(): WorkerPool {
+    this.pyodide ??= new WorkerPool({
+      name: "Pyodide",
+      file: new URL("../workers/pyodide-worker.mjs", import.meta.url),
+      workerData: { runnerSource: readFileSync(runnerFiles.python, "utf8") },
+      size: this.settings.pyodideWorkers,
+      maxExecutions: this.settings.maxExecutions,
+    });
+    this.pyodide.fill();
+    return this.pyodide;
+  }
+
+  private quickjsPool(): WorkerPool {
+    this.quickjs ??= new WorkerPool({
+      name: "QuickJS",
+      file: new URL("../workers/quickjs-worker.mjs", import.meta.url),
+      workerData: { guestSource: quickjsGuestSource() },
+      size: this.settings.quickjsWorkers,
+      // Each execution has a QuickJS runtime of its own: the worker itself holds no user state.
+      maxExecutions: Number.MAX_SAFE_INTEGER,
+    });
+    return this.quickjs;
+  }
+
+  private wasmedgeVersion(): Promise<string | undefined> {
+    this.wasmedge ??= promisify(execFile)(this.settings.wasmedgeBin, ["--version"], { timeout: 5000 }).then(
+      ({ stdout }) => stdout.trim(),
+      () => undefined,
+    );
+    return this.wasmedge;
+  }
+}
+
+let guest: string | undefined;
+function quickjsGuestSource(): string {
+  guest ??= `(() => {
+const rules = ${commonJsSource(runnerFiles.toOutput)};
+const { format } = ${commonJsSource(runnerFiles.inspect)};
+const { runPrepared } = ${commonJsSource(runnerFiles.runPrepared)};
+${readFileSync(new URL("../guest/quickjs-guest.js", import.meta.url), "utf8")}
+})()`;
+  return guest;
+}
+
+/** An error QuickJS threw outside the wrapper (dumped as a plain object). */
+function engineError(dumped: unknown): ExecutionError {
+  const e = (dumped ?? {}) as { name?: string; message?: string; stack?: string };
+  return { kind: "runtime", name: e.name ?? "Error", message: e.message ?? String(dumped), traceback: e.stack ?? "" };
+}

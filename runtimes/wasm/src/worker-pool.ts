@@ -1,0 +1,160 @@
+import { Worker, type ResourceLimits } from "node:worker_threads";
+import { createDebug, InfrastructureError, RuntimeClosedError } from "@coderouter/core";
+
+const debug = createDebug("coderouter:wasm");
+
+export interface PoolOptions {
+  name: string;
+  file: URL;
+  workerData: unknown;
+  size: number;
+  /** Executions a worker runs before it is replaced (its interpreter's state is shared between them). */
+  maxExecutions: number;
+  resourceLimits?: ResourceLimits;
+}
+
+/** A message from a worker: output as it is printed, then the execution's result. */
+export type WorkerMessage = { type: "stdout" | "stderr"; text: string } | ({ type: "result" } & Record<string, unknown>);
+
+interface Slot {
+  worker: Worker;
+  ready: Promise<void>;
+  /** Its interpreter has loaded. */
+  loaded: boolean;
+  busy: boolean;
+  executions: number;
+  /** Receives the messages of the execution running now. */
+  listener?: (message: WorkerMessage) => void;
+  /** Ends the running execution when the worker dies under it. */
+  onExit?: (reason: string) => void;
+}
+
+/**
+ * Interpreters in worker threads, kept loaded: one execution per worker at a time, a worker that
+ * had to be stopped (timeout, abort, output cap) is terminated and replaced, and a new worker
+ * starts loading as soon as one goes, so the next request finds one warm.
+ */
+export class WorkerPool {
+  private readonly slots = new Set<Slot>();
+  private readonly waiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly options: PoolOptions) {}
+
+  /** Workers loaded and idle right now. */
+  get warm(): number {
+    let n = 0;
+    for (const slot of this.slots) if (!slot.busy && slot.loaded) n++;
+    return n;
+  }
+
+  /** Starts loading workers up to the pool's size. */
+  fill(): void {
+    while (!this.closed && this.slots.size < this.options.size) this.spawn();
+  }
+
+  /**
+   * Runs one execution on an idle worker (waiting for one to load if needed): posts `message`,
+   * passes every message of the worker to `listener` until the result, and returns the result.
+   * `stop()` on the handle terminates the worker (the execution ends) and replaces it.
+   */
+  async run(
+    message: unknown,
+    listener: (message: WorkerMessage) => void,
+    signalStop: (stop: (reason: string) => void) => void,
+  ): Promise<Extract<WorkerMessage, { type: "result" }>> {
+    const slot = await this.acquire();
+    return new Promise((resolve, reject) => {
+      let done = false;
+      slot.listener = (m) => {
+        if (m.type !== "result") return listener(m);
+        done = true;
+        this.release(slot);
+        resolve(m);
+      };
+      slot.onExit = (reason) => {
+        done = true;
+        reject(new WorkerStopped(reason));
+      };
+      // Only while this execution runs: the worker may serve the next one by the time a late stop comes.
+      signalStop((reason) => {
+        if (!done) void this.retire(slot, reason);
+      });
+      slot.worker.postMessage(message);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const waiter of this.waiters.splice(0)) waiter();
+    await Promise.all([...this.slots].map((slot) => this.retire(slot, "the runtime was closed")));
+  }
+
+  private async acquire(): Promise<Slot> {
+    for (;;) {
+      if (this.closed) throw new RuntimeClosedError("wasm");
+      this.fill();
+      const idle = [...this.slots].find((s) => !s.busy && s.loaded) ?? [...this.slots].find((s) => !s.busy);
+      if (idle) {
+        idle.busy = true;
+        try {
+          await idle.ready;
+        } catch (error) {
+          this.slots.delete(idle);
+          throw new InfrastructureError("wasm", `${this.options.name} could not start: ${(error as Error).message}`, { cause: error });
+        }
+        return idle;
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  private release(slot: Slot): void {
+    slot.listener = undefined;
+    slot.onExit = undefined;
+    slot.busy = false;
+    if (++slot.executions >= this.options.maxExecutions) void this.retire(slot, "reached its execution limit");
+    this.waiters.shift()?.();
+  }
+
+  /** Terminates a worker (ending what it runs) and starts its replacement loading. */
+  private async retire(slot: Slot, reason: string): Promise<void> {
+    if (!this.slots.delete(slot)) return;
+    debug(`${this.options.name} worker retired: ${reason}`);
+    slot.onExit?.(reason);
+    slot.listener = undefined;
+    slot.onExit = undefined;
+    await slot.worker.terminate();
+    if (!this.closed) this.fill();
+    this.waiters.shift()?.();
+  }
+
+  private spawn(): void {
+    const worker = new Worker(this.options.file, { workerData: this.options.workerData, resourceLimits: this.options.resourceLimits, env: {} });
+    worker.unref();
+    const slot: Slot = { worker, ready: Promise.resolve(), loaded: false, busy: false, executions: 0 };
+    slot.ready = new Promise<void>((resolve, reject) => {
+      worker.on("message", (m: WorkerMessage | { type: "ready" }) => {
+        if (m.type === "ready") {
+          slot.loaded = true;
+          resolve();
+          this.waiters.shift()?.();
+        } else slot.listener?.(m);
+      });
+      worker.once("error", (error) => {
+        reject(error);
+        debug(`${this.options.name} worker failed: ${error.message}`);
+        void this.retire(slot, `it failed: ${error.message}`);
+      });
+      worker.once("exit", (code) => {
+        reject(new Error(`the worker exited with code ${code}`));
+        void this.retire(slot, `it exited (${code})`);
+      });
+    });
+    slot.ready.catch(() => {});
+    this.slots.add(slot);
+  }
+}
+
+/** The worker running an execution was terminated: by us for a limit, or by its own failure. */
+export class WorkerStopped extends Error {}

@@ -1,0 +1,9 @@
+import { runConformance } from "@coderouter/conformance";
+import { WasmRuntime } from "../src/index.js";
+
+runConformance({
+  name: "wasm",
+  create: () => new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: true, memoryMb: 256, maxExecutions: 200, wasmedgeBin: "wasmedge" }),
+  languages: ["python", "javascript", "typescript"],
+  threads: false,
+});

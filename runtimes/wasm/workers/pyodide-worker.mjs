@@ -1,0 +1,151 @@
+// One Pyodide interpreter in a worker thread, kept warm between executions. It runs one execution
+// at a time through coderouter's Python runner (the same file the local runtimes use), in a fresh
+// namespace each time. Before any user code runs, the bridge from Python to JavaScript is cut: the
+// `js` and `pyodide_js` modules are unregistered, Pyodide's own packages are removed and refused
+// on import, the JS-side globals Python could reach are empty, and the constructors that would turn
+// a string into JavaScript are gone from this thread.
+import { parentPort, workerData } from "node:worker_threads";
+import { loadPyodide } from "pyodide";
+
+const { runnerSource } = workerData;
+
+const pyodide = await loadPyodide({ jsglobals: Object.create(null), env: { HOME: "/home/pyodide" } });
+let stream = null;
+const writer = (name) => ({
+  write(bytes) {
+    if (stream) stream(name, Buffer.from(bytes).toString("utf8"));
+    return bytes.length;
+  },
+});
+pyodide.setStdout(writer("stdout"));
+pyodide.setStderr(writer("stderr"));
+pyodide.FS.mkdirTree("/coderouter");
+pyodide.FS.writeFile("/coderouter/coderouter_runner.py", runnerSource);
+pyodide.runPython(`
+import sys
+sys.path.insert(0, "/coderouter")
+import coderouter_runner
+del sys.path[0]
+`);
+const run = pyodide.globals.get("coderouter_runner").run;
+const loads = pyodide.runPython("import json\njson.loads");
+const dumps = pyodide.runPython("import json\nlambda value: json.dumps(value, allow_nan=False)");
+
+// Pyodide's asyncio loop is driven by JavaScript (and needs the bridge cut below): code with
+// top-level await runs on a plain event loop instead, whose only way to wait is to sleep.
+pyodide.runPython(`
+import asyncio, selectors, time
+
+class SleepSelector(selectors.BaseSelector):
+    def __init__(self):
+        self._map = {}
+
+    def register(self, fileobj, events, data=None):
+        raise OSError("there are no file descriptors to watch in the WebAssembly sandbox")
+
+    def unregister(self, fileobj):
+        raise KeyError(fileobj)
+
+    def select(self, timeout=None):
+        if timeout:
+            time.sleep(timeout)
+        return []
+
+    def get_map(self):
+        return self._map
+
+    def close(self):
+        pass
+
+class SandboxLoop(asyncio.SelectorEventLoop):
+    def __init__(self):
+        super().__init__(SleepSelector())
+
+    def _make_self_pipe(self):
+        pass
+
+    def _close_self_pipe(self):
+        pass
+
+    def _write_to_self(self):
+        pass
+
+def run(main, debug=None):
+    outer = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    loop = SandboxLoop()
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        loop.close()
+        asyncio.events._set_running_loop(outer)
+
+asyncio.run = run
+`);
+const setEnvironment = pyodide.runPython(`
+import os
+BASE_ENV = dict(os.environ)
+def set_environment(extra):
+    os.environ.clear()
+    os.environ.update(BASE_ENV)
+    os.environ.update(extra)
+set_environment
+`);
+
+pyodide.unregisterJsModule("js");
+pyodide.unregisterJsModule("pyodide_js");
+pyodide.runPython(`
+import sys
+BLOCKED = ("js", "pyodide_js", "pyodide", "_pyodide", "_pyodide_core", "micropip")
+for name in list(sys.modules):
+    if name.split(".")[0] in BLOCKED:
+        del sys.modules[name]
+# Pyodide's finder of JavaScript modules goes, and a finder that refuses the bridge comes first.
+sys.meta_path[:] = [f for f in sys.meta_path if "JsFinder" not in type(f).__name__]
+
+class CoderouterBlocker:
+    blocked = BLOCKED
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name.split(".")[0] in cls.blocked:
+            raise ImportError("%s is not available: coderouter's WebAssembly sandbox has no bridge to JavaScript" % name)
+        return None
+
+sys.meta_path.insert(0, CoderouterBlocker)
+del CoderouterBlocker, BLOCKED, name
+`);
+for (const proto of [Function.prototype, Object.getPrototypeOf(async () => {}), Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async function* () {})]) {
+  Object.defineProperty(proto, "constructor", { value: undefined, writable: false, configurable: false });
+}
+for (const name of ["process", "fetch", "WebSocket", "require", "global"]) {
+  try {
+    delete globalThis[name];
+  } catch {
+    // Not deletable here: left as is.
+  }
+}
+
+parentPort.on("message", ({ code, inputs, env }) => {
+  stream = (name, text) => parentPort.postMessage({ type: name, text });
+  let result;
+  try {
+    const pyEnv = loads(env);
+    setEnvironment(pyEnv);
+    pyEnv.destroy?.();
+    const pyInputs = loads(inputs);
+    const raw = run(code, pyInputs);
+    pyInputs.destroy?.();
+    try {
+      result = dumps(raw);
+    } catch (error) {
+      result = JSON.stringify({ error: { kind: "runtime", name: "ValueError", message: String(error.message).split("\n").at(-2) ?? "", traceback: "" } });
+    }
+    raw.destroy?.();
+  } catch (error) {
+    result = JSON.stringify({ error: { kind: "runtime", name: "InterpreterError", message: String(error.message ?? error), traceback: "" } });
+  }
+  stream = null;
+  parentPort.postMessage({ type: "result", json: result });
+});
+parentPort.postMessage({ type: "ready" });

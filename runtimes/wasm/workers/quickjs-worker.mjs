@@ -1,0 +1,92 @@
+// Runs JavaScript in QuickJS, a second engine compiled to WebAssembly, on a worker thread: each
+// execution gets a new QuickJS runtime (its own heap, memory limit, stack limit) that sees only
+// what the guest prelude gives it (console, timers, inputs), never Node or the host. The parent
+// stops an execution through a shared flag the interrupt handler reads: 1 timeout, 2 abort, 3
+// output cap.
+import { parentPort, workerData } from "node:worker_threads";
+import { getQuickJS } from "quickjs-emscripten";
+
+const { guestSource } = workerData;
+const QuickJS = await getQuickJS();
+const STOPS = ["", "timeout", "killed", "output_limit"];
+
+parentPort.on("message", (message) => {
+  run(message).then(
+    (result) => parentPort.postMessage({ type: "result", ...result }),
+    (error) => parentPort.postMessage({ type: "result", failure: String(error?.stack ?? error) }),
+  );
+});
+parentPort.postMessage({ type: "ready" });
+
+async function run({ payload, filename, memoryMb, timeoutMs, stop }) {
+  const flag = new Int32Array(stop);
+  const deadline = performance.now() + timeoutMs;
+  const stopped = () => {
+    if (!Atomics.load(flag, 0) && performance.now() > deadline) Atomics.store(flag, 0, 1);
+    return STOPS[Atomics.load(flag, 0)] || undefined;
+  };
+  const runtime = QuickJS.newRuntime();
+  runtime.setMemoryLimit(memoryMb * 1024 * 1024);
+  runtime.setMaxStackSize(1024 * 1024);
+  runtime.setInterruptHandler(() => Boolean(stopped()));
+  const ctx = runtime.newContext();
+  const handles = [];
+  const keep = (handle) => (handles.push(handle), handle);
+  /** Host timers: id → { due, every } (every: the interval, or undefined for a one-shot). */
+  const timers = new Map();
+  try {
+    const host = keep(ctx.newObject());
+    ctx.setProp(host, "write", keep(ctx.newFunction("write", (stream, text) => {
+      parentPort.postMessage({ type: ctx.getNumber(stream) === 1 ? "stderr" : "stdout", text: ctx.getString(text) });
+    })));
+    ctx.setProp(host, "timer", keep(ctx.newFunction("timer", (id, ms, repeat) => {
+      const delay = Math.max(0, ctx.getNumber(ms) || 0);
+      timers.set(ctx.getNumber(id), { due: performance.now() + delay, every: ctx.dump(repeat) ? Math.max(1, delay) : undefined });
+    })));
+    ctx.setProp(host, "clear", keep(ctx.newFunction("clear", (id) => void timers.delete(ctx.getNumber(id)))));
+    ctx.setProp(host, "compile", keep(ctx.newFunction("compile", (source) => ctx.evalCode(ctx.getString(source), filename))));
+    ctx.setProp(ctx.global, "__coderouter_host", host);
+    const prelude = ctx.evalCode(guestSource, "coderouter-guest.js");
+    if (prelude.error) return { failure: `the guest prelude failed: ${JSON.stringify(ctx.dump(keep(prelude.error)))}` };
+    keep(prelude.value);
+    const main = keep(ctx.getProp(ctx.global, "__coderouter_main"));
+    const fire = keep(ctx.getProp(ctx.global, "__coderouter_fire"));
+    const started = ctx.callFunction(main, ctx.undefined, keep(ctx.newString(payload)));
+    if (started.error) return { stop: stopped(), error: ctx.dump(keep(started.error)) };
+    const promise = keep(started.value);
+    for (;;) {
+      const jobs = runtime.executePendingJobs();
+      if (jobs.error) keep(jobs.error);
+      // An interrupt inside a promise job rejects the code's promise: the stop is what happened.
+      if (stopped()) return { stop: stopped() };
+      const state = ctx.getPromiseState(promise);
+      if (state.type === "fulfilled") return { json: ctx.getString(keep(state.value)) };
+      if (state.type === "rejected") return { stop: stopped(), error: ctx.dump(keep(state.error)) };
+      if (stopped()) return { stop: stopped() };
+      const next = Math.min(...[...timers.values()].map((t) => t.due));
+      if (!Number.isFinite(next)) {
+        return { error: { name: "UnsettledPromiseError", message: "the code awaited a promise that nothing is left to settle" } };
+      }
+      const wait = Math.min(next, deadline) - performance.now();
+      // Sleeps on the flag: the parent's abort or output cap wakes it at once.
+      if (wait > 0) Atomics.wait(flag, 0, 0, wait);
+      if (stopped()) return { stop: stopped() };
+      const now = performance.now();
+      for (const [id, timer] of [...timers].sort((a, b) => a[1].due - b[1].due)) {
+        if (timer.due > now) break;
+        if (timer.every === undefined) timers.delete(id);
+        else timer.due = now + timer.every;
+        const fired = ctx.callFunction(fire, ctx.undefined, keep(ctx.newNumber(id)));
+        if (fired.error) {
+          if (stopped()) return { stop: stopped() };
+          return { error: ctx.dump(keep(fired.error)) };
+        }
+        keep(fired.value);
+      }
+    }
+  } finally {
+    for (const handle of handles.reverse()) if (handle.alive) handle.dispose();
+    ctx.dispose();
+    runtime.dispose();
+  }
+}
