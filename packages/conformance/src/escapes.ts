@@ -106,7 +106,8 @@ hits.length ? hits : null`,
 
 /** Attacks on the host's resources: the runtime must end them with a result, and stay usable. */
 export const JS_RESOURCE_ATTACKS: { name: string; code: string; kinds: string[] }[] = [
-  { name: "Atomics.wait forever", code: "Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)", kinds: ["timeout"] },
+  // Engines without SharedArrayBuffer refuse it at once (runtime); the others block until the timeout.
+  { name: "Atomics.wait forever", code: "Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)", kinds: ["timeout", "runtime"] },
   { name: "unbounded recursion", code: "const f = () => f() + 1\nf()", kinds: ["runtime"] },
   { name: "a microtask flood", code: "const spin = () => Promise.resolve().then(spin)\nspin()\nawait new Promise(() => {})", kinds: ["timeout", "memory"] },
   { name: "a timer storm", code: "for (let i = 0; i < 100000; i++) setInterval(() => {}, 0)\nawait new Promise(() => {})", kinds: ["timeout", "memory"] },
@@ -179,4 +180,84 @@ export const PY_RESOURCE_ATTACKS: { name: string; code: string; kinds: string[] 
     kinds: ["runtime", "output_limit"],
   },
   { name: "a memory bomb", code: "hog = []\nwhile True:\n    hog.append(bytearray(50 * 1024 * 1024))", kinds: ["memory"] },
+];
+
+/**
+ * Escapes from Python compiled to WebAssembly (Pyodide), whose bridge to the host's JavaScript is
+ * the way out: each collects what succeeded, and the suite expects nothing.
+ */
+export const PY_WASM_ESCAPES: { name: string; code: string }[] = [
+  {
+    name: "imports the JavaScript bridge: js, pyodide_js, pyodide.ffi, pyodide.code",
+    code: `done = []
+for name in ["js", "pyodide_js", "pyodide", "pyodide.ffi", "pyodide.code", "pyodide.http", "_pyodide_core", "micropip"]:
+    try:
+        __import__(name); done.append(name)
+    except ImportError:
+        pass
+done`,
+  },
+  {
+    name: "re-opens the bridge by removing the import blockers, then climbs from a JavaScript object to Function",
+    code: `import sys, importlib
+done = []
+sys.meta_path[:] = [f for f in sys.meta_path if "Blocker" not in getattr(f, "__name__", type(f).__name__)]
+for name in ["js", "pyodide_js"]:
+    try:
+        importlib.import_module(name); done.append("imported " + name)
+    except ImportError:
+        pass
+try:
+    o = importlib.import_module("_pyodide_core").to_js({})
+    climbs = [
+        lambda: o.constructor.constructor("return typeof process")(),
+        lambda: o.constructor.getPrototypeOf(o.constructor).constructor("return typeof process")(),
+        lambda: o.constructor.constructor,
+    ]
+    for climb in climbs:
+        try:
+            value = climb()
+            if value is not None: done.append("reached " + str(value))
+        except Exception:
+            pass
+except ImportError:
+    pass
+done`,
+  },
+  {
+    name: "finds a JavaScript object through the garbage collector and climbs to Function",
+    code: `import gc
+done = []
+for o in gc.get_objects():
+    if type(o).__name__.startswith("JsProxy") or type(o).__name__ in ("JsCallable", "JsDoubleProxy"):
+        try:
+            f = o.constructor.constructor
+            done.append(str(f("return typeof process")()))
+        except Exception:
+            pass
+done`,
+  },
+  {
+    name: "reads the host's files and environment",
+    code: `import os
+done = []
+for path in [inputs["hostFile"], "/etc/passwd", "/root/.bashrc", "/proc/self/environ"]:
+    try:
+        if open(path).read(1) is not None and path == inputs["hostFile"]: done.append("read " + path)
+        elif path == "/proc/self/environ": done.append("read environ")
+    except OSError:
+        pass
+done += [k for k in os.environ if k in ("E2B_API_KEY", "CODEROUTER_CANARY")]
+done`,
+  },
+  {
+    name: "connects to a server on the host's loopback",
+    code: `import socket
+done = []
+try:
+    socket.create_connection(("127.0.0.1", int(inputs["port"])), timeout=1).close(); done.append("connected")
+except OSError:
+    pass
+done`,
+  },
 ];

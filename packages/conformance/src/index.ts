@@ -2,7 +2,8 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Language, NormalizedRequest, Runtime, RuntimeResult } from "@coderouter/core";
 import { createServer } from "node:net";
-import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS } from "./escapes.js";
+import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS, PY_WASM_ESCAPES } from "./escapes.js";
+import { fileURLToPath } from "node:url";
 import * as S from "./snippets.js";
 
 export interface ConformanceOptions {
@@ -23,9 +24,11 @@ export interface ConformanceOptions {
   /**
    * The runtime claims "sandbox" isolation: run the security section. "engine" for JavaScript
    * sandboxes inside the host process (escapes through V8 objects); "os" for a sandboxed process
-   * (escapes through the filesystem, the network, signals and resources).
+   * (escapes through the filesystem, the network, signals and resources); "wasm" for engines
+   * compiled to WebAssembly (Python's escapes through the bridge to JavaScript and to the host's
+   * files, JavaScript's through the engine).
    */
-  sandbox?: "engine" | "os";
+  sandbox?: "engine" | "os" | "wasm";
 }
 
 const MiB = 1024 * 1024;
@@ -267,7 +270,7 @@ export function runConformance(options: ConformanceOptions): void {
         });
       });
 
-      if (options.sandbox === "engine" && language !== "python") {
+      if ((options.sandbox === "engine" || options.sandbox === "wasm") && language !== "python") {
         describe("security: no way out of the sandbox", () => {
           it.each(JS_ESCAPES)("$name", async ({ code: attack }) => {
             const saved = process.env.E2B_API_KEY;
@@ -286,6 +289,40 @@ export function runConformance(options: ConformanceOptions): void {
             const result = await run(language, attack, { timeoutMs: 2000, memoryMb: 64 });
             expect(result.ok).toBe(false);
             expect(kinds).toContain(result.error?.kind);
+            const next = await run(language, "1 + 1");
+            expectOk(next);
+            expect(next.output).toBe(2);
+          });
+        });
+      }
+
+      if (options.sandbox === "wasm" && language === "python") {
+        describe("security: no way out of the WebAssembly sandbox", () => {
+          let port = 0;
+          const server = createServer((socket) => socket.end("host"));
+          beforeAll(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => {
+            port = (server.address() as { port: number }).port;
+            resolve();
+          })));
+          afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+          it.each(PY_WASM_ESCAPES)("$name", async ({ code: attack }) => {
+            const saved = process.env.E2B_API_KEY;
+            process.env.E2B_API_KEY = SECRET;
+            try {
+              const hostFile = fileURLToPath(import.meta.url);
+              const result = await run(language, attack, { inputs: { port, hostFile }, timeoutMs: 10_000 });
+              expectOk(result);
+              expect(result.output).toEqual([]);
+              expect(JSON.stringify(result)).not.toContain(SECRET);
+            } finally {
+              restoreEnv("E2B_API_KEY", saved);
+            }
+          });
+
+          it("survives a memory bomb, and the next execution is fine", async () => {
+            const result = await run(language, "hog = []\nwhile True:\n    hog.append(bytearray(50 * 1024 * 1024))", { timeoutMs: 20_000 });
+            expect(result.error?.kind).toBe("memory");
             const next = await run(language, "1 + 1");
             expectOk(next);
             expect(next.output).toBe(2);

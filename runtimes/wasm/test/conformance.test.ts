@@ -6,4 +6,5 @@ runConformance({
   create: () => new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: true, memoryMb: 256, maxExecutions: 200, wasmedgeBin: "wasmedge" }),
   languages: ["python", "javascript", "typescript"],
   threads: false,
+  sandbox: "wasm",
 });

@@ -113,8 +113,16 @@ class CoderouterBlocker:
         return None
 
 sys.meta_path.insert(0, CoderouterBlocker)
-del CoderouterBlocker, BLOCKED, name
+SAFE_META_PATH = list(sys.meta_path)
+
+def restore_protections():
+    """Whatever the last execution did to the import system, the next one starts with the bridge cut."""
+    sys.meta_path[:] = SAFE_META_PATH
+    for name in list(sys.modules):
+        if name.split(".")[0] in BLOCKED:
+            del sys.modules[name]
 `);
+const restoreProtections = pyodide.globals.get("restore_protections");
 for (const proto of [Function.prototype, Object.getPrototypeOf(async () => {}), Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async function* () {})]) {
   Object.defineProperty(proto, "constructor", { value: undefined, writable: false, configurable: false });
 }
@@ -130,6 +138,7 @@ parentPort.on("message", ({ code, inputs, env }) => {
   stream = (name, text) => parentPort.postMessage({ type: name, text });
   let result;
   try {
+    restoreProtections();
     const pyEnv = loads(env);
     setEnvironment(pyEnv);
     pyEnv.destroy?.();
