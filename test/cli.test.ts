@@ -225,3 +225,13 @@ describe("cloud runtimes through the CLI, against the local E2B and Bacalhau", (
     expect(bacalhau.active()).toEqual([]);
   });
 });
+
+describe("the WebAssembly runtime through the CLI", () => {
+  it("runs Python with --runtime wasmedge (an alias of wasm) in Pyodide", async () => {
+    const path = file("in-wasm.py", "import sys\nprint(sys.platform)\nsum(inputs['xs'])\n");
+    const run = await cli(["run", path, "--runtime", "wasmedge", "--inputs", '{"xs": [1, 2, 3]}', "--json"]);
+    const result = ExecutionResultSchema.parse(JSON.parse(run.stdout));
+    expect(result).toMatchObject({ ok: true, runtime: "wasm", output: 6, stdout: "emscripten\n" });
+    expect(run.code).toBe(0);
+  }, 60_000);
+});

@@ -1,6 +1,7 @@
 import { createRouter, type NormalizedRequest, type Runtime, type RuntimeResult } from "coderouter";
 import { SubprocessRuntime } from "@coderouter/runtime-subprocess";
 import { e2bRows } from "./e2b.js";
+import { wasmRows } from "./wasm.js";
 import { httpRows } from "./http.js";
 import { isolateRows } from "./isolate.js";
 import { subprocessRows } from "./subprocess.js";
@@ -10,7 +11,7 @@ import { printTable, type Row } from "./table.js";
 /**
  * `npm run bench`: every row is a ratio against a baseline measured in the same run, alternating
  * with it, because these machines are shared and absolute numbers drift between runs.
- * `-- --quick` runs a tenth of the rounds; `-- --only=router|subprocess|isolate|http|e2b` one group.
+ * `-- --quick` runs a tenth of the rounds; `-- --only=router|subprocess|isolate|http|e2b|wasm` one group.
  */
 const rows: Row[] = [];
 const quick = process.argv.includes("--quick");
@@ -56,4 +57,5 @@ if (!only || only === "subprocess") rows.push(...(await subprocessRows(rounds)))
 if (!only || only === "isolate") rows.push(...(await isolateRows(rounds)));
 if (!only || only === "http") rows.push(...(await httpRows(rounds)));
 if (!only || only === "e2b") rows.push(...(await e2bRows(rounds)));
+if (!only || only === "wasm") rows.push(...(await wasmRows(rounds)));
 printTable(rows);

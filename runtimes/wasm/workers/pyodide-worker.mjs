@@ -4,12 +4,16 @@
 // `js` and `pyodide_js` modules are unregistered, Pyodide's own packages are removed and refused
 // on import, the JS-side globals Python could reach are empty, and the constructors that would turn
 // a string into JavaScript are gone from this thread.
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import { loadPyodide } from "pyodide";
 
 const { runnerSource } = workerData;
 
-const pyodide = await loadPyodide({ jsglobals: Object.create(null), env: { HOME: "/home/pyodide" } });
+// Pyodide finds its files from a stack trace unless told: with source maps on, that points elsewhere.
+const indexURL = `${dirname(createRequire(import.meta.url).resolve("pyodide/package.json"))}/`;
+const pyodide = await loadPyodide({ indexURL, jsglobals: Object.create(null), env: { HOME: "/home/pyodide" } });
 let stream = null;
 const writer = (name) => ({
   write(bytes) {
