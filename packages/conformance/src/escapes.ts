@@ -119,6 +119,18 @@ export const JS_RESOURCE_ATTACKS: { name: string; code: string; kinds: string[] 
  * sandbox passes when every list is empty. Network attempts aim at loopback only: a host server
  * the test started, unreachable from a sandbox with its own network namespace.
  */
+/** Python reaching a server on the host's loopback (its port in `inputs.port`). */
+const LOOPBACK_ESCAPE = {
+  name: "connects to a server on the host's loopback",
+  code: `import socket
+done = []
+try:
+    socket.create_connection(("127.0.0.1", int(inputs["port"])), timeout=1).close(); done.append("connected")
+except OSError:
+    pass
+done`,
+};
+
 export const PY_ESCAPES: { name: string; code: string }[] = [
   {
     name: "reads host secrets: /etc/shadow, the host's home, the host's env",
@@ -148,16 +160,7 @@ for path in ["/usr/coderouter-escape", "/etc/coderouter-escape", "/coderouter-es
 open("inside.txt", "w").write("fine")
 done`,
   },
-  {
-    name: "connects to a server on the host's loopback",
-    code: `import socket
-done = []
-try:
-    socket.create_connection(("127.0.0.1", int(inputs["port"])), timeout=1).close(); done.append("connected")
-except OSError:
-    pass
-done`,
-  },
+  LOOPBACK_ESCAPE,
   {
     name: "signals every process it can see, and its parent",
     code: `import os, signal
@@ -250,14 +253,5 @@ for path in [inputs["hostFile"], "/etc/passwd", "/root/.bashrc", "/proc/self/env
 done += [k for k in os.environ if k in ("E2B_API_KEY", "CODEROUTER_CANARY")]
 done`,
   },
-  {
-    name: "connects to a server on the host's loopback",
-    code: `import socket
-done = []
-try:
-    socket.create_connection(("127.0.0.1", int(inputs["port"])), timeout=1).close(); done.append("connected")
-except OSError:
-    pass
-done`,
-  },
+  LOOPBACK_ESCAPE,
 ];

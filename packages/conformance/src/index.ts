@@ -298,20 +298,14 @@ export function runConformance(options: ConformanceOptions): void {
 
       if (options.sandbox === "wasm" && language === "python") {
         describe("security: no way out of the WebAssembly sandbox", () => {
-          let port = 0;
-          const server = createServer((socket) => socket.end("host"));
-          beforeAll(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => {
-            port = (server.address() as { port: number }).port;
-            resolve();
-          })));
-          afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+          const loopback = hostLoopbackServer();
 
           it.each(PY_WASM_ESCAPES)("$name", async ({ code: attack }) => {
             const saved = process.env.E2B_API_KEY;
             process.env.E2B_API_KEY = SECRET;
             try {
               const hostFile = fileURLToPath(import.meta.url);
-              const result = await run(language, attack, { inputs: { port, hostFile }, timeoutMs: 10_000 });
+              const result = await run(language, attack, { inputs: { port: loopback.port, hostFile }, timeoutMs: 10_000 });
               expectOk(result);
               expect(result.output).toEqual([]);
               expect(JSON.stringify(result)).not.toContain(SECRET);
@@ -332,19 +326,13 @@ export function runConformance(options: ConformanceOptions): void {
 
       if (options.sandbox === "os" && language === "python") {
         describe("security: no way out of the sandbox", () => {
-          let port = 0;
-          const server = createServer((socket) => socket.end("host"));
-          beforeAll(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => {
-            port = (server.address() as { port: number }).port;
-            resolve();
-          })));
-          afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+          const loopback = hostLoopbackServer();
 
           it.each(PY_ESCAPES)("$name", async ({ code: attack }) => {
             const saved = process.env.E2B_API_KEY;
             process.env.E2B_API_KEY = SECRET;
             try {
-              const result = await run(language, attack, { inputs: { port }, timeoutMs: 10_000 });
+              const result = await run(language, attack, { inputs: { port: loopback.port }, timeoutMs: 10_000 });
               expectOk(result);
               expect(result.output).toEqual([]);
             } finally {
@@ -364,6 +352,28 @@ export function runConformance(options: ConformanceOptions): void {
       }
     });
   });
+}
+
+/** A server on the host's loopback for the duration of a describe block: code must not reach it. */
+function hostLoopbackServer(): { port: number } {
+  const state = { port: 0 };
+  const server = createServer((socket) => socket.end("host"));
+  beforeAll(
+    () =>
+      new Promise<void>((resolve) =>
+        server.listen(0, "127.0.0.1", () => {
+          state.port = (server.address() as { port: number }).port;
+          resolve();
+        }),
+      ),
+  );
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return state;
+}
+
+/** A request as a runtime receives it, for runtimes' own tests: `1 + 1` in Python unless `extra` says otherwise. */
+export function normalizedRequest(extra: Partial<NormalizedRequest> = {}): NormalizedRequest {
+  return { language: "python", code: "1 + 1", inputs: {}, timeoutMs: 10_000, isolation: "none", maxOutputBytes: MiB, ...extra };
 }
 
 function processesWith(marker: string): string[] {

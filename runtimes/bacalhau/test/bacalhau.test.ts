@@ -1,18 +1,8 @@
+import { normalizedRequest as request } from "@coderouter/conformance";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createRouter, type Router } from "coderouter";
-import type { NormalizedRequest } from "@coderouter/core";
 import { LocalBacalhau, runtimeFor } from "./local.js";
 import type { BacalhauRuntime } from "../src/index.js";
-
-const request = (extra: Partial<NormalizedRequest> = {}): NormalizedRequest => ({
-  language: "python",
-  code: "1 + 1",
-  inputs: {},
-  timeoutMs: 10_000,
-  isolation: "none",
-  maxOutputBytes: 1024 * 1024,
-  ...extra,
-});
 
 const server = new LocalBacalhau({ apiKey: "secret-token" });
 const opened: (BacalhauRuntime | Router)[] = [];

@@ -1,18 +1,9 @@
+import { normalizedRequest as request } from "@coderouter/conformance";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createRouter, type Router } from "coderouter";
-import { readSettings, type NormalizedRequest } from "@coderouter/core";
+import { readSettings } from "@coderouter/core";
 import { LocalE2B, runtimeFor, SHARED } from "./local.js";
 import { E2B_ENV, E2BRuntime, E2BSettingsSchema } from "../src/index.js";
-
-const request = (extra: Partial<NormalizedRequest> = {}): NormalizedRequest => ({
-  language: "python",
-  code: "1 + 1",
-  inputs: {},
-  timeoutMs: 10_000,
-  isolation: "none",
-  maxOutputBytes: 1024 * 1024,
-  ...extra,
-});
 
 /** How the cell of an execution (not a context's prelude) calls the wrapper. */
 const RUN_CALL = "__coderouter_run(";

@@ -1,17 +1,7 @@
+import { normalizedRequest as request } from "@coderouter/conformance";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRouter } from "coderouter";
-import type { NormalizedRequest } from "@coderouter/core";
 import { WasmRuntime } from "../src/index.js";
-
-const request = (extra: Partial<NormalizedRequest> = {}): NormalizedRequest => ({
-  language: "python",
-  code: "1 + 1",
-  inputs: {},
-  timeoutMs: 10_000,
-  isolation: "none",
-  maxOutputBytes: 1024 * 1024,
-  ...extra,
-});
 
 let runtime: WasmRuntime;
 beforeAll(() => {
