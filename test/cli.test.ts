@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExecutionResultSchema, RoutingDecisionSchema } from "@coderouter/core";
 import { LocalBacalhau } from "./bacalhau-server/server.js";
 import { LocalE2B } from "./e2b-server/server.js";
+import wabtInit from "wabt";
 
 /** The installed `coderouter` command, the one `npx coderouter` runs. */
 const BIN = fileURLToPath(new URL("../node_modules/.bin/coderouter", import.meta.url));
@@ -234,4 +235,23 @@ describe("the WebAssembly runtime through the CLI", () => {
     expect(result).toMatchObject({ ok: true, runtime: "wasm", output: 6, stdout: "emscripten\n" });
     expect(run.code).toBe(0);
   }, 60_000);
+});
+
+describe("WASI modules through the CLI", () => {
+  it("runs a .wasm file, its language taken from the extension", async () => {
+    const wabt = await wabtInit();
+    const wat = `(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 64) "from wasi\\n")
+      (func (export "_start")
+        (i32.store (i32.const 0) (i32.const 64))
+        (i32.store (i32.const 4) (i32.const 10))
+        (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`;
+    const path = join(dir, "hello.wasm");
+    writeFileSync(path, Buffer.from(wabt.parseWat("hello.wat", wat).toBinary({}).buffer));
+    const run = await cli(["run", path, "--json"]);
+    const result = ExecutionResultSchema.parse(JSON.parse(run.stdout));
+    expect(result).toMatchObject({ ok: true, runtime: "wasm", language: "wasm", stdout: "from wasi\n", output: 0 });
+  });
 });

@@ -17,6 +17,7 @@ const EXTENSIONS: Record<string, Language> = {
   ".cjs": "javascript",
   ".ts": "typescript",
   ".mts": "typescript",
+  ".wasm": "wasm",
 };
 
 /** Builds the request from the CLI's file and flags; the router validates the rest. */
@@ -26,18 +27,20 @@ export async function readRequest(
   stdin: NodeJS.ReadableStream,
 ): Promise<ExecutionRequestInput> {
   const fromStdin = file === undefined || file === "-";
+  const language = flags.language ?? (fromStdin ? undefined : EXTENSIONS[extname(file).toLowerCase()]);
   let code: string;
   try {
-    code = fromStdin ? await readAll(stdin) : await readFile(file, "utf8");
+    const bytes = fromStdin ? await readAll(stdin) : await readFile(file);
+    // A WebAssembly module travels as its bytes in base64; source code as text.
+    code = language === "wasm" ? bytes.toString("base64") : bytes.toString("utf8");
   } catch (error) {
     throw new ValidationError(`cannot read ${file}: ${(error as Error).message}`);
   }
-  const language = flags.language ?? (fromStdin ? undefined : EXTENSIONS[extname(file).toLowerCase()]);
   if (!language) {
     throw new ValidationError(
       fromStdin
         ? "--language is required when the code comes from stdin"
-        : `cannot tell the language of ${file} from its extension: pass --language python|javascript|typescript`,
+        : `cannot tell the language of ${file} from its extension: pass --language python|javascript|typescript|wasm`,
     );
   }
   let inputs: unknown;
@@ -68,8 +71,8 @@ export async function readRequest(
   };
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Language, NormalizedRequest, Runtime, RuntimeResult } from "@coderouter/core";
+import type { NormalizedRequest, Runtime, RuntimeResult, SourceLanguage } from "@coderouter/core";
 import { createServer } from "node:net";
 import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS, PY_WASM_ESCAPES } from "./escapes.js";
 import { fileURLToPath } from "node:url";
@@ -11,7 +11,7 @@ export interface ConformanceOptions {
   name: string;
   create: () => Runtime | Promise<Runtime>;
   /** The languages the runtime claims; each gets the whole suite. */
-  languages: Language[];
+  languages: SourceLanguage[];
   /** Whether code may start processes: enables the checks that grandchildren die with the execution. */
   processes?: boolean;
   /**
@@ -48,7 +48,7 @@ export function runConformance(options: ConformanceOptions): void {
       await runtime?.close();
     });
 
-    const run = (language: Language, code: string, extra: Partial<NormalizedRequest> = {}): Promise<RuntimeResult> =>
+    const run = (language: SourceLanguage, code: string, extra: Partial<NormalizedRequest> = {}): Promise<RuntimeResult> =>
       runtime.execute({
         language,
         code,

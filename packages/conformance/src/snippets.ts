@@ -1,4 +1,4 @@
-import type { JsonValue, Language } from "@coderouter/core";
+import type { JsonValue, SourceLanguage } from "@coderouter/core";
 
 /**
  * The same program in each language. TypeScript runs the JavaScript text (valid TypeScript) unless
@@ -6,7 +6,7 @@ import type { JsonValue, Language } from "@coderouter/core";
  */
 export type Snippet = { python: string; javascript: string; typescript?: string };
 
-export function codeFor(snippet: Snippet, language: Language): string {
+export function codeFor(snippet: Snippet, language: SourceLanguage): string {
   if (language === "typescript") return snippet.typescript ?? snippet.javascript;
   return snippet[language];
 }
@@ -27,7 +27,7 @@ export const JSON_VALUES: JsonValue[] = [
   { a: { b: [1, 2] }, c: "d" },
 ];
 
-export function literal(value: JsonValue, language: Language): string {
+export function literal(value: JsonValue, language: SourceLanguage): string {
   const json = JSON.stringify(value);
   if (language !== "python") return `(${json})`;
   // JSON text is a Python literal once its three keywords are renamed; strings here hold none of them.
@@ -138,7 +138,7 @@ export const RUNTIME_ERROR: Snippet = {
   typescript: "function f(): never {\n  throw new TypeError('boom')\n}\nf()",
 };
 
-export const RUNTIME_ERROR_NAME: Record<Language, string> = {
+export const RUNTIME_ERROR_NAME: Record<SourceLanguage, string> = {
   python: "ValueError",
   javascript: "TypeError",
   typescript: "TypeError",
@@ -181,7 +181,7 @@ export const LEAVE_TASK_BEHIND = {
 };
 
 /** Starts a grandchild process named by a unique argument (only for runtimes that allow processes). */
-export const SPAWN_SLEEPER: Record<Language, (marker: string, thenLoop: boolean) => string> = {
+export const SPAWN_SLEEPER: Record<SourceLanguage, (marker: string, thenLoop: boolean) => string> = {
   python: (marker, thenLoop) =>
     `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n${thenLoop ? "while True:\n    pass" : "'spawned'"}`,
   javascript: (marker, thenLoop) =>

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { parse, type Node, type Program } from "acorn";
-import type { ExecutionError } from "./schemas.js";
+import type { ExecutionError, Language } from "./schemas.js";
 import { applyRewrites, decodeMappings, SourcePositions, type Rewrite } from "./source-positions.js";
 
 /**
@@ -44,11 +44,11 @@ const prepared = new Map<string, PreparedJavaScript>();
  * `persist` (sessions): top-level declarations become properties of the global object, so that
  * the next execution in the same context sees them, as in a REPL or a notebook.
  */
-export function prepareJavaScript(
-  code: string,
-  language: "javascript" | "typescript",
-  { persist = false } = {},
-): PreparedJavaScript {
+export function prepareJavaScript(code: string, language: Language, { persist = false } = {}): PreparedJavaScript {
+  if (language !== "javascript" && language !== "typescript") {
+    // Runtimes reach here with whatever is not Python; the router only sends what they declare.
+    return { ok: false, error: { kind: "runtime", name: "UnsupportedLanguageError", message: `${language} is not JavaScript or TypeScript` } };
+  }
   const key = `${language}\0${persist}\0${code}`;
   let result = prepared.get(key);
   if (result) {

@@ -1,8 +1,14 @@
 import { z } from "zod";
 
-export const LANGUAGES = ["python", "javascript", "typescript"] as const;
+/**
+ * The languages of source code, and "wasm": a WebAssembly module (WASI preview 1) whose bytes are
+ * the request's `code` in base64.
+ */
+export const LANGUAGES = ["python", "javascript", "typescript", "wasm"] as const;
 export const LanguageSchema = z.enum(LANGUAGES);
 export type Language = z.infer<typeof LanguageSchema>;
+/** The languages whose `code` is source text. */
+export type SourceLanguage = Exclude<Language, "wasm">;
 
 export const RUNTIME_IDS = ["isolate", "subprocess", "wasm", "e2b", "bacalhau"] as const;
 export const RuntimeIdSchema = z.enum(RUNTIME_IDS);
@@ -72,6 +78,8 @@ export const ExecutionRequestSchema = z
     memoryMb: z.number().int().min(16).max(1024 * 1024).optional(),
     network: z.boolean().optional(),
     env: z.record(envName, z.string()).optional(),
+    /** Arguments of a WebAssembly module (language "wasm"), after its name. */
+    args: z.array(z.string()).max(1000).optional(),
     /** Third-party packages to install before the code runs (runtimes with installable packages only). */
     packages: z.array(packageSpec).max(100).optional(),
     signal: z.instanceof(AbortSignal).optional(),

@@ -21,6 +21,7 @@ import {
   type RuntimeResult,
 } from "@coderouter/core";
 import type { WasmSettings } from "./settings.js";
+import { runWasi } from "./wasi.js";
 import { WorkerPool, WorkerStopped, type WorkerMessage } from "./worker-pool.js";
 
 /** Time past the timeout the QuickJS worker gets to stop by itself before it is terminated. */
@@ -51,7 +52,7 @@ export class WasmRuntime implements Runtime {
 
   capabilities(): Capabilities {
     return {
-      languages: ["python", "javascript", "typescript"],
+      languages: ["python", "javascript", "typescript", "wasm"],
       isolation: "sandbox",
       maxDurationMs: 10 * 60_000,
       // A cold Pyodide takes ~2 s to load: until one is warm, the router prefers anything else.
@@ -75,7 +76,7 @@ export class WasmRuntime implements Runtime {
     const warm = this.pyodide?.warm ?? 0;
     return {
       available: true,
-      reason: `Pyodide (${warm} warm of ${this.settings.pyodideWorkers}; loads on first use) and QuickJS; WasmEdge ${wasmedge ?? `not found (${this.settings.wasmedgeBin}): WASI modules are not offered`}`,
+      reason: `Pyodide (${warm} warm of ${this.settings.pyodideWorkers}; loads on first use), QuickJS, WASI modules (node:wasi); WasmEdge ${wasmedge ?? `not found (${this.settings.wasmedgeBin})`}`,
     };
   }
 
@@ -85,6 +86,7 @@ export class WasmRuntime implements Runtime {
 
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError("wasm");
+    if (request.language === "wasm") return runWasi(request);
     return request.language === "python" ? this.runPython(request) : this.runJavaScript(request);
   }
 
@@ -105,7 +107,7 @@ export class WasmRuntime implements Runtime {
 
   private async runJavaScript(request: NormalizedRequest): Promise<RuntimeResult> {
     const started = performance.now();
-    const prepared = prepareJavaScript(request.code, request.language as "javascript" | "typescript");
+    const prepared = prepareJavaScript(request.code, request.language);
     if (!prepared.ok) return runtimeResult("wasm", request, started, { error: prepared.error });
     const stopFlag = new SharedArrayBuffer(4);
     const flag = new Int32Array(stopFlag);
