@@ -9,7 +9,7 @@ import type { Row } from "./table.js";
  */
 export async function wasmRows(rounds: (n: number) => number): Promise<Row[]> {
   const request = { language: "python" as const, code: "1 + 1", inputs: {}, timeoutMs: 30_000, isolation: "none" as const, maxOutputBytes: 1 << 20 };
-  const settings = { pyodideWorkers: 1, quickjsWorkers: 1, prewarm: false, memoryMb: 256, maxExecutions: 1_000_000, wasmedgeBin: "wasmedge" };
+  const settings = { pyodideWorkers: 1, quickjsWorkers: 1, prewarm: false, memoryMb: 256, maxExecutions: 1_000_000, wasmedgeBin: "wasmedge", wasiEngine: "auto" as const };
 
   const cold: number[] = [];
   for (let i = 0; i < (rounds(5) >= 5 ? 5 : 3); i++) {

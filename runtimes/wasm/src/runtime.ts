@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import {
   asyncFunctionSource,
   commonJsSource,
+  InfrastructureError,
   inUserPositions,
   limitError,
   OutputStream,
@@ -22,6 +23,7 @@ import {
 } from "@coderouter/core";
 import type { WasmSettings } from "./settings.js";
 import { runWasi } from "./wasi.js";
+import { runWasmEdge } from "./wasmedge.js";
 import { WorkerPool, WorkerStopped, type WorkerMessage } from "./worker-pool.js";
 
 /** Time past the timeout the QuickJS worker gets to stop by itself before it is terminated. */
@@ -76,7 +78,7 @@ export class WasmRuntime implements Runtime {
     const warm = this.pyodide?.warm ?? 0;
     return {
       available: true,
-      reason: `Pyodide (${warm} warm of ${this.settings.pyodideWorkers}; loads on first use), QuickJS, WASI modules (node:wasi); WasmEdge ${wasmedge ?? `not found (${this.settings.wasmedgeBin})`}`,
+      reason: `Pyodide (${warm} warm of ${this.settings.pyodideWorkers}; loads on first use), QuickJS, WASI modules under ${wasmedge && this.settings.wasiEngine !== "node" ? wasmedge : "node:wasi"}; WasmEdge ${wasmedge ?? `not found (${this.settings.wasmedgeBin})`}`,
     };
   }
 
@@ -86,13 +88,25 @@ export class WasmRuntime implements Runtime {
 
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError("wasm");
-    if (request.language === "wasm") return runWasi(request);
+    if (request.language === "wasm") return this.runModule(request);
     return request.language === "python" ? this.runPython(request) : this.runJavaScript(request);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([this.pyodide?.close(), this.quickjs?.close()]);
+  }
+
+  /** A WASI module under WasmEdge when configured or found, else under node:wasi. */
+  private async runModule(request: NormalizedRequest): Promise<RuntimeResult> {
+    const { wasiEngine, wasmedgeBin } = this.settings;
+    if (wasiEngine !== "node") {
+      if (await this.wasmedgeVersion()) return runWasmEdge(request, wasmedgeBin);
+      if (wasiEngine === "wasmedge") {
+        throw new InfrastructureError("wasm", `WASM_WASI_ENGINE=wasmedge, but WasmEdge (${wasmedgeBin}) is not installed: install it or set WASMEDGE_BIN`);
+      }
+    }
+    return runWasi(request);
   }
 
   private async runPython(request: NormalizedRequest): Promise<RuntimeResult> {

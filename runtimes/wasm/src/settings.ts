@@ -8,6 +8,7 @@ export const WASM_ENV = {
   WASM_MEMORY_MB: "memoryMb",
   WASM_MAX_EXECUTIONS: "maxExecutions",
   WASMEDGE_BIN: "wasmedgeBin",
+  WASM_WASI_ENGINE: "wasiEngine",
 } as const;
 
 export const WasmSettingsSchema = z.object({
@@ -22,5 +23,7 @@ export const WasmSettingsSchema = z.object({
   maxExecutions: setting.int(1).default(200),
   /** The WasmEdge CLI, reported by doctor when present. */
   wasmedgeBin: setting.string().default("wasmedge"),
+  /** What runs WASI modules: WasmEdge when its CLI is found (auto), always node:wasi, or always WasmEdge. */
+  wasiEngine: z.enum(["auto", "node", "wasmedge"]).default("auto"),
 });
 export type WasmSettings = z.output<typeof WasmSettingsSchema>;

@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import wabtInit from "wabt";
 import { normalizedRequest } from "@coderouter/conformance";
@@ -24,7 +25,7 @@ let runtime: WasmRuntime;
 beforeAll(async () => {
   const wabt = await wabtInit();
   wasm = (wat) => Buffer.from(wabt.parseWat("main.wat", wat).toBinary({}).buffer).toString("base64");
-  runtime = new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: false, memoryMb: 256, maxExecutions: 200, wasmedgeBin: "wasmedge" });
+  runtime = new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: false, memoryMb: 256, maxExecutions: 200, wasmedgeBin: "wasmedge", wasiEngine: "auto" });
 });
 afterAll(() => runtime.close());
 
@@ -69,5 +70,37 @@ describe("WASI modules", () => {
     expect(await router.execute({ language: "wasm", code })).toMatchObject({ runtime: "wasm", stdout: "hi\n" });
     expect(await router.execute({ language: "wasm", code, runtime: "wasmedge" })).toMatchObject({ runtime: "wasm", stdout: "hi\n" });
     await router.close();
+  });
+});
+
+describe("WASI modules under WasmEdge", () => {
+  const standIn = fileURLToPath(new URL("../../../test/wasmedge-standin/wasmedge", import.meta.url));
+  let edge: WasmRuntime;
+  beforeAll(() => {
+    edge = new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: false, memoryMb: 256, maxExecutions: 200, wasmedgeBin: standIn, wasiEngine: "auto" });
+  });
+  afterAll(() => edge.close());
+
+  it("runs the module with the WasmEdge CLI when it is found, streaming its output", async () => {
+    expect((await edge.availability()).reason).toMatch(/WASI modules under wasmedge version 0\.14\.1/);
+    const seen: string[] = [];
+    const result = await edge.execute(
+      normalizedRequest({ language: "wasm", code: wasm(program("(call $write (i32.const 1) (i32.const 6))", "edged\n")), onStdout: (t) => seen.push(t) }),
+    );
+    expect(result).toMatchObject({ ok: true, output: 0, stdout: "edged\n" });
+    expect(seen.join("")).toBe("edged\n");
+    const failed = await edge.execute(normalizedRequest({ language: "wasm", code: wasm(program("(call $proc_exit (i32.const 4))")) }));
+    expect(failed.error).toMatchObject({ name: "ExitError", message: "the module exited with code 4" });
+  });
+
+  it("ends an endless loop at the timeout, killing the WasmEdge process", async () => {
+    const result = await edge.execute(normalizedRequest({ language: "wasm", code: wasm(program("(loop $forever (br $forever))")), timeoutMs: 800 }));
+    expect(result.error?.kind).toBe("timeout");
+  });
+
+  it("refuses clearly when WasmEdge is required but missing", async () => {
+    const strict = new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: false, memoryMb: 256, maxExecutions: 1, wasmedgeBin: "no-such-wasmedge", wasiEngine: "wasmedge" });
+    await expect(strict.execute(normalizedRequest({ language: "wasm", code: "AA==" }))).rejects.toThrow(/WASM_WASI_ENGINE=wasmedge, but WasmEdge \(no-such-wasmedge\) is not installed/);
+    await strict.close();
   });
 });

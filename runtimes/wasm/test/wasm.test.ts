@@ -5,7 +5,7 @@ import { WasmRuntime } from "../src/index.js";
 
 let runtime: WasmRuntime;
 beforeAll(() => {
-  runtime = new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: true, memoryMb: 256, maxExecutions: 200, wasmedgeBin: "wasmedge-not-installed" });
+  runtime = new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: true, memoryMb: 256, maxExecutions: 200, wasmedgeBin: "wasmedge-not-installed", wasiEngine: "auto" });
 });
 afterAll(() => runtime.close());
 
