@@ -11,3 +11,4 @@ export { createDebug } from "./debug.js";
 export { runtimeResult, limitError, type ResultFields, type LimitKind } from "./result.js";
 export { SourcePositions } from "./source-positions.js";
 export { pythonRunnerSource, javascriptRunnerSource, commonJsSource } from "./remote-wrappers.js";
+export { watchLimits, type Ending, type Limits } from "./limits.js";

@@ -2,7 +2,6 @@ import {
   createDebug,
   inUserPositions,
   limitError,
-  OutputStream,
   prepareJavaScript,
   RuntimeClosedError,
   runtimeResult,
@@ -10,10 +9,11 @@ import {
   type Capabilities,
   type ExecutionError,
   type JsonValue,
-  type LimitKind,
   type NormalizedRequest,
   type Runtime,
   type RuntimeResult,
+  watchLimits,
+  type OutputStream,
 } from "@coderouter/core";
 import { BacalhauClient, BacalhauError, isTerminal, LOG_STDOUT, type Execution } from "./api.js";
 import { FencedOutput } from "./fenced-output.js";
@@ -94,40 +94,36 @@ export class BacalhauRuntime implements Runtime {
     }
     const { job, fence } = buildJob(request, this.settings, prepared?.ok ? prepared : undefined);
 
-    let limit: LimitKind | undefined;
-    let wake: () => void = () => {};
-    const end = (kind: LimitKind) => {
-      limit ??= kind;
-      wake();
-    };
-    const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
-    const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
-    const fenced = new FencedOutput(fence, stdout);
-
     const id = await client.submit(job);
     this.running.add(id);
     debug(`job ${id} submitted`);
     const startupMs = performance.now() - started;
-    const timer = setTimeout(() => end("timeout"), request.timeoutMs);
-    const onAbort = () => end("killed");
-    if (request.signal?.aborted) onAbort();
-    request.signal?.addEventListener("abort", onAbort, { once: true });
+    // A limit wakes the polling loop below, which stops the job.
+    let wake: () => void = () => {};
+    const limits = watchLimits(request, () => wake());
+    const { stdout, stderr } = limits;
+    const limit = () => {
+      const ending = limits.ending();
+      return ending === "exited" ? undefined : ending;
+    };
+    const fenced = new FencedOutput(fence, stdout);
     const logsDone = new AbortController();
     const logs = client.logs(id, (type, line) => (type === LOG_STDOUT ? fenced.push(line) : stderr.write(line)), logsDone.signal);
 
     try {
       // Poll until the job ends or a limit ends it for us.
       let state = await client.state(id);
-      while (!isTerminal(state.StateType) && !limit) {
+      while (!isTerminal(state.StateType) && !limit()) {
         await new Promise<void>((resolve) => {
           wake = resolve;
           setTimeout(resolve, this.settings.pollMs);
         });
-        if (!limit) state = await client.state(id);
+        if (!limit()) state = await client.state(id);
       }
-      if (limit) {
-        await this.stop(id, `coderouter: ${limit}`);
-        return runtimeResult("bacalhau", request, started, { stdout, stderr, startupMs, error: limitError(limit, request), costUsd: this.cost(started) });
+      const stopped = limit();
+      if (stopped) {
+        await this.stop(id, `coderouter: ${stopped}`);
+        return runtimeResult("bacalhau", request, started, { stdout, stderr, startupMs, error: limitError(stopped, request), costUsd: this.cost(started) });
       }
       if (state.StateType !== "Completed") {
         // A task killed for memory is the code's failure, not the cluster's.
@@ -148,8 +144,7 @@ export class BacalhauRuntime implements Runtime {
       await this.stop(id, "coderouter: the request failed");
       throw error instanceof BacalhauError ? error : new BacalhauError(`job ${id}: ${(error as Error).message}`, undefined, { cause: error });
     } finally {
-      clearTimeout(timer);
-      request.signal?.removeEventListener("abort", onAbort);
+      limits.dispose();
       logsDone.abort();
       this.running.delete(id);
     }

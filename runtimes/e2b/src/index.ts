@@ -10,5 +10,5 @@ export default defineRuntime({
   description: "E2B Firecracker microVM in the cloud (@e2b/code-interpreter)",
   env: E2B_ENV,
   settings: E2BSettingsSchema,
-  create: (settings, shared) => new E2BRuntime(settings, shared),
+  create: (settings) => new E2BRuntime(settings),
 });

@@ -18,7 +18,6 @@ import {
   type NormalizedRequest,
   type Runtime,
   type RuntimeResult,
-  type SharedSettings,
 } from "@coderouter/core";
 import { installCell, javascriptCell, preludeCell, pythonCell } from "./cells.js";
 import { E2BServiceError, redact, serviceError } from "./errors.js";
@@ -52,14 +51,7 @@ export class E2BRuntime implements Runtime {
    */
   private readonly spares = new WeakMap<Sandbox, { language: Language; context: Promise<Context | undefined> }>();
 
-  constructor(
-    private readonly settings: E2BSettings,
-    private readonly shared: SharedSettings,
-  ) {}
-
-  private get enabled(): boolean {
-    return this.settings.enabled ?? Boolean(this.settings.apiKey);
-  }
+  constructor(private readonly settings: E2BSettings) {}
 
   capabilities(): Capabilities {
     const s = this.settings;

@@ -2,7 +2,7 @@ import { normalizedRequest as request } from "@coderouter/conformance";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createRouter, type Router } from "coderouter";
 import { readSettings } from "@coderouter/core";
-import { LocalE2B, runtimeFor, SHARED } from "./local.js";
+import { LocalE2B, runtimeFor } from "./local.js";
 import { E2B_ENV, E2BRuntime, E2BSettingsSchema } from "../src/index.js";
 
 /** How the cell of an execution (not a context's prelude) calls the wrapper. */
@@ -41,7 +41,7 @@ function router(env: Record<string, string> = {}): Router {
 describe("configuration and availability", () => {
   it("is off without a key, and says how to turn it on", async () => {
     const { E2B_API_KEY: _key, ...withoutKey } = server.env();
-    const r = new E2BRuntime(readSettings(E2BSettingsSchema, E2B_ENV, withoutKey), SHARED);
+    const r = new E2BRuntime(readSettings(E2BSettingsSchema, E2B_ENV, withoutKey));
     expect(await r.availability()).toMatchObject({ available: false, reason: "no E2B_API_KEY is set", fix: expect.stringContaining("E2B_API_KEY") });
   });
 

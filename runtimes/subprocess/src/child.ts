@@ -1,8 +1,10 @@
 import { execa } from "execa";
 import {
   InfrastructureError,
-  OutputStream,
+  watchLimits,
+  type Ending,
   type ExecutionError,
+  type OutputStream,
   type JsonValue,
   type NormalizedRequest,
 } from "@coderouter/core";
@@ -20,8 +22,6 @@ export interface ChildSpec extends ProcessSpec {
   /** Written to the child's stdin, which is then closed. */
   payload: string;
 }
-
-export type Ending = "exited" | "timeout" | "killed" | "output_limit";
 
 export interface ChildOutcome {
   ending: Ending;
@@ -86,35 +86,6 @@ export function spawnGroup(spec: ProcessSpec) {
     cleanup: false,
     ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.uid } : {}),
   });
-}
-
-/**
- * The limits every execution keeps, however it runs: capped output streams, the timeout and the
- * caller's AbortSignal. The first limit hit is the ending, and `stop` ends the code.
- */
-export function watchLimits(request: NormalizedRequest, stop: () => void) {
-  let ending: Ending = "exited";
-  const end = (why: Ending) => {
-    if (ending !== "exited") return;
-    ending = why;
-    stop();
-  };
-  const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
-  const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
-  const timer = setTimeout(() => end("timeout"), request.timeoutMs);
-  const onAbort = () => end("killed");
-  if (request.signal?.aborted) onAbort();
-  request.signal?.addEventListener("abort", onAbort, { once: true });
-  return {
-    stdout,
-    stderr,
-    ending: () => ending,
-    end,
-    dispose: () => {
-      clearTimeout(timer);
-      request.signal?.removeEventListener("abort", onAbort);
-    },
-  };
 }
 
 /**

@@ -1,11 +1,10 @@
 import type { ChildProcess } from "node:child_process";
-import { InfrastructureError, ValidationError, type NormalizedRequest, type OutputStream } from "@coderouter/core";
+import { InfrastructureError, ValidationError, watchLimits, type NormalizedRequest, type OutputStream } from "@coderouter/core";
 import {
   killGroup,
   spawnGroup,
   trackGroup,
   untrackGroup,
-  watchLimits,
   type ChildOutcome,
   type ProcessSpec,
 } from "./child.js";

@@ -19,7 +19,6 @@ import {
   type Capabilities,
   type ExecutionError,
   type Isolation,
-  type JsonValue,
   type Language,
   type NormalizedRequest,
   type RuntimeResult,

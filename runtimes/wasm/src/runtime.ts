@@ -7,7 +7,6 @@ import {
   InfrastructureError,
   inUserPositions,
   limitError,
-  OutputStream,
   prepareJavaScript,
   RuntimeClosedError,
   runnerFiles,
@@ -20,6 +19,9 @@ import {
   type NormalizedRequest,
   type Runtime,
   type RuntimeResult,
+  watchLimits,
+  type Limits,
+  type Ending,
 } from "@coderouter/core";
 import type { WasmSettings } from "./settings.js";
 import { runWasi } from "./wasi.js";
@@ -28,7 +30,7 @@ import { WorkerPool, WorkerStopped, type WorkerMessage } from "./worker-pool.js"
 
 /** Time past the timeout the QuickJS worker gets to stop by itself before it is terminated. */
 const STOP_GRACE_MS = 2000;
-const STOP_CODES: Record<Exclude<LimitKind, "memory">, number> = { timeout: 1, killed: 2, output_limit: 3 };
+const STOP_CODES: Record<Exclude<Ending, "exited">, number> = { timeout: 1, killed: 2, output_limit: 3 };
 
 interface Reported {
   output?: JsonValue;
@@ -113,10 +115,12 @@ export class WasmRuntime implements Runtime {
     const started = performance.now();
     const pool = this.pyodidePool();
     // Pyodide cannot be interrupted from outside in the middle of Python: for a limit the worker goes.
-    const outcome = await this.runOn(pool, request, { code: request.code, inputs: JSON.stringify(request.inputs), env: JSON.stringify(request.env ?? {}) }, (terminate) => terminate);
-    if ("limit" in outcome) return runtimeResult("wasm", request, started, { ...outcome.streams, error: limitError(outcome.limit, request) });
+    const message = { code: request.code, inputs: JSON.stringify(request.inputs), env: JSON.stringify(request.env ?? {}) };
+    const outcome = await this.runOn(pool, request, message, (why, terminate) => terminate(why));
+    const streams = { stdout: outcome.limits.stdout, stderr: outcome.limits.stderr };
+    if ("limit" in outcome) return runtimeResult("wasm", request, started, { ...streams, error: limitError(outcome.limit, request) });
     const reported = JSON.parse(String(outcome.result.json)) as Reported;
-    return runtimeResult("wasm", request, started, { ...outcome.streams, ...reported });
+    return runtimeResult("wasm", request, started, { ...streams, ...reported });
   }
 
   private async runJavaScript(request: NormalizedRequest): Promise<RuntimeResult> {
@@ -134,72 +138,54 @@ export class WasmRuntime implements Runtime {
       timeoutMs: request.timeoutMs,
       stop: stopFlag,
     };
-    const outcome = await this.runOn(this.quickjsPool(), request, message, (terminate) => (kind: LimitKind) => {
-      // QuickJS's interrupt handler reads the flag: the worker stops the code itself and lives on.
-      Atomics.store(flag, 0, STOP_CODES[kind as keyof typeof STOP_CODES] ?? 2);
+    const outcome = await this.runOn(this.quickjsPool(), request, message, (why, terminate) => {
+      // QuickJS's interrupt handler reads the flag: the worker stops the code itself and lives on;
+      // terminating it is the backstop.
+      Atomics.store(flag, 0, STOP_CODES[why]);
       Atomics.notify(flag, 0);
-      setTimeout(() => terminate(kind), STOP_GRACE_MS).unref();
+      setTimeout(() => terminate(why), STOP_GRACE_MS).unref();
     });
-    if ("limit" in outcome) return runtimeResult("wasm", request, started, { ...outcome.streams, error: limitError(outcome.limit, request) });
+    const streams = { stdout: outcome.limits.stdout, stderr: outcome.limits.stderr };
+    if ("limit" in outcome) return runtimeResult("wasm", request, started, { ...streams, error: limitError(outcome.limit, request) });
     const { result } = outcome;
-    if (result.stop) return runtimeResult("wasm", request, started, { ...outcome.streams, error: limitError(result.stop as LimitKind, request) });
+    if (result.stop) return runtimeResult("wasm", request, started, { ...streams, error: limitError(result.stop as LimitKind, request) });
     if (typeof result.failure === "string") throw new Error(`QuickJS failed: ${result.failure}`);
     const reported: Reported = result.json !== undefined ? (JSON.parse(String(result.json)) as Reported) : { error: engineError(result.error) };
     if (reported.error && /out of memory/i.test(reported.error.message)) reported.error = limitError("memory", { ...request, memoryMb });
-    return runtimeResult("wasm", request, started, { ...outcome.streams, output: reported.output, error: inUserPositions(reported.error, prepared) });
+    return runtimeResult("wasm", request, started, { ...streams, output: reported.output, error: inUserPositions(reported.error, prepared) });
   }
 
   /**
-   * One execution on a pool's worker with the request's streams, timeout and signal. `stopper`
-   * turns the pool's terminate into what a limit does for this engine.
+   * One execution on a pool's worker with the request's streams, timeout and signal, counted from
+   * when a worker is ready (a cold Pyodide's load is not the code's time). `stop` is what a limit
+   * does for this engine, given the pool's way to terminate the worker.
    */
   private async runOn(
     pool: WorkerPool,
     request: NormalizedRequest,
     message: unknown,
-    stopper: (terminate: (kind: LimitKind) => void) => (kind: LimitKind) => void,
-  ): Promise<{ streams: { stdout: OutputStream; stderr: OutputStream } } & ({ result: Extract<WorkerMessage, { type: "result" }> } | { limit: LimitKind })> {
-    let limit: LimitKind | undefined;
-    let stop: (kind: LimitKind) => void = (kind) => void (limit ??= kind);
-    const end = (kind: LimitKind) => {
-      if (limit) return;
-      limit = kind;
-      stop(kind);
-    };
-    const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
-    const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
-    const streams = { stdout, stderr };
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => end("killed");
+    stop: (why: Exclude<Ending, "exited">, terminate: (reason: string) => void) => void,
+  ): Promise<{ limits: Limits } & ({ result: Extract<WorkerMessage, { type: "result" }> } | { limit: LimitKind })> {
+    let limits: Limits | undefined;
     try {
       const result = await pool.run(
         message,
         (m) => {
-          if (m.type === "stdout") stdout.write(m.text);
-          else if (m.type === "stderr") stderr.write(m.text);
+          if (m.type === "stdout") limits!.stdout.write(m.text);
+          else if (m.type === "stderr") limits!.stderr.write(m.text);
         },
         (terminate) => {
-          let terminated = false;
-          const kill = (kind: LimitKind) => {
-            if (terminated) return;
-            terminated = true;
-            limit ??= kind;
-            terminate(kind);
-          };
-          stop = stopper(kill);
-          timer = setTimeout(() => end("timeout"), request.timeoutMs);
-          if (request.signal?.aborted) onAbort();
-          request.signal?.addEventListener("abort", onAbort, { once: true });
+          limits = watchLimits(request, (why) => stop(why, terminate));
         },
       );
-      if (limit) return { streams, limit };
-      return { streams, result };
+      const ending = limits!.ending();
+      return ending === "exited" ? { limits: limits!, result } : { limits: limits!, limit: ending };
     } catch (error) {
-      if (error instanceof WorkerStopped && limit) return { streams, limit };
+      const ending = limits?.ending();
+      if (error instanceof WorkerStopped && ending && ending !== "exited") return { limits: limits!, limit: ending };
       throw error;
     } finally {
-      clearTimeout(timer);
-      request.signal?.removeEventListener("abort", onAbort);
+      limits?.dispose();
     }
   }
 
