@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { apiError } from "./api-error.js";
 import { EXECUTION, isTerminalExecution, newExecution, runExecution, stop, type LocalExecution, type LogEntry } from "./execution.js";
@@ -27,6 +28,8 @@ export interface LocalBacalhauOptions {
   /** The compute node's CPUs and memory (bytes); it offers 80% of each. */
   nodeCpus?: number;
   nodeMemory?: number;
+  /** Serve https/wss with this key and certificate (PEM), as API.TLS.CertFile / KeyFile do. */
+  tls?: { key: string; cert: string };
 }
 
 export interface BacalhauFaults {
@@ -69,14 +72,15 @@ export class LocalBacalhau {
   port = 0;
 
   constructor(private readonly options: LocalBacalhauOptions = {}) {
-    this.server = createServer((req, res) => {
+    const listener: RequestListener = (req, res) => {
       this.route(req, res).catch((error: Error) => {
         if (!res.headersSent) apiError(res, 500, "InternalError", `Internal server error. ${error.message}`);
         else res.destroy();
       });
-    });
+    };
+    this.server = options.tls ? createTlsServer(options.tls, listener) : createServer(listener);
     this.server.on("upgrade", (req, socket: Socket) => this.logs(req, socket));
-    this.server.on("connection", (socket) => {
+    this.server.on(options.tls ? "secureConnection" : "connection", (socket: Socket) => {
       this.sockets.add(socket);
       socket.on("close", () => this.sockets.delete(socket));
     });
@@ -94,6 +98,7 @@ export class LocalBacalhau {
       BACALHAU_API_HOST: this.host,
       BACALHAU_API_PORT: String(this.port),
       ...(this.options.apiKey ? { BACALHAU_API_KEY: this.options.apiKey } : {}),
+      ...(this.options.tls ? { BACALHAU_API_TLS_USETLS: "true" } : {}),
     };
   }
 

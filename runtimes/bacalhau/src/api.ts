@@ -177,7 +177,8 @@ export class BacalhauClient {
       });
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new BacalhauError(`cannot reach the Bacalhau orchestrator at ${this.options.baseUrl} to ${action}: ${cause}`, undefined, { cause: error });
+      const hint = /CERT|SSL|TLS/i.test(cause) ? " (the orchestrator's certificate is not trusted: set BACALHAU_API_TLS_CAFILE to its CA)" : "";
+      throw new BacalhauError(`cannot reach the Bacalhau orchestrator at ${this.options.baseUrl} to ${action}: ${cause}${hint}`, undefined, { cause: error });
     }
     const text = await response.text();
     if (!response.ok) {
