@@ -67,6 +67,11 @@ export class JobLogs {
     });
   }
 
+  /** Settles when the open stream ends (the execution is over, or the stream was cut). */
+  ended(): Promise<void> | undefined {
+    return this.stream?.then(() => undefined);
+  }
+
   /** Waits up to `ms` for an open stream to end, as it does soon after the execution does. */
   async drain(ms: number): Promise<void> {
     const stream = this.stream;

@@ -29,6 +29,8 @@ const OOM_KILLED = /memory limit exceeded|OOMKilled/i;
 
 /** How long the logs stream may lag behind a job that has completed. */
 const LOG_DRAIN_MS = 3000;
+/** While the logs stream is live, the job is read this many times less often. */
+const LIVE_POLL_FACTOR = 5;
 /** Logs streams opened (each after a cut or a refusal) before the recorded output is relied on. */
 const LOG_ATTEMPTS = 5;
 
@@ -144,9 +146,12 @@ export class BacalhauRuntime implements Runtime {
         }
         this.followLogs(logs, executions);
         if (isTerminal(state.StateType)) break;
+        // Every read of the job returns its spec, payload included: while the live stream says
+        // the execution is running, the job is read less often, and again as soon as it ends.
         await new Promise<void>((resolve) => {
           wake = resolve;
-          setTimeout(resolve, this.settings.pollMs);
+          setTimeout(resolve, this.settings.pollMs * (logs.open ? LIVE_POLL_FACTOR : 1));
+          void logs.ended()?.then(resolve);
         });
         if (!limit()) state = await client.state(id);
       }
