@@ -64,8 +64,7 @@ export interface LocalJob {
 export class LocalBacalhau {
   readonly faults: BacalhauFaults = {};
   readonly jobs = new Map<string, LocalJob>();
-  /** jobReads: GETs of a job (each returns its spec, payload included). */
-  readonly stats = { submitted: 0, stopped: 0, logsRefused: 0, jobReads: 0 };
+  readonly stats = { submitted: 0, stopped: 0, logsRefused: 0 };
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly pulled = new Set<string>();
@@ -134,7 +133,6 @@ export class LocalBacalhau {
     const job = this.jobs.get(decodeURIComponent(match[1]!));
     if (!job) return apiError(res, 404, "NotFound", `job not found: ${match[1]}`, "JobStore");
     if (req.method === "GET" && !match[2]) {
-      this.stats.jobReads++;
       return json(res, 200, { Job: { ...job.spec, ID: job.id, CreateTime: job.createTime, State: { StateType: job.state, Message: job.message } } });
     }
     if (req.method === "GET") return json(res, 200, { Items: job.executions.map((e) => describe(job, e)), NextToken: "" });
