@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Task } from "./validate.js";
 
 /**
@@ -87,9 +87,31 @@ export function runExecution(execution: LocalExecution, task: Task, node: NodeCo
   timers.push(
     setTimeout(() => {
       node.pulled.add(image);
-      if (!isTerminalExecution(execution)) start(execution, task, node.memory, end, timers);
+      if (isTerminalExecution(execution)) return;
+      execution.workdir = mkdtempSync(join(tmpdir(), "local-bacalhau-"));
+      downloadInputs(task, execution.workdir).then(
+        (mounts) => {
+          if (!isTerminalExecution(execution)) start(execution, task, node.memory, mounts, end, timers);
+        },
+        (error: Error) => end(EXECUTION.Failed, `failed to prepare storage: ${error.message}`),
+      );
     }, pull),
   );
+}
+
+/** What the urlDownload storage provider does: each URL fetched on the node, to Target/<base name>. */
+async function downloadInputs(task: Task, workdir: string): Promise<{ source: string; target: string }[]> {
+  const mounts: { source: string; target: string }[] = [];
+  for (const [i, input] of (task.InputSources ?? []).entries()) {
+    const url = input.Source!.Params!.URL!;
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`non-200 response from URL (${url}): ${response.status} ${response.statusText}`);
+    const dir = join(workdir, `.inputs-${i}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, basename(new URL(url).pathname) || randomUUID()), Buffer.from(await response.arrayBuffer()));
+    mounts.push({ source: dir, target: input.Target! });
+  }
+  return mounts;
 }
 
 /** Ends a running execution from outside (a stop, a shutdown). */
@@ -102,13 +124,14 @@ function start(
   execution: LocalExecution,
   task: Task,
   memory: number,
+  mounts: { source: string; target: string }[],
   end: (state: number, message: string, exitCode?: number) => void,
   timers: NodeJS.Timeout[],
 ): void {
-  const [command, ...args] = [...(task.Engine.Params.Entrypoint ?? []), ...(task.Engine.Params.Parameters ?? [])];
-  if (!command) return end(EXECUTION.Failed, "the image has no entrypoint to run");
-  execution.workdir = mkdtempSync(join(tmpdir(), "local-bacalhau-"));
-  const child = spawn(command, args, {
+  const entrypoint = [...(task.Engine.Params.Entrypoint ?? []), ...(task.Engine.Params.Parameters ?? [])];
+  if (!entrypoint.length) return end(EXECUTION.Failed, "the image has no entrypoint to run");
+  const [command, ...args] = mounts.length ? withMounts(entrypoint, mounts, execution.workdir!) : entrypoint;
+  const child = spawn(command!, args, {
     // A container's environment: the task's variables and what the image sets.
     env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/root", ...(task.Env ?? {}) },
     cwd: execution.workdir,
@@ -142,6 +165,24 @@ function start(
     if (oomKilled) end(EXECUTION.Failed, "memory limit exceeded");
     else end(EXECUTION.Completed, "", code ?? 128 + (signal === "SIGKILL" ? 9 : 15));
   });
+}
+
+/**
+ * The entrypoint under bubblewrap with each input bind-mounted read-only at its target, as
+ * docker mounts input volumes. A target's parent directory is a fresh tmpfs (the host's own stays
+ * untouched), so targets must sit under a directory that exists, such as /tmp.
+ */
+function withMounts(entrypoint: string[], mounts: { source: string; target: string }[], workdir: string): string[] {
+  const parents = [...new Set(mounts.map((m) => dirname(m.target)))];
+  return [
+    "bwrap",
+    ...["--dev-bind", "/", "/"],
+    ...parents.flatMap((parent) => ["--tmpfs", parent]),
+    ...["--bind", workdir, workdir],
+    ...mounts.flatMap((m) => ["--ro-bind", m.source, m.target]),
+    ...["--die-with-parent", "--"],
+    ...entrypoint,
+  ];
 }
 
 function killGroup(child: ChildProcess | undefined): void {

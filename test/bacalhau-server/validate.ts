@@ -8,6 +8,7 @@ export interface Task {
   Name: string;
   Engine: { Type: string; Params: { Image?: string; Entrypoint?: string[]; Parameters?: string[]; WorkingDirectory?: string } };
   Env?: Record<string, string>;
+  InputSources?: { Source?: { Type?: string; Params?: { URL?: string } }; Target?: string }[];
   Resources?: { CPU?: string; Memory?: string };
   Network?: { Type?: string };
   Timeouts?: { ExecutionTimeout?: number };
@@ -36,6 +37,12 @@ export function validateJob(spec: JobSpec | undefined): { error: string } | { re
   if (task.Engine?.Type !== "docker" || !task.Engine.Params?.Image) return { error: "invalid docker engine params: image is required" };
   const env = envError(task.Env ?? {});
   if (env) return { error: `invalid task: ${env}` };
+  for (const input of task.InputSources ?? []) {
+    if (!input.Target?.startsWith("/")) return { error: "invalid input source: target must be an absolute path" };
+    // The local node has only the urlDownload storage provider (its IsURLSupported: http and https).
+    if (input.Source?.Type !== "urlDownload") return { error: `storage source type ${input.Source?.Type} is not supported by the local node` };
+    if (!/^https?:\/\//.test(input.Source.Params?.URL ?? "")) return { error: `invalid input source: unsupported URL ${input.Source.Params?.URL}` };
+  }
   const network = task.Network?.Type ?? "Default";
   if (!(NETWORK_TYPES as readonly string[]).includes(network)) return { error: `invalid networking type "${network}"` };
   const cpu = task.Resources?.CPU ? parseCpu(task.Resources.CPU) : DEFAULT_CPU;

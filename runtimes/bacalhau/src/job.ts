@@ -11,9 +11,11 @@ import type { BacalhauSettings } from "./settings.js";
 
 /**
  * The batch job that runs one request: a docker task whose entrypoint is the shared wrapper. The
- * code, inputs and the request's env travel as one gzipped, base64 JSON payload in the task's
- * environment (never in a shell string or the entrypoint's source, and never as task env of their
- * own, which Bacalhau validates and pre-1.7 nodes ignored). The wrapper prints a start marker
+ * code, inputs and the request's env travel as one gzipped JSON payload: in base64 in the task's
+ * environment, or, when coderouter serves payloads (BACALHAU_PAYLOAD_URL), as a file the node
+ * downloads before the container starts (an urlDownload input source). Never in a shell string
+ * or the entrypoint's source, and never as task env of their own, which Bacalhau validates and
+ * pre-1.7 nodes ignored. The wrapper prints a start marker
  * before anything else, so the request's clock can start when the code does (not when the image
  * pull does), and prints the result after the code's own output behind a random fence.
  */
@@ -21,6 +23,9 @@ import type { BacalhauSettings } from "./settings.js";
 /** Linux limits one environment string to 128 KiB: a large payload is split across variables. */
 const CHUNK = 100_000;
 const PAYLOAD_PREFIX = "CODEROUTER_PAYLOAD_";
+/** Where an urlDownload input lands in the container: Target + the URL's base name. */
+const PAYLOAD_TARGET = "/tmp/coderouter";
+const PAYLOAD_FILE = `${PAYLOAD_TARGET}/payload.gz`;
 /** Between the interpreter's own memory limit and the container's, so MemoryError comes first. */
 const HEADROOM_RATIO = 1.25;
 const HEADROOM_MIB = 64;
@@ -31,8 +36,18 @@ export interface JobSpec {
   fence: string;
   /** The first thing the wrapper prints: the code starts now. */
   startMarker: string;
-  /** Size of the payload as it travels in the job. */
+  /** Size of the payload as it travels in the job (0 when it is downloaded by URL). */
   payloadBytes: number;
+}
+
+/** The request's code, inputs and env as the wrapper reads them: gzipped JSON. */
+export function packPayload(request: NormalizedRequest, prepared?: Extract<PreparedJavaScript, { ok: true }>): Buffer {
+  const env = request.env ?? {};
+  const payload =
+    request.language === "python"
+      ? { code: request.code, inputs: request.inputs, env, memoryMb: request.memoryMb, timeoutMs: request.timeoutMs }
+      : { source: asyncFunctionSource(prepared!.body).source, filename: prepared!.filename, inputs: request.inputs, env };
+  return gzipSync(JSON.stringify(payload));
 }
 
 /** The container's memory (binary units) for a request whose interpreter is held to `memoryMb` MiB. */
@@ -40,21 +55,19 @@ export function containerMemory(memoryMb: number): string {
   return `${Math.ceil(memoryMb * HEADROOM_RATIO) + HEADROOM_MIB}mib`;
 }
 
-export function buildJob(
-  request: NormalizedRequest,
-  settings: BacalhauSettings,
-  prepared?: Extract<PreparedJavaScript, { ok: true }>,
-): JobSpec {
+/** The job for `request`, whose packed payload travels inline or is downloaded from `payloadUrl`. */
+export function buildJob(request: NormalizedRequest, settings: BacalhauSettings, payload: Buffer | { url: string }): JobSpec {
   const fence = `\u0001coderouter-result-${randomBytes(12).toString("hex")}\u0001`;
   const startMarker = `${fence}start\n`;
   const python = request.language === "python";
-  const env = request.env ?? {};
-  const payload = python
-    ? { code: request.code, inputs: request.inputs, env, memoryMb: request.memoryMb, timeoutMs: request.timeoutMs }
-    : { source: asyncFunctionSource(prepared!.body).source, filename: prepared!.filename, inputs: request.inputs, env };
-  const encoded = gzipSync(JSON.stringify(payload)).toString("base64");
   const taskEnv: Record<string, string> = { CODEROUTER_FENCE: fence };
-  for (let i = 0; i * CHUNK < encoded.length || i === 0; i++) taskEnv[`${PAYLOAD_PREFIX}${i}`] = encoded.slice(i * CHUNK, (i + 1) * CHUNK);
+  let encoded = "";
+  if (Buffer.isBuffer(payload)) {
+    encoded = payload.toString("base64");
+    for (let i = 0; i * CHUNK < encoded.length || i === 0; i++) taskEnv[`${PAYLOAD_PREFIX}${i}`] = encoded.slice(i * CHUNK, (i + 1) * CHUNK);
+  } else {
+    taskEnv.CODEROUTER_PACKED_FILE = PAYLOAD_FILE;
+  }
 
   const entrypoint = python
     ? ["python3", "-I", "-u", "-c", pythonEntrypoint()]
@@ -71,6 +84,7 @@ export function buildJob(
         Name: "main",
         Engine: { Type: "docker", Params: { Image: python ? settings.pythonImage : settings.nodeImage, Entrypoint: entrypoint } },
         Env: taskEnv,
+        ...(Buffer.isBuffer(payload) ? {} : { InputSources: [{ Source: { Type: "urlDownload", Params: { URL: payload.url } }, Target: PAYLOAD_TARGET }] }),
         Resources: { CPU: settings.cpu, ...(memory ? { Memory: memory } : {}) },
         // Bridge: a network namespace of the container's own. "Full" is an alias of "Host",
         // which would share the node's network (and its view of the orchestrator).
@@ -92,8 +106,14 @@ function pythonEntrypoint(): string {
 fence = os.environ.pop("CODEROUTER_FENCE")
 sys.stdout.write(fence + "start\\n")
 sys.stdout.flush()
-keys = sorted((k for k in os.environ if k.startswith("${PAYLOAD_PREFIX}")), key=lambda k: int(k[${PAYLOAD_PREFIX.length}:]))
-payload = json.loads(gzip.decompress(base64.b64decode("".join(os.environ.pop(k) for k in keys))))
+path = os.environ.pop("CODEROUTER_PACKED_FILE", None)
+if path:
+    with open(path, "rb") as file:
+        packed = file.read()
+else:
+    keys = sorted((k for k in os.environ if k.startswith("${PAYLOAD_PREFIX}")), key=lambda k: int(k[${PAYLOAD_PREFIX.length}:]))
+    packed = base64.b64decode("".join(os.environ.pop(k) for k in keys))
+payload = json.loads(gzip.decompress(packed))
 os.environ.update(payload.pop("env"))
 ${pythonRunnerSource()}
 runner.apply_limits(payload)
@@ -115,10 +135,13 @@ function javascriptEntrypoint(): string {
 const fence = process.env.CODEROUTER_FENCE;
 delete process.env.CODEROUTER_FENCE;
 require("fs").writeSync(1, fence + "start\\n");
+const file = process.env.CODEROUTER_PACKED_FILE;
+delete process.env.CODEROUTER_PACKED_FILE;
 const keys = Object.keys(process.env)
   .filter((k) => k.startsWith("${PAYLOAD_PREFIX}"))
   .sort((a, b) => Number(a.slice(${PAYLOAD_PREFIX.length})) - Number(b.slice(${PAYLOAD_PREFIX.length})));
-const packed = JSON.parse(require("zlib").gunzipSync(Buffer.from(keys.map((k) => process.env[k]).join(""), "base64")));
+const gzipped = file ? require("fs").readFileSync(file) : Buffer.from(keys.map((k) => process.env[k]).join(""), "base64");
+const packed = JSON.parse(require("zlib").gunzipSync(gzipped));
 for (const k of keys) delete process.env[k];
 Object.assign(process.env, packed.env);
 delete packed.env;

@@ -16,7 +16,8 @@ import {
   type OutputStream,
 } from "@coderouter/core";
 import { BacalhauClient, BacalhauError, EXECUTION_STATE, isTerminal, type Execution } from "./api.js";
-import { buildJob } from "./job.js";
+import { buildJob, packPayload } from "./job.js";
+import { PayloadServer } from "./payload-server.js";
 import { JobLogs } from "./job-logs.js";
 import type { BacalhauSettings } from "./settings.js";
 
@@ -44,6 +45,7 @@ export class BacalhauRuntime implements Runtime {
   readonly id = "bacalhau" as const;
   private readonly client: BacalhauClient | undefined;
   private readonly running = new Set<string>();
+  private readonly payloads: PayloadServer | undefined;
   private closed = false;
 
   constructor(private readonly settings: BacalhauSettings) {
@@ -57,6 +59,7 @@ export class BacalhauRuntime implements Runtime {
         insecure: settings.insecure,
       });
     }
+    if (settings.payloadUrl) this.payloads = new PayloadServer(new URL(settings.payloadUrl), listenAddress(settings.payloadUrl, settings.payloadListen));
   }
 
   capabilities(): Capabilities {
@@ -100,14 +103,22 @@ export class BacalhauRuntime implements Runtime {
       prepared = prepareJavaScript(request.code, request.language);
       if (!prepared.ok) return runtimeResult("bacalhau", request, started, { error: prepared.error });
     }
-    const spec = buildJob(request, this.settings, prepared?.ok ? prepared : undefined);
+    const packed = packPayload(request, prepared?.ok ? prepared : undefined);
+    const published = this.payloads ? await this.payloads.publish(packed) : undefined;
+    const spec = buildJob(request, this.settings, published ?? packed);
     if (spec.payloadBytes > this.settings.maxPayloadBytes) {
       throw new BacalhauError(
-        `the code and inputs take ${spec.payloadBytes} bytes compressed, more than a job may carry (BACALHAU_MAX_PAYLOAD_BYTES=${this.settings.maxPayloadBytes}); pass large data by URL (network: true) or run it on another runtime`,
+        `the code and inputs take ${spec.payloadBytes} bytes compressed, more than a job may carry (BACALHAU_MAX_PAYLOAD_BYTES=${this.settings.maxPayloadBytes}); set BACALHAU_PAYLOAD_URL to serve payloads to the nodes, or run it on another runtime`,
       );
     }
 
-    const id = await client.submit(spec.job);
+    let id: string;
+    try {
+      id = await client.submit(spec.job);
+    } catch (error) {
+      published?.withdraw();
+      throw error;
+    }
     this.running.add(id);
     debug(`job ${id} submitted`);
     // A limit wakes the polling loop below, which stops the job. Until the code starts, the bound
@@ -178,6 +189,7 @@ export class BacalhauRuntime implements Runtime {
       throw error instanceof BacalhauError ? error : new BacalhauError(`job ${id}: ${(error as Error).message}`, undefined, { cause: error });
     } finally {
       clearTimeout(clock);
+      published?.withdraw();
       limits.dispose();
       logs.close();
       this.running.delete(id);
@@ -202,6 +214,7 @@ export class BacalhauRuntime implements Runtime {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.running].map((id) => this.stop(id, "coderouter: closed")));
+    await this.payloads?.close();
   }
 
   private async stop(id: string, reason: string): Promise<void> {
@@ -216,6 +229,16 @@ export class BacalhauRuntime implements Runtime {
   private cost(started: number): number {
     return Number((((performance.now() - started) / 1000) * this.settings.priceSecondUsd).toPrecision(4));
   }
+}
+
+/** BACALHAU_PAYLOAD_LISTEN as host and port, by default those of BACALHAU_PAYLOAD_URL. */
+function listenAddress(publicUrl: string, listen: string | undefined): { host: string; port: number } {
+  if (listen) {
+    const at = listen.lastIndexOf(":");
+    return { host: listen.slice(0, at).replace(/^\[|\]$/g, ""), port: Number(listen.slice(at + 1)) };
+  }
+  const url = new URL(publicUrl);
+  return { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || (url.protocol === "https:" ? 443 : 80)) };
 }
 
 /** The execution that completed (after a retry, the first listed is the failed one). */

@@ -22,6 +22,8 @@ export const BACALHAU_ENV = {
   BACALHAU_POLL_MS: "pollMs",
   BACALHAU_START_TIMEOUT_MS: "startTimeoutMs",
   BACALHAU_MAX_PAYLOAD_BYTES: "maxPayloadBytes",
+  BACALHAU_PAYLOAD_URL: "payloadUrl",
+  BACALHAU_PAYLOAD_LISTEN: "payloadListen",
   BACALHAU_PRICE_SECOND_USD: "priceSecondUsd",
 } as const;
 
@@ -49,6 +51,19 @@ export const BacalhauSettingsSchema = z.object({
   startTimeoutMs: setting.int(1000, 24 * 3600_000).default(300_000),
   /** The largest code + inputs (compressed) a job may carry; the API takes 10 MB, NATS messages 1 MB. */
   maxPayloadBytes: setting.int(1024, 8_000_000).default(512 * 1024),
+  /**
+   * Set: coderouter serves each job's payload itself and the job carries only its URL, which the
+   * compute nodes download before the container starts. The URL at which nodes reach coderouter.
+   */
+  payloadUrl: setting
+    .string()
+    .refine((value) => /^https?:\/\//.test(value) && URL.canParse(value), "an http(s) URL the compute nodes can reach")
+    .optional(),
+  /** Where the payload server listens, "host:port" (default: the host and port of payloadUrl). */
+  payloadListen: setting
+    .string()
+    .regex(/^\[?[^\s\]]*\]?:\d{1,5}$/, "host:port")
+    .optional(),
   /** What a second of a job costs on your cluster, for metadata.costUsd. */
   priceSecondUsd: setting.number(0).default(0),
 });

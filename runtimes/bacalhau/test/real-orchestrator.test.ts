@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { normalizedRequest as request } from "@coderouter/conformance";
@@ -37,6 +39,14 @@ function runtime(server: LocalBacalhau, overrides: Partial<BacalhauSettings> = {
 }
 
 type Spec = { Tasks: { Env: Record<string, string>; Network: { Type: string }; Resources: { CPU: string; Memory?: string } }[] };
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 const lastJob = (server: LocalBacalhau) => [...server.jobs.values()].at(-1)!;
 const lastTask = (server: LocalBacalhau) => (lastJob(server).spec as unknown as Spec).Tasks[0]!;
 
@@ -115,6 +125,22 @@ describe("what the job asks of the cluster", () => {
       message: expect.stringMatching(/BACALHAU_MAX_PAYLOAD_BYTES/),
     });
     expect(server.stats.submitted).toBe(submitted + 1);
+  });
+
+  it("with BACALHAU_PAYLOAD_URL, serves the payload to the nodes: the job carries only a URL, withdrawn when it ends", async () => {
+    const port = await freePort();
+    const r = runtime(server, { payloadUrl: `http://127.0.0.1:${port}` });
+    const random = Buffer.from(Array.from({ length: 600_000 }, () => Math.floor(Math.random() * 256))).toString("base64");
+    const python = await r.execute(request({ code: "len(inputs['random'])", inputs: { random }, env: { lower: "a" } }));
+    expect(python).toMatchObject({ ok: true, output: random.length });
+    const task = lastTask(server) as unknown as { InputSources: { Source: { Type: string; Params: { URL: string } }; Target: string }[] };
+    const url = task.InputSources[0]!.Source.Params.URL;
+    expect(task.InputSources[0]).toMatchObject({ Source: { Type: "urlDownload" }, Target: "/tmp/coderouter" });
+    expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/payload/[0-9a-f]{64}/payload\\.gz$`));
+    expect(JSON.stringify(lastJob(server).spec).length).toBeLessThan(50_000);
+    expect((await fetch(url)).status).toBe(404);
+    const javascript = await r.execute(request({ language: "javascript", code: "process.env.lower + inputs.n", inputs: { n: 1 }, env: { lower: "a" } }));
+    expect(javascript).toMatchObject({ ok: true, output: "a1" });
   });
 
   it("reads the API's JSON errors as a sentence, not a JSON dump", async () => {
