@@ -16,7 +16,7 @@ export const EXIT = { ok: 0, codeFailed: 1, usage: 2, noRuntime: 3 } as const;
 
 const USAGE = `usage:
   coderouter run [FILE|-] [--language L] [--runtime auto|ID] [--inputs JSON] [--timeout MS]
-                          [--isolation LEVEL] [--json]
+                          [--isolation LEVEL] [--expected-duration MS] [--package P]... [--json]
   coderouter explain [FILE|-] [same flags]
   coderouter doctor [--json]
   coderouter serve [--port N] [--host H]     # the HTTP API (CODEROUTER_* variables in .env.example)
@@ -31,6 +31,8 @@ const REQUEST_OPTIONS = {
   inputs: { type: "string", short: "i" },
   timeout: { type: "string", short: "t" },
   isolation: { type: "string" },
+  "expected-duration": { type: "string" },
+  package: { type: "string", multiple: true },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
