@@ -157,6 +157,18 @@ describe("coderouter explain", () => {
   });
 });
 
+describe("coderouter explain with a code node's hints", () => {
+  it("takes --package (repeatable) and --expected-duration, and refuses a duration that is not a number", async () => {
+    const path = file("hints.py", "import requests\n");
+    const json = await cli(["explain", path, "--json", "--package", "requests==2.32.3", "--package", "rich", "--expected-duration", "60000"]);
+    const decision = RoutingDecisionSchema.parse(JSON.parse(json.stdout));
+    expect(decision.candidates.find((c) => c.runtime === "subprocess")?.reason).toMatch(/cannot install packages, the request asks for requests==2\.32\.3, rich/);
+    const bad = await cli(["explain", path, "--expected-duration", "soon"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--expected-duration must be a positive whole number of milliseconds, got "soon"/);
+  });
+});
+
 describe("coderouter serve", () => {
   it("serves the HTTP API and, on SIGTERM, lets running work finish, then exits leaving nothing behind", async () => {
     const child = spawn(process.execPath, [BIN, "serve", "--port", "0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });

@@ -7,6 +7,7 @@ import {
   createRouter,
   type Router,
 } from "coderouter";
+import type { Io } from "./io.js";
 import { formatDecision, formatDoctor, formatResult } from "./format.js";
 import { formatProbe, probe } from "./probe.js";
 import { serve } from "./serve.js";
@@ -17,7 +18,7 @@ export const EXIT = { ok: 0, codeFailed: 1, usage: 2, noRuntime: 3 } as const;
 
 const USAGE = `usage:
   coderouter run [FILE|-] [--language L] [--runtime auto|ID] [--inputs JSON] [--timeout MS]
-                          [--isolation LEVEL] [--json]
+                          [--isolation LEVEL] [--expected-duration MS] [--package P]... [--json]
   coderouter explain [FILE|-] [same flags]
   coderouter doctor [--json] [--probe ID]  # --probe runs a tiny job on runtime ID, end to end
   coderouter serve [--port N] [--host H]     # the HTTP API (CODEROUTER_* variables in .env.example)
@@ -32,15 +33,11 @@ const REQUEST_OPTIONS = {
   inputs: { type: "string", short: "i" },
   timeout: { type: "string", short: "t" },
   isolation: { type: "string" },
+  "expected-duration": { type: "string" },
+  package: { type: "string", multiple: true },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
-
-export interface Io {
-  stdin: NodeJS.ReadableStream;
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
 
 export async function main(argv: string[], io: Io = process): Promise<number> {
   const [command, ...rest] = argv;
