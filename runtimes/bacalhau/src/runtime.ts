@@ -30,6 +30,8 @@ const OOM_KILLED = /memory limit exceeded|OOMKilled/i;
 
 /** How long the logs stream may lag behind a job that has completed. */
 const LOG_DRAIN_MS = 3000;
+/** Executions whose output is worth following: running or done (not refused, failed or cancelled). */
+const FOLLOWED: number[] = [EXECUTION_STATE.BidAccepted, EXECUTION_STATE.Running, EXECUTION_STATE.Publishing, EXECUTION_STATE.Completed];
 /** While the logs stream is live, the job is read this many times less often. */
 const LIVE_POLL_FACTOR = 5;
 /** Logs streams opened (each after a cut or a refusal) before the recorded output is relied on. */
@@ -201,7 +203,7 @@ export class BacalhauRuntime implements Runtime {
    * When it cannot be read at all, the request's clock starts now: the code may be running.
    */
   private followLogs(logs: JobLogs, executions: Execution[]): void {
-    const execution = executions.find((e) => e.ComputeState.StateType >= EXECUTION_STATE.BidAccepted);
+    const execution = executions.filter((e) => FOLLOWED.includes(e.ComputeState.StateType)).at(-1);
     if (!execution || logs.open || logs.complete) return;
     if (logs.failures >= LOG_ATTEMPTS) {
       if (!logs.started) logs.onUnreadable();
