@@ -74,18 +74,22 @@ export interface LogsEnd {
 }
 
 export class BacalhauClient {
-  private readonly dispatcher: Dispatcher | undefined;
+  private agent: Dispatcher | undefined;
 
-  constructor(private readonly options: ClientOptions) {
-    if (options.caFile || options.insecure) {
-      let ca: string | undefined;
-      try {
-        ca = options.caFile ? readFileSync(options.caFile, "utf8") : undefined;
-      } catch (error) {
-        throw new BacalhauError(`cannot read the CA certificate file ${options.caFile} (BACALHAU_API_TLS_CAFILE): ${(error as Error).message}`);
-      }
-      this.dispatcher = new Agent({ connect: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure } });
+  constructor(private readonly options: ClientOptions) {}
+
+  /** The connection pool trusting the configured CA, made at first use (a bad file is then an error, not a crash). */
+  private dispatcher(): Dispatcher | undefined {
+    const { caFile, insecure } = this.options;
+    if (this.agent || (!caFile && !insecure)) return this.agent;
+    let ca: string | undefined;
+    try {
+      ca = caFile ? readFileSync(caFile, "utf8") : undefined;
+    } catch (error) {
+      throw new BacalhauError(`cannot read the CA certificate file ${caFile} (BACALHAU_API_TLS_CAFILE): ${(error as Error).message}`);
     }
+    this.agent = new Agent({ connect: { ...(ca ? { ca } : {}), rejectUnauthorized: !insecure } });
+    return this.agent;
   }
 
   /** GET /api/v1/agent/alive */
@@ -126,9 +130,10 @@ export class BacalhauClient {
     const query = new URLSearchParams({ follow: "true", execution_id: executionId, namespace: this.options.namespace });
     const url = new URL(`${this.jobPath(id)}/logs?${query}`, this.options.baseUrl);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const dispatcher = this.dispatcher();
     return new Promise((resolve) => {
       const headers: Record<string, string> = this.options.apiKey ? { Authorization: `Bearer ${this.options.apiKey}` } : {};
-      const socket = new WebSocket(url, { headers, ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}) });
+      const socket = new WebSocket(url, { headers, ...(dispatcher ? { dispatcher } : {}) });
       let complete = true;
       let reported: string | undefined;
       const close = () => socket.close();
@@ -163,6 +168,7 @@ export class BacalhauClient {
   private async call(method: string, path: string, body: unknown, action: string, json = true): Promise<unknown> {
     const url = new URL(path, this.options.baseUrl);
     if (method === "GET" && !url.searchParams.has("namespace")) url.searchParams.set("namespace", this.options.namespace);
+    const dispatcher = this.dispatcher();
     let response: Awaited<ReturnType<typeof fetch>>;
     try {
       response = await fetch(url, {
@@ -173,7 +179,7 @@ export class BacalhauClient {
         },
         body: body ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 15_000),
-        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+        ...(dispatcher ? { dispatcher } : {}),
       });
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;

@@ -3,13 +3,15 @@ import { setting } from "@coderouter/core";
 
 /**
  * The orchestrator's address and TLS options under the names the bacalhau CLI (v1.7+) reads:
- * config keys API.Host, API.Port, API.TLS.UseTLS / Insecure / CAFile as BACALHAU_<KEY>.
- * BACALHAU_API_TLS is the pre-1.6 name of UseTLS, still read.
+ * config keys API.Host, API.Port, API.TLS.UseTLS / Insecure / CAFile as BACALHAU_<KEY>. The
+ * v1.5-v1.6 CLI's names (BACALHAU_API_TLS / _INSECURE / _CACERT) are still read; the newer win.
  */
 export const BACALHAU_ENV = {
   BACALHAU_API_HOST: "host",
   BACALHAU_API_PORT: "port",
   BACALHAU_API_TLS: "tls",
+  BACALHAU_API_INSECURE: "insecure",
+  BACALHAU_API_CACERT: "caFile",
   BACALHAU_API_TLS_USETLS: "tls",
   BACALHAU_API_TLS_INSECURE: "insecure",
   BACALHAU_API_TLS_CAFILE: "caFile",

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { normalizedRequest as request } from "@coderouter/conformance";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LocalBacalhau, runtimeFor } from "./local.js";
-import type { BacalhauRuntime, BacalhauSettings } from "../src/index.js";
+import { readSettings } from "@coderouter/core";
+import { BACALHAU_ENV, BacalhauRuntime, BacalhauSettingsSchema, type BacalhauSettings } from "../src/index.js";
 
 /**
  * What a user pointing coderouter at a real v1.9 orchestrator would hit, each against the
@@ -204,5 +205,17 @@ describe("TLS", () => {
     const trusted = runtime(server, { caFile: join(dir, "cert.pem") });
     expect(await trusted.availability()).toMatchObject({ available: true });
     await expect(trusted.execute(request({ code: "print('over tls')\n3" }))).resolves.toMatchObject({ ok: true, output: 3, stdout: "over tls\n" });
+  });
+
+  it("reads the v1.5-v1.6 CLI's names too, and says which file it could not read", async () => {
+    const settings = readSettings(BacalhauSettingsSchema, BACALHAU_ENV, {
+      BACALHAU_API_HOST: "127.0.0.1",
+      BACALHAU_API_TLS: "true",
+      BACALHAU_API_CACERT: join(dir, "missing.pem"),
+    });
+    expect(settings).toMatchObject({ tls: true, caFile: join(dir, "missing.pem") });
+    const r = new BacalhauRuntime(settings);
+    opened.push(r);
+    expect((await r.availability()).reason).toMatch(/cannot read the CA certificate file .*missing\.pem \(BACALHAU_API_TLS_CAFILE\)/);
   });
 });
