@@ -228,6 +228,16 @@ describe("cloud runtimes through the CLI, against the local E2B and Bacalhau", (
     expect(run.stdout + run.stderr).not.toContain(e2b.apiKey);
   });
 
+  it("doctor --probe bacalhau runs a tiny job through the whole path, and says why when it cannot", async () => {
+    const run = await cli(["doctor", "--probe", "bacalhau"], { env: env() });
+    expect(run.stdout).toMatch(/✓ probe bacalhau: ran python 3\.\d+\.\d+ in [\d.]+ s, started in [\d.]+ s/);
+    expect(run.code).toBe(0);
+    const broken = await cli(["doctor", "--probe", "bacalhau", "--json"], { env: { ...env(), BACALHAU_CPU: "64" } });
+    const report = JSON.parse(broken.stdout) as { probe: { ok: boolean; detail: string } };
+    expect(report.probe).toMatchObject({ ok: false, detail: expect.stringMatching(/not enough nodes to run job/) });
+    expect(broken.code).toBe(1);
+  });
+
   it.each(["e2b", "bacalhau"])("runs a file with --runtime %s and kills what it created", async (runtime) => {
     const path = file(`cloud-${runtime}.py`, "print('hi from', inputs['where'])\n6 * 7\n");
     const run = await cli(["run", path, "--runtime", runtime, "--inputs", JSON.stringify({ where: runtime }), "--json"], { env: env() });
