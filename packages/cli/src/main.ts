@@ -7,6 +7,7 @@ import {
   createRouter,
   type Router,
 } from "coderouter";
+import type { Io } from "./io.js";
 import { formatDecision, formatDoctor, formatResult } from "./format.js";
 import { serve } from "./serve.js";
 import { readRequest, type RequestFlags } from "./request.js";
@@ -34,12 +35,6 @@ const REQUEST_OPTIONS = {
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
-
-export interface Io {
-  stdin: NodeJS.ReadableStream;
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
 
 export async function main(argv: string[], io: Io = process): Promise<number> {
   const [command, ...rest] = argv;
