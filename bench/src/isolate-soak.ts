@@ -29,7 +29,7 @@ type Check = (result: RuntimeResult) => boolean;
 function job(i: number): [NormalizedRequest, Check, string] {
   if (i % 997 === 0) {
     const attack = JS_RESOURCE_ATTACKS[(i / 997) % JS_RESOURCE_ATTACKS.length]!;
-    return [request(attack.code, { timeoutMs: 500, memoryMb: 64 }), (r) => !r.ok && attack.kinds.includes(r.error?.kind ?? ""), attack.name];
+    return [request(attack.code, { timeoutMs: 2000, memoryMb: 64 }), (r) => !r.ok && attack.kinds.includes(r.error?.kind ?? ""), attack.name];
   }
   if (i % 101 === 0) return [request(WASM_ATTACK, { memoryMb: 64 }), (r) => r.error?.message === "WebAssembly is not defined", "WebAssembly memory"];
   if (i % 50 === 0) {

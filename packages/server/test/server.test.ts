@@ -133,6 +133,7 @@ describe("safe by default", () => {
     const request = fetch(`${server.url}/v1/execute`, {
       method: "POST",
       signal: controller.signal,
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ language: "python", code: `import subprocess, time\nsubprocess.Popen(["sleep", "${marker}"])\ntime.sleep(30)` }),
     }).catch(() => undefined);
     for (let i = 0; i < 100 && !processesWith(marker).length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -145,7 +146,8 @@ describe("safe by default", () => {
 
   it("shuts down gracefully: running work finishes, new work is refused, nothing is left running", async () => {
     const server = await serve({ shutdownTimeoutMs: 5000 });
-    const running = post(server, "/v1/execute", { language: "python", code: "import time\ntime.sleep(0.5)\n'finished'" });
+    // It names its isolation: the default's first look at the runtimes is not what this test times.
+    const running = post(server, "/v1/execute", { language: "python", code: "import time\ntime.sleep(0.5)\n'finished'", isolation: "process" });
     await new Promise((resolve) => setTimeout(resolve, 150));
     const closing = servers.pop()!.close();
     const result = await (await running).json();
