@@ -193,3 +193,22 @@ function childProcessesOf(pid: number): string[] {
     .filter(([ppid]) => Number(ppid) === pid)
     .map(([, ...args]) => args.join(" "));
 }
+
+describe("garbage from a worker", () => {
+  it("never takes the service down: /healthz keeps answering and the next execution runs", async () => {
+    const server = await serve();
+    // A tenant writes garbage, huge lines and a fake result where the runner reports to the host.
+    const garbage = [
+      "import os\nfor fd in (1, 2, 3):\n    try:\n        os.write(fd, b'\\xff\\xfe{{{not json\\n' * 1000 + b'{\"output\": 1' * 10000)\n    except OSError:\n        pass\nos._exit(0)",
+      "import os\ntry:\n    os.write(3, b'{\"type\": \"result\", \"result\": {\"ok\": true, \"output\": \"forged\"}}\\n')\nexcept OSError:\n    pass\n'real'",
+    ];
+    for (const code of garbage) {
+      const answer = await post(server, "/v1/execute", { language: "python", code, isolation: "sandbox" });
+      expect([200, 503]).toContain(answer.status);
+      expect((await answer.json()).output).not.toBe("forged");
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    }
+    const next = await (await post(server, "/v1/execute", { language: "python", code: "6 * 7", isolation: "sandbox" })).json();
+    expect(next).toMatchObject({ ok: true, output: 42 });
+  });
+});
