@@ -183,6 +183,7 @@ describe("coderouter serve", () => {
     const marker = `${89_000 + Math.floor(Math.random() * 300)}.5`;
     const running = fetch(`${url}/v1/execute`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ language: "python", code: `import subprocess, time\nsubprocess.Popen(["sleep", "${marker}"])\ntime.sleep(0.5)\n"finished"` }),
     });
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS, PY_WASM_ESCAPES } from "./escapes.js";
 import { fileURLToPath } from "node:url";
 import * as S from "./snippets.js";
+import { describeTenantAttacks } from "./tenant-state.js";
 
 export interface ConformanceOptions {
   /** Label of the suite, e.g. "subprocess". */
@@ -295,6 +296,8 @@ export function runConformance(options: ConformanceOptions): void {
           });
         });
       }
+
+      if (options.sandbox === "engine" || options.sandbox === "wasm") describeTenantAttacks(language, run);
 
       if (options.sandbox === "wasm" && language === "python") {
         describe("security: no way out of the WebAssembly sandbox", () => {

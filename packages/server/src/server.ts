@@ -7,6 +7,8 @@ import { authorize } from "./http/auth.js";
 import { HttpError, toHttpError } from "./http/error.js";
 import { Exchange } from "./http/exchange.js";
 import { Executions } from "./http/executions.js";
+import { guardRequest } from "./http/guard.js";
+import { DefaultIsolation } from "./http/isolation.js";
 import { Metrics } from "./metrics.js";
 import { seedRoutes } from "./routes/seed.js";
 import { sessionRoutes } from "./routes/sessions.js";
@@ -31,9 +33,12 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
   const settings = readServerSettings(env, overrides);
   const metrics = new Metrics();
   const gate = new Gate(settings.concurrency, settings.queue);
-  const app: App = { router, settings, metrics, gate, executions: new Executions(gate, metrics) };
+  const app: App = { router, settings, metrics, gate, executions: new Executions(gate, metrics), isolation: new DefaultIsolation(router, settings.defaultIsolation) };
+
+  app.isolation.prepare();
 
   const handle = async (exchange: Exchange): Promise<void> => {
+    if (guardRequest(exchange.req, exchange.res, settings)) return;
     if (exchange.route === "GET /healthz") {
       const stopping = app.executions.isStopping;
       return exchange.send(stopping ? 503 : 200, { ok: !stopping });

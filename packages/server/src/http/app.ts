@@ -4,6 +4,7 @@ import type { Metrics } from "../metrics.js";
 import type { ServerSettings } from "../settings.js";
 import type { Exchange } from "./exchange.js";
 import type { Executions } from "./executions.js";
+import type { DefaultIsolation } from "./isolation.js";
 
 /** What every route group shares: the router it serves and the server's own state. */
 export interface App {
@@ -12,6 +13,7 @@ export interface App {
   metrics: Metrics;
   gate: Gate;
   executions: Executions;
+  isolation: DefaultIsolation;
 }
 
 /** A group of routes: answers the exchange and resolves true, or resolves false when no route of it matches. */
