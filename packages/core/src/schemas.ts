@@ -64,7 +64,7 @@ const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment var
  */
 const packageSpec = z
   .string()
-  .regex(/^[A-Za-z0-9@][A-Za-z0-9._\-\/@=<>!~\[\],^*+ ]*$/, "a package name with an optional version, e.g. pandas or requests==2.32.3");
+  .regex(/^[A-Za-z0-9@][A-Za-z0-9._\-/@=<>!~[\],^*+ ]*$/, "a package name with an optional version, e.g. pandas or requests==2.32.3");
 
 export const ExecutionRequestSchema = z
   .object({
