@@ -15,7 +15,7 @@ export default defineConfig({
       "packages/server/test/routes.test.ts",
       "packages/cli/test/parsing.test.ts",
       "test/configuration.test.ts",
-      "examples/custom-runtime/test/**/*.test.ts",
+      "examples/custom-runtime/test/registration.test.ts",
     ],
   },
 });

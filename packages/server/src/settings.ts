@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { ConfigError, readSettings, setting } from "coderouter";
+import { ConfigError } from "coderouter";
+import { readSettings, setting } from "coderouter/runtime-kit";
 
 export const ServerSettingsSchema = z.object({
   host: setting.string().default("127.0.0.1"),
