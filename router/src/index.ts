@@ -56,6 +56,10 @@ export {
   RuntimeClosedError,
   CodeExecutionError,
   SessionClosedError,
+  RouterClosedError,
+  TooManySessionsError,
+  FAILURE_KINDS,
+  type FailureKind,
   type ValidationIssue,
 } from "@coderouter/core";
 

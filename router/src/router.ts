@@ -5,8 +5,10 @@ import {
   normalizeRequest,
   parseRequest,
   ConfigError,
+  RouterClosedError,
   RuntimeUnavailableError,
   SessionClosedError,
+  TooManySessionsError,
   ValidationError,
   type Attempt,
   type Availability,
@@ -167,11 +169,8 @@ export class Router {
       throw new ValidationError(`invalid session: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
     }
     const options = parsed.data;
-    if (this.openSessions.size >= this.settings.maxSessions) {
-      throw new ValidationError(
-        `${this.openSessions.size} sessions are open, the most CODEROUTER_MAX_SESSIONS allows: close one or wait for an idle one to expire`,
-      );
-    }
+    if (this.closed) throw new RouterClosedError();
+    if (this.openSessions.size >= this.settings.maxSessions) throw new TooManySessionsError(this.openSessions.size, this.settings.maxSessions);
     const request = parseRequest({ language: options.language, code: "", runtime: options.runtime, isolation: options.isolation, network: options.network });
     const { decision, ranked } = await this.decide(request);
     const isolation = options.isolation ?? this.settings.defaultIsolation;
@@ -257,7 +256,7 @@ export class Router {
     request: ExecutionRequest,
     { explainOnly = false } = {},
   ): Promise<{ decision: RoutingDecision; ranked: Evaluation[] }> {
-    if (this.closed) throw new ValidationError("the router has been closed");
+    if (this.closed) throw new RouterClosedError();
     const requested = request.runtime ?? "auto";
     const need = {
       language: request.language,

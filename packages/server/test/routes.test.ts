@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createRouter, ExecutionResultSchema } from "coderouter";
+import { createRouter, ExecutionResultSchema, type RouterOptions } from "coderouter";
 import { EchoRuntime } from "../../../router/test/test-runtime.js";
 import { startServer, type RunningServer, type ServerSettings } from "../src/index.js";
 
@@ -10,12 +10,14 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function serve(settings: Partial<ServerSettings> = {}): Promise<RunningServer> {
-  const router = createRouter({ env: {}, runtimes: { subprocess: new EchoRuntime("subprocess") }, settings: { enabledRuntimes: ["subprocess"] } });
+async function serve(settings: Partial<ServerSettings> = {}, router = echoRouter()): Promise<RunningServer> {
   const server = await startServer(router, { port: 0, ...settings }, {});
   servers.push(server);
   return server;
 }
+
+const echoRouter = (settings: RouterOptions["settings"] = {}) =>
+  createRouter({ env: {}, runtimes: [new EchoRuntime("subprocess")], builtinRuntimes: false, settings });
 
 const call = async (server: RunningServer, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
   const response = await fetch(`${server.url}${path}`, {
@@ -77,6 +79,21 @@ describe("routes on a test runtime", () => {
     expect((await call(server, "GET", "/openapi.json", undefined, { authorization: "Bearer wrong-token!" })).status).toBe(401);
     const allowed = await call(server, "GET", "/openapi.json", undefined, { authorization: "Bearer secret-token" });
     expect(allowed.body.openapi).toBe("3.1.0");
+  });
+
+  it("answers a server condition with its status and retryable: 503 for a closed router, 429 at the session limit", async () => {
+    const router = echoRouter({ maxSessions: 0 });
+    const server = await serve({}, router);
+    const full = await call(server, "POST", "/v1/sessions", { language: "python" });
+    expect(full.status).toBe(429);
+    expect(full.headers.get("retry-after")).toBe("1");
+    expect(full.body.error).toMatchObject({ kind: "too_many_sessions", retryable: true });
+    const invalid = await call(server, "POST", "/v1/execute", { language: "python" });
+    expect(invalid.body.error).toMatchObject({ kind: "validation", retryable: false });
+    await router.close();
+    const closed = await call(server, "POST", "/v1/execute", { language: "python", code: "1" });
+    expect(closed.status).toBe(503);
+    expect(closed.body.error).toMatchObject({ kind: "router_closed", retryable: true });
   });
 
   it("refuses a body over the limit with 413", async () => {
