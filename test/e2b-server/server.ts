@@ -206,7 +206,7 @@ export class LocalE2B {
       sandbox.contexts.delete(context.id);
       return void res.writeHead(204).end();
     }
-    if (req.method === "POST" && path === "/execute") return this.execute(sandbox, (await body(req)) as ExecuteBody, res);
+    if (req.method === "POST" && path === "/execute") return this.execute(sandbox, (await body(req)) as unknown as ExecuteBody, res);
     res.writeHead(404).end(`no route for ${req.method} ${path}`);
   }
 

@@ -6,6 +6,7 @@ import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS, PY_WA
 import { fileURLToPath } from "node:url";
 import * as S from "./snippets.js";
 import { describeTenantAttacks } from "./tenant-state.js";
+import { unsettledPromiseSection } from "./unsettled.js";
 
 export interface ConformanceOptions {
   /** Label of the suite, e.g. "subprocess". */
@@ -30,6 +31,11 @@ export interface ConformanceOptions {
    * files, JavaScript's through the engine).
    */
   sandbox?: "engine" | "os" | "wasm";
+  /**
+   * false for a remote kernel that cannot tell an unsettled promise from a slow one (it waits for
+   * the cell's timeout); every local runtime keeps the rule (unsettled.ts).
+   */
+  unsettledPromises?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -270,6 +276,8 @@ export function runConformance(options: ConformanceOptions): void {
           });
         });
       });
+
+      if (language !== "python" && options.unsettledPromises !== false) unsettledPromiseSection(run, language);
 
       if ((options.sandbox === "engine" || options.sandbox === "wasm") && language !== "python") {
         describe("security: no way out of the sandbox", () => {
