@@ -225,6 +225,17 @@ describe("cloud runtimes through the CLI, against the local E2B and Bacalhau", (
     expect(e2b.live()).toEqual([]);
     expect(bacalhau.active()).toEqual([]);
   });
+
+  it("ends at once after an E2B run that timed out, with no request timer of the SDK left pending", async () => {
+    const path = file("cloud-loop.py", "while True: pass\n");
+    const run = cli(["run", path, "--runtime", "e2b", "--timeout", "1000", "--json"], { env: env() });
+    // The SDK's 30 s request timer kept the process alive after such a run; the CLI must not wait for it.
+    const deadline = new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 20_000).unref());
+    const ended = await Promise.race([run, deadline]);
+    expect(ended).not.toBe("hung");
+    expect(JSON.parse((ended as Run).stdout).error.kind).toBe("timeout");
+    expect(e2b.live()).toEqual([]);
+  }, 30_000);
 });
 
 describe("the WebAssembly runtime through the CLI", () => {

@@ -22,7 +22,9 @@ import {
 import { installCell, javascriptCell, preludeCell, pythonCell } from "./cells.js";
 import { E2BServiceError, redact, serviceError } from "./errors.js";
 import { SandboxPool, type Lease } from "./pool.js";
-import { loadSdk, sandboxClass, type Context, type Execution, type Result, type Sandbox, type SandboxClass } from "./sdk.js";
+import { toArtifacts } from "./artifacts.js";
+import { runCell, type CellExecution, type CellOptions } from "./interpreter.js";
+import { loadSdk, sandboxClass, type Context, type Sandbox, type SandboxClass } from "./sdk.js";
 import { costUsd, INTERPRETER_TEMPLATE, type E2BSettings } from "./settings.js";
 
 const debug = createDebug("coderouter:e2b");
@@ -32,7 +34,20 @@ const LIFE_MARGIN_MS = 30_000;
 /** How long a package installation may take, on top of the execution's timeout. */
 const INSTALL_TIMEOUT_MS = 120_000;
 
-type Outcome = { execution: Execution } | { failure: unknown } | { limit: LimitKind };
+interface RunOutcome {
+  stdout: OutputStream;
+  stderr: OutputStream;
+  startupMs: number;
+  artifacts: Artifact[];
+  contextId: string;
+  output?: JsonValue;
+  error?: ExecutionError;
+  reusable: boolean;
+  /** A limit ended the execution while the kernel was running it. */
+  limited?: boolean;
+}
+
+type Outcome = { execution: CellExecution } | { failure: unknown } | { limit: LimitKind };
 
 /**
  * E2B's Firecracker sandboxes through the real @e2b/code-interpreter SDK. Each execution gets a
@@ -59,8 +74,9 @@ export class E2BRuntime implements Runtime {
       languages: [...s.languages],
       isolation: "vm",
       maxDurationMs: 24 * 3600_000,
-      // A warm pool hides creation (a context and a round trip remain); otherwise a sandbox is made.
-      startupMs: s.poolSize > 0 ? 150 : 600,
+      // A warm sandbox comes with a context already started; otherwise a sandbox is made (~0.6 s)
+      // and a kernel started in it (~1.5–2 s on E2B).
+      startupMs: s.poolSize > 0 ? 200 : 2500,
       costPerSecondUsd: s.vcpus * s.priceVcpuSecondUsd + s.memoryGb * s.priceGbSecondUsd,
       network: true,
       packages: "installable",
@@ -147,10 +163,12 @@ export class E2BRuntime implements Runtime {
     const lease = await this.acquire(pool, exclusive, request.signal);
     let reusable = !exclusive;
     let contextId: string | undefined;
+    let limited = false;
     try {
       const run = await this.run(lease, request, cell, started);
       contextId = run.contextId;
       reusable &&= run.reusable;
+      limited = run.limited === true;
       const error = run.error && prepared?.ok ? inUserPositions(run.error, prepared) : run.error;
       return runtimeResult("e2b", request, started, {
         output: run.output,
@@ -166,7 +184,7 @@ export class E2BRuntime implements Runtime {
       reusable = false;
       throw error instanceof E2BServiceError || error instanceof RuntimeClosedError ? error : serviceError(error, "run the code", this.settings);
     } finally {
-      this.giveBack(pool, lease, reusable, contextId, request.language);
+      this.giveBack(pool, lease, reusable, contextId, request.language, limited);
     }
   }
 
@@ -175,19 +193,20 @@ export class E2BRuntime implements Runtime {
     await Promise.all([...this.pools.values()].map((pool) => pool.close()));
   }
 
-  private async run(lease: Lease, request: NormalizedRequest, cell: string, started: number) {
+  private async run(lease: Lease, request: NormalizedRequest, cell: string, started: number): Promise<RunOutcome> {
     const { sandbox } = lease;
     await this.extendLife(lease, request.timeoutMs + (request.packages?.length ? INSTALL_TIMEOUT_MS : 0));
     const context = await this.takeContext(sandbox, request.language);
     const startupMs = performance.now() - started;
 
+    // A limit ends the execution at once: the stream is closed (the interpreter then interrupts
+    // the kernel) and the context is removed before the sandbox goes.
+    const stream = new AbortController();
     let limit: LimitKind | undefined;
-    let endNow: (kind: LimitKind) => void = () => {};
-    const ended = new Promise<LimitKind>((resolve) => (endNow = resolve));
     const end = (kind: LimitKind) => {
       if (limit) return;
       limit = kind;
-      endNow(kind);
+      stream.abort();
     };
     const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
     const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
@@ -197,17 +216,25 @@ export class E2BRuntime implements Runtime {
     const onAbort = () => end("killed");
     if (request.signal?.aborted) onAbort();
     request.signal?.addEventListener("abort", onAbort, { once: true });
+    const cellRun = async (code: string, timeoutMs: number, options: Omit<CellOptions, "contextId" | "signal">): Promise<Outcome> => {
+      const timer = setTimeout(() => end("timeout"), timeoutMs);
+      try {
+        return { execution: await runCell(sandbox, code, { ...options, contextId: context.id, signal: stream.signal }) };
+      } catch (failure) {
+        return limit ? { limit } : { failure };
+      } finally {
+        clearTimeout(timer);
+      }
+    };
     try {
       if (request.packages?.length) {
-        const installed = await this.race(sandbox.runCode(installCell(request.language, request.packages), {
-          context,
-          timeoutMs: INSTALL_TIMEOUT_MS,
-          onStdout: (m) => stderr.write(m.line),
-          onStderr: (m) => stderr.write(m.line),
-        }), ended, INSTALL_TIMEOUT_MS, end);
-        if ("limit" in installed) return { ...base, reusable: false, error: limitError(installed.limit, request) };
+        const installed = await cellRun(installCell(request.language, request.packages), INSTALL_TIMEOUT_MS, {
+          onStdout: (text) => stderr.write(text),
+          onStderr: (text) => stderr.write(text),
+        });
+        if ("limit" in installed) return { ...base, reusable: false, limited: true, error: limitError(installed.limit, request) };
         if ("failure" in installed) throw installed.failure;
-        const code = installed.execution.results.find((r) => r.isMainResult)?.text;
+        const code = installed.execution.results.find((r) => r.is_main_result)?.text;
         if (installed.execution.error || code !== "0") {
           return {
             ...base,
@@ -220,23 +247,14 @@ export class E2BRuntime implements Runtime {
           };
         }
       }
-      const outcome = await this.race(
-        sandbox.runCode(cell, {
-          context,
-          envs: request.env,
-          // The SDK's own deadline is a backstop; ours below ends the execution on time.
-          timeoutMs: request.timeoutMs + 5000,
-          onStdout: (m) => stdout.write(m.line),
-          onStderr: (m) => stderr.write(m.line),
-          onResult: (result) => {
-            if (!result.isMainResult) artifacts.push(...toArtifacts(result));
-          },
-        }),
-        ended,
-        request.timeoutMs,
-        end,
-      );
-      if ("limit" in outcome) return { ...base, reusable: false, error: limitError(outcome.limit, request) };
+      const outcome = await cellRun(cell, request.timeoutMs, {
+        onStdout: (text) => stdout.write(text),
+        onStderr: (text) => stderr.write(text),
+        onResult: (result) => {
+          if (!result.is_main_result) artifacts.push(...toArtifacts(result));
+        },
+      });
+      if ("limit" in outcome) return { ...base, reusable: false, limited: true, error: limitError(outcome.limit, request) };
       if ("failure" in outcome) {
         throw new E2BServiceError(
           `the connection to sandbox ${sandbox.sandboxId} failed during the execution (not retried: the code may have run): ${redact(String((outcome.failure as Error)?.message ?? outcome.failure), this.settings)}`,
@@ -252,8 +270,8 @@ export class E2BRuntime implements Runtime {
   }
 
   /** The cell's result: our wrapper's JSON, or what the interpreter said when the cell itself broke. */
-  private read(execution: Execution, request: NormalizedRequest): { output?: JsonValue; error?: ExecutionError; reusable: boolean } {
-    const main = execution.results.find((r) => r.isMainResult && r.json);
+  private read(execution: CellExecution, request: NormalizedRequest): { output?: JsonValue; error?: ExecutionError; reusable: boolean } {
+    const main = execution.results.find((r) => r.is_main_result && r.json);
     if (main) {
       const reported = main.json as unknown as { output?: JsonValue; error?: ExecutionError };
       return { output: reported.output, error: reported.error, reusable: true };
@@ -266,23 +284,6 @@ export class E2BRuntime implements Runtime {
       return { error: { kind: "runtime", name: failure.name, message: failure.value, traceback: failure.traceback }, reusable: false };
     }
     throw new E2BServiceError("the code interpreter returned no result for the execution", false);
-  }
-
-  /** Waits for the execution, a limit, or the timeout, whichever comes first. */
-  private async race(running: Promise<Execution>, ended: Promise<LimitKind>, timeoutMs: number, end: (kind: LimitKind) => void): Promise<Outcome> {
-    const timer = setTimeout(() => end("timeout"), timeoutMs);
-    running.catch(() => {});
-    try {
-      return await Promise.race([
-        running.then(
-          (execution) => ({ execution }),
-          (failure: unknown) => ({ failure }),
-        ),
-        ended.then((limit) => ({ limit })),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** Makes sure the service will not end the sandbox before this execution can finish. */
@@ -311,9 +312,9 @@ export class E2BRuntime implements Runtime {
     const context = await sandbox
       .createCodeContext({ language, requestTimeoutMs })
       .catch((error: unknown) => Promise.reject(serviceError(error, "create a code context", this.settings)));
-    const prelude = await sandbox
-      .runCode(preludeCell(language), { context, timeoutMs: requestTimeoutMs })
-      .catch((error: unknown) => Promise.reject(serviceError(error, "prepare a code context", this.settings)));
+    const prelude = await runCell(sandbox, preludeCell(language), { contextId: context.id, signal: AbortSignal.timeout(requestTimeoutMs) }).catch(
+      (error: unknown) => Promise.reject(serviceError(error, "prepare a code context", this.settings)),
+    );
     if (prelude.error) {
       throw new E2BServiceError(`the code interpreter could not prepare a ${language} context: ${prelude.error.name}: ${prelude.error.value}`, false);
     }
@@ -328,9 +329,19 @@ export class E2BRuntime implements Runtime {
     this.spares.set(sandbox, { language, context });
   }
 
-  /** A reusable sandbox goes back once its context is removed and the next one is under way; any other is killed now. */
-  private giveBack(pool: SandboxPool, lease: Lease, reusable: boolean, contextId: string | undefined, language: Language): void {
-    if (!reusable || !contextId) return pool.release(lease, false);
+  /**
+   * A reusable sandbox goes back once its context is removed and the next one is under way; any
+   * other is killed, after its context is removed when a limit ended the execution (the kernel
+   * may still be running the code, and removal is what stops it).
+   */
+  private giveBack(pool: SandboxPool, lease: Lease, reusable: boolean, contextId: string | undefined, language: Language, limited: boolean): void {
+    if (!reusable || !contextId) {
+      if (!limited || !contextId) return pool.release(lease, false);
+      return void lease.sandbox
+        .removeCodeContext(contextId)
+        .catch((error: Error) => debug(`removing context ${contextId} after a limit failed: ${error.message}`))
+        .finally(() => pool.release(lease, false));
+    }
     lease.sandbox.removeCodeContext(contextId).then(
       () => {
         this.makeSpare(lease.sandbox, language);
@@ -405,26 +416,4 @@ export class E2BRuntime implements Runtime {
     );
     return this.sandboxes;
   }
-}
-
-/** Rich display data (charts, images, HTML) as artifacts: binary formats in base64, text as is. */
-function toArtifacts(result: Result): Artifact[] {
-  const formats: [keyof Result, string, Artifact["encoding"]][] = [
-    ["png", "image/png", "base64"],
-    ["jpeg", "image/jpeg", "base64"],
-    ["pdf", "application/pdf", "base64"],
-    ["svg", "image/svg+xml", "utf8"],
-    ["html", "text/html", "utf8"],
-    ["markdown", "text/markdown", "utf8"],
-    ["latex", "text/latex", "utf8"],
-    ["javascript", "application/javascript", "utf8"],
-  ];
-  const out: Artifact[] = [];
-  for (const [field, mimeType, encoding] of formats) {
-    const value = result[field];
-    if (typeof value === "string") out.push({ mimeType, data: value, encoding });
-  }
-  if (result.json) out.push({ mimeType: "application/json", data: JSON.stringify(result.json), encoding: "utf8" });
-  if (!out.length && result.text) out.push({ mimeType: "text/plain", data: result.text, encoding: "utf8" });
-  return out;
 }
