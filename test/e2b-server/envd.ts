@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, isAbsolute, join, basename } from "node:path";
@@ -14,6 +15,20 @@ import { json, rawBody, type SandboxRecord } from "./common.js";
  */
 
 const USER = "user";
+/** Marks the processes of a sandbox in their environment, so they can all be killed with it. */
+export const SANDBOX_MARK = "E2B_LOCAL_SANDBOX";
+
+/** Kills every process of this user whose environment carries the sandbox's mark. */
+export function killMarked(sandboxID: string): void {
+  const mark = `${SANDBOX_MARK}=${sandboxID}\0`;
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, "latin1").includes(mark)) process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // Gone, or not ours.
+    }
+  }
+}
 
 interface Running {
   child: ChildProcess;
@@ -38,9 +53,11 @@ export class Envd {
     json(res, 404, { code: 404, message: `no route for ${req.method} ${path}` });
   }
 
+  /** The sandbox is gone: every process started in it, however detached, goes with it. */
   close(): void {
     for (const { child } of this.processes.values()) kill(child);
     this.processes.clear();
+    killMarked(this.sandbox.sandboxID);
   }
 
   /** envd's path resolution: relative to the user's home; /home/user is this sandbox's home. */
@@ -95,6 +112,7 @@ export class Envd {
         LOGNAME: USER,
         ...this.sandbox.envs(),
         ...(config.envs ?? {}),
+        [SANDBOX_MARK]: this.sandbox.sandboxID,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

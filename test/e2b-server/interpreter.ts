@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { body, json, type SandboxRecord } from "./common.js";
+import { killMarked, SANDBOX_MARK } from "./envd.js";
 
 /**
  * The code interpreter of one sandbox (E2B's template/server on port 49999), as the real one
@@ -92,6 +93,7 @@ export class Interpreter {
   close(): void {
     for (const kernel of this.kernels.values()) stop(kernel, "the sandbox was killed");
     this.kernels.clear();
+    killMarked(this.sandbox.sandboxID);
   }
 
   private async start(language: string, cwd: string): Promise<Kernel> {
@@ -110,6 +112,7 @@ export class Interpreter {
         HOME: this.sandbox.home,
         PIP_BREAK_SYSTEM_PACKAGES: "1",
         E2B_LOCAL_KERNEL_FOOTPRINT_MB: String(kernelFootprintMb),
+        [SANDBOX_MARK]: this.sandbox.sandboxID,
       },
       cwd,
       detached: true,

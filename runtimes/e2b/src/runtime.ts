@@ -16,6 +16,7 @@ import {
   type Language,
   type LimitKind,
   type NormalizedRequest,
+  type PreparedJavaScript,
   type Runtime,
   type RuntimeResult,
 } from "@coderouter/core";
@@ -23,9 +24,10 @@ import { installCell, javascriptCell, preludeCell, pythonCell } from "./cells.js
 import { E2BServiceError, redact, serviceError } from "./errors.js";
 import { SandboxPool, type Lease } from "./pool.js";
 import { toArtifacts } from "./artifacts.js";
+import { installWrappers, runCommand } from "./commands.js";
 import { runCell, type CellExecution, type CellOptions } from "./interpreter.js";
 import { loadSdk, sandboxClass, type Context, type Sandbox, type SandboxClass } from "./sdk.js";
-import { costUsd, INTERPRETER_TEMPLATE, type E2BSettings } from "./settings.js";
+import { costUsd, type E2BSettings } from "./settings.js";
 
 const debug = createDebug("coderouter:e2b");
 
@@ -39,7 +41,8 @@ interface RunOutcome {
   stderr: OutputStream;
   startupMs: number;
   artifacts: Artifact[];
-  contextId: string;
+  /** The code context it ran in; none when it ran as a command. */
+  contextId?: string;
   output?: JsonValue;
   error?: ExecutionError;
   reusable: boolean;
@@ -75,8 +78,8 @@ export class E2BRuntime implements Runtime {
       isolation: "vm",
       maxDurationMs: 24 * 3600_000,
       // A warm sandbox comes with a context already started; otherwise a sandbox is made (~0.6 s)
-      // and a kernel started in it (~1.5–2 s on E2B).
-      startupMs: s.poolSize > 0 ? 200 : 2500,
+      // and a kernel started in it (~1.5–2 s on E2B). Commands (E2B_TEMPLATE=base) start none.
+      startupMs: (s.poolSize > 0 ? 200 : 600) + (s.poolSize > 0 || s.template === "base" ? 0 : 1900),
       costPerSecondUsd: s.vcpus * s.priceVcpuSecondUsd + s.memoryGb * s.priceGbSecondUsd,
       network: true,
       packages: "installable",
@@ -95,13 +98,6 @@ export class E2BRuntime implements Runtime {
         available: false,
         reason: s.enabled ? "E2B_ENABLED=true but E2B_API_KEY is not set" : "no E2B_API_KEY is set",
         fix: "create a key at https://e2b.dev/dashboard and set E2B_API_KEY (E2B is then enabled by default)",
-      };
-    }
-    if (s.template === "base") {
-      return {
-        available: false,
-        reason: `E2B_TEMPLATE=base has no code interpreter, which coderouter runs code through`,
-        fix: `unset E2B_TEMPLATE (the default is ${INTERPRETER_TEMPLATE}) or name a template built on ${INTERPRETER_TEMPLATE}`,
       };
     }
     let Sandbox: SandboxClass;
@@ -148,14 +144,11 @@ export class E2BRuntime implements Runtime {
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError("e2b");
     const started = performance.now();
-    let cell: string;
     let prepared: ReturnType<typeof prepareJavaScript> | undefined;
-    if (request.language === "python") cell = pythonCell(request);
-    else {
+    if (request.language !== "python") {
       // JavaScript is parsed here: a syntax error needs no sandbox to be reported.
       prepared = prepareJavaScript(request.code, request.language);
       if (!prepared.ok) return runtimeResult("e2b", request, started, { error: prepared.error });
-      cell = javascriptCell(request, prepared);
     }
     const pool = await this.pool(Boolean(request.network));
     // "sandbox" or "vm" isolation: a sandbox no other execution has used, never lent again.
@@ -165,7 +158,9 @@ export class E2BRuntime implements Runtime {
     let contextId: string | undefined;
     let limited = false;
     try {
-      const run = await this.run(lease, request, cell, started);
+      const run: RunOutcome = this.commandsOnly
+        ? { ...(await this.runAsCommand(lease, request, prepared?.ok ? prepared : undefined)), startupMs: performance.now() - started, artifacts: [] }
+        : await this.run(lease, request, prepared?.ok ? javascriptCell(request, prepared) : pythonCell(request), started);
       contextId = run.contextId;
       reusable &&= run.reusable;
       limited = run.limited === true;
@@ -191,6 +186,16 @@ export class E2BRuntime implements Runtime {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.pools.values()].map((pool) => pool.close()));
+  }
+
+  /** Templates without the code interpreter (E2B_TEMPLATE=base) run code through envd's process API. */
+  private get commandsOnly(): boolean {
+    return this.settings.template === "base";
+  }
+
+  private async runAsCommand(lease: Lease, request: NormalizedRequest, prepared: Extract<PreparedJavaScript, { ok: true }> | undefined) {
+    await this.extendLife(lease, request.timeoutMs + (request.packages?.length ? INSTALL_TIMEOUT_MS : 0));
+    return runCommand(lease.sandbox, request, prepared, INSTALL_TIMEOUT_MS);
   }
 
   private async run(lease: Lease, request: NormalizedRequest, cell: string, started: number): Promise<RunOutcome> {
@@ -335,6 +340,7 @@ export class E2BRuntime implements Runtime {
    * may still be running the code, and removal is what stops it).
    */
   private giveBack(pool: SandboxPool, lease: Lease, reusable: boolean, contextId: string | undefined, language: Language, limited: boolean): void {
+    if (this.commandsOnly) return pool.release(lease, reusable);
     if (!reusable || !contextId) {
       if (!limited || !contextId) return pool.release(lease, false);
       return void lease.sandbox
@@ -387,7 +393,8 @@ export class E2BRuntime implements Runtime {
           allowInternetAccess: network,
           metadata: { createdBy: "coderouter", coderouterPool: owner },
         }).catch((error: unknown) => Promise.reject(serviceError(error, "create a sandbox", s)));
-        this.makeSpare(sandbox, s.languages[0] ?? "python");
+        if (this.commandsOnly) void installWrappers(sandbox).catch((error: Error) => debug(`uploading the wrappers to ${sandbox.sandboxId} failed: ${error.message}`));
+        else this.makeSpare(sandbox, s.languages[0] ?? "python");
         return sandbox;
       },
       tagged: async (owner) => {

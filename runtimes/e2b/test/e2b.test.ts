@@ -50,11 +50,6 @@ describe("configuration and availability", () => {
     expect(await runtimeFor(server, { enabled: false }).availability()).toMatchObject({ available: false, reason: expect.stringContaining("E2B_ENABLED=false") });
   });
 
-  it("refuses the seeds' E2B_TEMPLATE=base with the fix, since it has no code interpreter", async () => {
-    const availability = await runtimeFor(server, { template: "base" }).availability();
-    expect(availability.available).toBe(false);
-    expect(availability.fix).toContain("code-interpreter-v1");
-  });
 
   it("is ready when the service answers, and unreachable (key never shown) when the key is refused", async () => {
     expect(await runtime().availability()).toMatchObject({ available: true, reason: expect.stringContaining("ready") });
