@@ -1,5 +1,4 @@
 import {
-  createDebug,
   inUserPositions,
   isolationAtLeast,
   limitError,
@@ -24,12 +23,12 @@ import { installCell, javascriptCell, preludeCell, pythonCell } from "./cells.js
 import { E2BServiceError, redact, serviceError } from "./errors.js";
 import { SandboxPool, type Lease } from "./pool.js";
 import { toArtifacts } from "./artifacts.js";
+import { log } from "./log.js";
 import { installWrappers, runCommand } from "./commands.js";
 import { runCell, type CellExecution, type CellOptions } from "./interpreter.js";
 import { loadSdk, sandboxClass, type Context, type Sandbox, type SandboxClass } from "./sdk.js";
 import { costUsd, type E2BSettings } from "./settings.js";
 
-const debug = createDebug("coderouter:e2b");
 
 /** Room past the execution's own timeout before the service may end the sandbox under it. */
 const LIFE_MARGIN_MS = 30_000;
@@ -165,6 +164,9 @@ export class E2BRuntime implements Runtime {
       reusable &&= run.reusable;
       limited = run.limited === true;
       const error = run.error && prepared?.ok ? inUserPositions(run.error, prepared) : run.error;
+      log.execute(
+        `${request.language} in sandbox ${lease.sandbox.sandboxId}: ${error ? `${error.kind} ${error.name}` : "ok"}, ${Math.round(performance.now() - started)} ms (${Math.round(run.startupMs)} ms to start)`,
+      );
       return runtimeResult("e2b", request, started, {
         output: run.output,
         error,
@@ -328,7 +330,7 @@ export class E2BRuntime implements Runtime {
 
   private makeSpare(sandbox: Sandbox, language: Language): void {
     const context = this.prepareContext(sandbox, language).catch((error: Error) => {
-      debug(`preparing a spare context in ${sandbox.sandboxId} failed: ${error.message}`);
+      log.pool(`preparing a spare context in ${sandbox.sandboxId} failed: ${error.message}`);
       return undefined;
     });
     this.spares.set(sandbox, { language, context });
@@ -345,7 +347,7 @@ export class E2BRuntime implements Runtime {
       if (!limited || !contextId) return pool.release(lease, false);
       return void lease.sandbox
         .removeCodeContext(contextId)
-        .catch((error: Error) => debug(`removing context ${contextId} after a limit failed: ${error.message}`))
+        .catch((error: Error) => log.kill(`removing context ${contextId} after a limit failed: ${error.message}`))
         .finally(() => pool.release(lease, false));
     }
     lease.sandbox.removeCodeContext(contextId).then(
@@ -354,7 +356,7 @@ export class E2BRuntime implements Runtime {
         pool.release(lease, true);
       },
       (error: Error) => {
-        debug(`removing context ${contextId} failed, killing sandbox ${lease.sandbox.sandboxId}: ${error.message}`);
+        log.kill(`removing context ${contextId} failed, killing sandbox ${lease.sandbox.sandboxId}: ${error.message}`);
         pool.release(lease, false);
       },
     );
@@ -369,7 +371,7 @@ export class E2BRuntime implements Runtime {
         if (error instanceof RuntimeClosedError) throw error;
         const failure = error instanceof E2BServiceError ? error : serviceError(error, "create a sandbox", this.settings);
         if (attempt >= 2 || !failure.retryable || signal?.aborted) throw failure;
-        debug(`retrying sandbox creation after: ${failure.message}`);
+        log.create(`retrying sandbox creation after: ${failure.message}`);
       }
     }
   }
@@ -393,7 +395,7 @@ export class E2BRuntime implements Runtime {
           allowInternetAccess: network,
           metadata: { createdBy: "coderouter", coderouterPool: owner },
         }).catch((error: unknown) => Promise.reject(serviceError(error, "create a sandbox", s)));
-        if (this.commandsOnly) void installWrappers(sandbox).catch((error: Error) => debug(`uploading the wrappers to ${sandbox.sandboxId} failed: ${error.message}`));
+        if (this.commandsOnly) void installWrappers(sandbox).catch((error: Error) => log.pool(`uploading the wrappers to ${sandbox.sandboxId} failed: ${error.message}`));
         else this.makeSpare(sandbox, s.languages[0] ?? "python");
         return sandbox;
       },
