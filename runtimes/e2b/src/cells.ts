@@ -50,7 +50,11 @@ function pythonPreludeCell(): string {
   // runner) is refused: such code then runs on a thread of its own.
   return `def __coderouter_define():
 ${indent(pythonRunnerSource(), "    ")}
-    import asyncio, base64, json, os, resource, threading
+    import asyncio, base64, builtins, json, os, resource, threading
+
+    # The kernel shows figures and display() itself (the inline backend, IPython's display).
+    runner.with_artifacts = lambda result: result
+    runner.display = getattr(builtins, "display", runner.display)
 
     class Result:
         def __init__(self, result):

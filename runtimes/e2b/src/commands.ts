@@ -5,9 +5,9 @@ import {
   asyncFunctionSource,
   limitError,
   OutputStream,
+  type Artifact,
   pythonRunnerArgs,
   runnerFiles,
-  runnersDir,
   type ExecutionError,
   type JsonValue,
   type LimitKind,
@@ -27,23 +27,16 @@ import type { Sandbox } from "./sdk.js";
 
 const DIR = ".coderouter";
 const RUNNERS = `${DIR}/runners`;
-/** The wrappers a sandbox needs: the Python runner, the node runner and the modules it loads. */
-const FILES = [runnerFiles.python, runnerFiles.node, runnerFiles.toOutput, runnerFiles.inspect, ...optional(`${runnersDir}coderouter_display.py`)];
-
-function optional(path: string): string[] {
-  try {
-    readFileSync(path);
-    return [path];
-  } catch {
-    return [];
-  }
-}
+/** The wrappers a sandbox needs: the Python runner and its display module, the node runner and what it loads. */
+const FILES = [runnerFiles.python, runnerFiles.display, runnerFiles.node, runnerFiles.toOutput, runnerFiles.inspect];
 
 export interface CommandOutcome {
   stdout: OutputStream;
   stderr: OutputStream;
   output?: JsonValue;
   error?: ExecutionError;
+  /** Figures and display() output, as the code interpreter would have shown them. */
+  artifacts?: Artifact[];
   /** The sandbox may serve another execution: nothing was killed mid-way. */
   reusable: boolean;
   /** A limit ended the execution. */
@@ -128,8 +121,8 @@ export async function runCommand(
     void sandbox.files.remove(payload.path).catch(() => {});
     void sandbox.files.remove(result).catch(() => {});
     if (text) {
-      const reported = JSON.parse(text) as { output?: JsonValue; error?: ExecutionError };
-      return { stdout, stderr, output: reported.output, error: reported.error, reusable: true };
+      const reported = JSON.parse(text) as { output?: JsonValue; error?: ExecutionError; artifacts?: Artifact[] };
+      return { stdout, stderr, output: reported.output, error: reported.error, artifacts: reported.artifacts, reusable: true };
     }
     // No result: the interpreter ended before it could write one.
     if (/heap out of memory|MemoryError|Cannot allocate memory/.test(stderr.text())) return { stdout, stderr, error: limitError("memory", request), reusable: false };

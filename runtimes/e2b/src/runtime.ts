@@ -158,7 +158,7 @@ export class E2BRuntime implements Runtime {
     let limited = false;
     try {
       const run: RunOutcome = this.commandsOnly
-        ? { ...(await this.runAsCommand(lease, request, prepared?.ok ? prepared : undefined)), startupMs: performance.now() - started, artifacts: [] }
+        ? { artifacts: [], ...(await this.runAsCommand(lease, request, prepared?.ok ? prepared : undefined)), startupMs: performance.now() - started }
         : await this.run(lease, request, prepared?.ok ? javascriptCell(request, prepared) : pythonCell(request), started);
       contextId = run.contextId;
       reusable &&= run.reusable;
