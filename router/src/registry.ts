@@ -101,7 +101,8 @@ export class Registry {
   }
 
   async close(): Promise<void> {
-    const slots = await Promise.all(this.slots.values());
+    // A runtime whose settings were refused was never created: its error was reported where it was loaded.
+    const slots = (await Promise.allSettled(this.slots.values())).flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     this.slots.clear();
     await Promise.all(slots.map((slot) => (slot.state === "ready" ? slot.runtime.close() : undefined)));
   }

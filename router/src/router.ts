@@ -322,7 +322,7 @@ export class Router {
     const caps = runtime.capabilities();
     const reason = ruleOut(caps, availability, need);
     if (reason) return out(reason);
-    const missing = modules.length && runtime.missingModules ? await runtime.missingModules(need.language, modules).catch(() => []) : [];
+    const missing = modules.length && runtime.missingModules ? await runtime.missingModules(need.language, modules, need.isolation).catch(() => []) : [];
     const { score: total, breakdown } = score(caps, need, missing);
     const why = missing.length
       ? `eligible; cannot import ${missing.join(", ")}`

@@ -49,7 +49,7 @@ export interface Runtime {
    * Of the modules the code imports, those this runtime cannot provide. Lets the router favour a
    * runtime with packages over one that would fail with ModuleNotFoundError.
    */
-  missingModules?(language: Language, modules: string[]): Promise<string[]>;
+  missingModules?(language: Language, modules: string[], isolation?: Isolation): Promise<string[]>;
   /** Sizes of the runtime's warm pools, for metrics: pool name → resources ready now. */
   poolSizes?(): Record<string, number>;
   /** Frees every process, pool and handle the runtime owns. Idempotent. */

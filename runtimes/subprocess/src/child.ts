@@ -2,6 +2,7 @@ import { execa } from "execa";
 import {
   InfrastructureError,
   watchLimits,
+  type Artifact,
   type Ending,
   type ExecutionError,
   type OutputStream,
@@ -28,7 +29,7 @@ export interface ChildOutcome {
   exitCode: number | null;
   signal: string | null;
   /** What the wrapper reported, when it got that far. */
-  reported?: { output?: JsonValue; error?: ExecutionError };
+  reported?: { output?: JsonValue; error?: ExecutionError; artifacts?: Artifact[] };
   stdout: OutputStream;
   stderr: OutputStream;
 }

@@ -115,9 +115,11 @@ export class SubprocessRuntime implements SessionRuntime {
     };
   }
 
-  async missingModules(language: Language, modules: string[]): Promise<string[]> {
+  async missingModules(language: Language, modules: string[], isolation: Isolation = "none"): Promise<string[]> {
     if (language === "python") {
-      const installed = await this.interpreters.pythonModuleNames();
+      // Asked of the interpreter that would run the code: the sandbox's when the run is sandboxed.
+      const sandboxed = this.bubblewrap && (this.settings.sandbox === "bwrap" || isolationAtLeast(isolation, "sandbox"));
+      const installed = await this.interpreters.pythonModuleNames(sandboxed ? this.bubblewrap!.settings.pythonBin : undefined);
       return modules.filter((m) => !installed.has(m.split(".")[0]!));
     }
     const builtins = new Set(builtinModules);
@@ -191,6 +193,7 @@ export class SubprocessRuntime implements SessionRuntime {
           ? inUserPositions(reported.error, prepared)
           : reported.error
         : describeEnding(outcome, request),
+      artifacts: reported?.artifacts,
     });
   }
 
