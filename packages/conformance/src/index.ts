@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS, PY_WASM_ESCAPES } from "./escapes.js";
 import { fileURLToPath } from "node:url";
 import * as S from "./snippets.js";
+import { paritySection } from "./parity.js";
 
 export interface ConformanceOptions {
   /** Label of the suite, e.g. "subprocess". */
@@ -269,6 +270,8 @@ export function runConformance(options: ConformanceOptions): void {
           });
         });
       });
+
+      paritySection(language, run, () => runtime.id);
 
       if ((options.sandbox === "engine" || options.sandbox === "wasm") && language !== "python") {
         describe("security: no way out of the sandbox", () => {

@@ -17,14 +17,21 @@ async function runPrepared(payload, { toOutput, publishInputs }, compile = evalu
       .filter((line, i) => i === 0 || !/^\s+at /.test(line) || line.includes(`${filename}:`))
       .join("\n")
       .replace(new RegExp(`${filename.replace(".", "\\.")}:(\\d+):`, "g"), (_, line) => `${filename}:${line - 1}:`);
-  const describe = (error) =>
+  // A SyntaxError is a syntax error of the code only while compiling it: JSON.parse throws one too.
+  const describe = (error, compiling = false) =>
     error instanceof Error
-      ? { kind: error instanceof SyntaxError ? "syntax" : "runtime", name: error.name, message: error.message, traceback: userFrames(error.stack) }
+      ? { kind: compiling && error instanceof SyntaxError ? "syntax" : "runtime", name: error.name, message: error.message, traceback: userFrames(error.stack) }
       : { kind: "runtime", name: "Error", message: `Uncaught ${String(error)}`, traceback: "" };
   publishInputs(globalThis, payload.inputs);
+  let fn;
+  try {
+    fn = compile(payload.source, filename);
+  } catch (error) {
+    return { error: describe(error, true) };
+  }
   let value;
   try {
-    value = await compile(payload.source, filename)();
+    value = await fn();
   } catch (error) {
     return { error: describe(error) };
   }

@@ -7,6 +7,7 @@ import {
   InfrastructureError,
   inUserPositions,
   limitError,
+  parseExactJson,
   prepareJavaScript,
   RuntimeClosedError,
   runnerFiles,
@@ -119,7 +120,7 @@ export class WasmRuntime implements Runtime {
     const outcome = await this.runOn(pool, request, message, (why, terminate) => terminate(why));
     const streams = { stdout: outcome.limits.stdout, stderr: outcome.limits.stderr };
     if ("limit" in outcome) return runtimeResult("wasm", request, started, { ...streams, error: limitError(outcome.limit, request) });
-    const reported = JSON.parse(String(outcome.result.json)) as Reported;
+    const reported = parseExactJson(String(outcome.result.json)) as Reported;
     return runtimeResult("wasm", request, started, { ...streams, ...reported });
   }
 
@@ -150,7 +151,7 @@ export class WasmRuntime implements Runtime {
     const { result } = outcome;
     if (result.stop) return runtimeResult("wasm", request, started, { ...streams, error: limitError(result.stop as LimitKind, request) });
     if (typeof result.failure === "string") throw new Error(`QuickJS failed: ${result.failure}`);
-    const reported: Reported = result.json !== undefined ? (JSON.parse(String(result.json)) as Reported) : { error: engineError(result.error) };
+    const reported: Reported = result.json !== undefined ? (parseExactJson(String(result.json)) as Reported) : { error: engineError(result.error) };
     if (reported.error && /out of memory/i.test(reported.error.message)) reported.error = limitError("memory", { ...request, memoryMb });
     return runtimeResult("wasm", request, started, { ...streams, output: reported.output, error: inUserPositions(reported.error, prepared) });
   }
