@@ -11,6 +11,8 @@ export interface ParityProgram {
   value: string;
   /** The fields compared; all by default. */
   compare?: ("output" | "stdout" | "stderr" | "error")[];
+  /** What of stdout and stderr can match across engines (stack frames carry paths and columns). */
+  normalize?: { stdout?: (text: string) => string };
   /** Run twice on the same runtime: nothing of the first run may reach the second. */
   twice?: boolean;
   /**

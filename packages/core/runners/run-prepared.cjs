@@ -6,21 +6,28 @@
 
 /**
  * payload: { source, filename, inputs }. `compile` turns the source into the function, named as
- * the user's file (by default an indirect eval with sourceURL); its function header takes the first line, so frames in the user's
- * file move up by one before the host maps them back to the user's positions.
+ * the user's file (by default an indirect eval with sourceURL); its function header takes
+ * `header.lines` lines (frames in the user's file move up by that many), or, with none, `columns`
+ * of the first line, before the host maps them back to the user's positions.
  */
-async function runPrepared(payload, { toOutput, publishInputs }, compile = evaluate) {
+async function runPrepared(payload, { toOutput, publishInputs }, compile = evaluate, header = { lines: 1, columns: 0 }) {
   const { filename } = payload;
-  const userFrames = (stack) =>
-    String(stack ?? "")
-      .split("\n")
-      .filter((line, i) => i === 0 || !/^\s+at /.test(line) || line.includes(`${filename}:`))
+  // The user's frames, at most ten as V8 keeps, under the `Name: message` line some engines leave out.
+  const userFrames = (error) => {
+    const lines = String(error.stack ?? "").split("\n");
+    const frames = lines.filter((line) => /^\s+at /.test(line) && line.includes(`${filename}:`)).slice(0, 10);
+    const firstFrame = lines.findIndex((line) => /^\s+at /.test(line));
+    const head = firstFrame === 0 ? [`${error.name}: ${error.message}`] : lines.slice(0, firstFrame < 0 ? lines.length : firstFrame);
+    return [...head, ...frames]
       .join("\n")
-      .replace(new RegExp(`${filename.replace(".", "\\.")}:(\\d+):`, "g"), (_, line) => `${filename}:${line - 1}:`);
+      .replace(new RegExp(`${filename.replace(".", "\\.")}:(\\d+):(\\d+)`, "g"), (_, line, column) =>
+        header.lines === 0 && line === "1" ? `${filename}:1:${column - header.columns}` : `${filename}:${line - header.lines}:${column}`,
+      );
+  };
   // A SyntaxError is a syntax error of the code only while compiling it: JSON.parse throws one too.
   const describe = (error, compiling = false) =>
     error instanceof Error
-      ? { kind: compiling && error instanceof SyntaxError ? "syntax" : "runtime", name: error.name, message: error.message, traceback: userFrames(error.stack) }
+      ? { kind: compiling && error instanceof SyntaxError ? "syntax" : "runtime", name: error.name, message: error.message, traceback: userFrames(error) }
       : { kind: "runtime", name: "Error", message: `Uncaught ${String(error)}`, traceback: "" };
   publishInputs(globalThis, payload.inputs);
   let fn;

@@ -13,3 +13,4 @@ export { SourcePositions } from "./source-positions.js";
 export { pythonRunnerSource, javascriptRunnerSource, commonJsSource } from "./remote-wrappers.js";
 export { watchLimits, type Ending, type Limits } from "./limits.js";
 export { parseExactJson } from "./exact-json.js";
+export { guestLibrarySource } from "./guest-library.js";

@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import {
   asyncFunctionSource,
   commonJsSource,
+  guestLibrarySource,
   InfrastructureError,
   inUserPositions,
   limitError,
@@ -227,7 +228,7 @@ let guest: string | undefined;
 function quickjsGuestSource(): string {
   guest ??= `(() => {
 const rules = ${commonJsSource(runnerFiles.toOutput)};
-const { format } = ${commonJsSource(runnerFiles.inspect)};
+${guestLibrarySource()}
 const { runPrepared } = ${commonJsSource(runnerFiles.runPrepared)};
 ${readFileSync(new URL("../guest/quickjs-guest.js", import.meta.url), "utf8")}
 })()`;
