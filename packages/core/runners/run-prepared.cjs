@@ -6,12 +6,15 @@
 
 /**
  * payload: { source, filename, inputs }. `compile` turns the source into the function, named as
- * the user's file (by default an indirect eval with sourceURL); its function header takes
- * `header.lines` lines (frames in the user's file move up by that many), or, with none, `columns`
- * of the first line, before the host maps them back to the user's positions.
+ * the user's file (by default an indirect eval with sourceURL); the host maps the frames back to the
+ * user's positions.
  */
-async function runPrepared(payload, { toOutput, publishInputs }, compile = evaluate, header = { lines: 1, columns: 0 }) {
+async function runPrepared(payload, { toOutput, publishInputs }, compile = evaluate) {
   const { filename } = payload;
+  // The function header joins the code's first line, so the line numbers the engine prints (in a
+  // logged error's stack too) are the code's own; only the first line's columns move.
+  const columns = payload.source.indexOf("{\n") + 1;
+  const source = payload.source.replace("{\n", "{");
   // The user's frames, at most ten as V8 keeps, under the `Name: message` line some engines leave out.
   const userFrames = (error) => {
     const lines = String(error.stack ?? "").split("\n");
@@ -20,9 +23,7 @@ async function runPrepared(payload, { toOutput, publishInputs }, compile = evalu
     const head = firstFrame === 0 ? [`${error.name}: ${error.message}`] : lines.slice(0, firstFrame < 0 ? lines.length : firstFrame);
     return [...head, ...frames]
       .join("\n")
-      .replace(new RegExp(`${filename.replace(".", "\\.")}:(\\d+):(\\d+)`, "g"), (_, line, column) =>
-        header.lines === 0 && line === "1" ? `${filename}:1:${column - header.columns}` : `${filename}:${line - header.lines}:${column}`,
-      );
+      .replace(new RegExp(`${filename.replace(".", "\\.")}:1:(\\d+)`, "g"), (_, column) => `${filename}:1:${column - columns}`);
   };
   // A SyntaxError is a syntax error of the code only while compiling it: JSON.parse throws one too.
   const describe = (error, compiling = false) =>
@@ -32,7 +33,7 @@ async function runPrepared(payload, { toOutput, publishInputs }, compile = evalu
   publishInputs(globalThis, payload.inputs);
   let fn;
   try {
-    fn = compile(payload.source, filename);
+    fn = compile(source, filename);
   } catch (error) {
     return { error: describe(error, true) };
   }

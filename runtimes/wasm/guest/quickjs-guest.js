@@ -39,9 +39,5 @@ globalThis.__coderouter_main = (text) => {
   const payload = JSON.parse(text);
   // The request's env and nothing else, where Node code looks for it.
   globalThis.process = { env: payload.env };
-  // The function header joins the code's first line, so the line numbers QuickJS prints are the
-  // code's own (it takes no line offset); only the first line's columns move.
-  const compile = (source) => host.compile(source.replace("{\n", "{"));
-  const header = { lines: 0, columns: payload.source.indexOf("{\n") + 1 };
-  return runPrepared(payload, rules, compile, header).then((result) => JSON.stringify(result));
+  return runPrepared(payload, rules, (source) => host.compile(source)).then((result) => JSON.stringify(result));
 };
