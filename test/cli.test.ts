@@ -157,6 +157,18 @@ describe("coderouter explain", () => {
   });
 });
 
+describe("coderouter explain with a code node's hints", () => {
+  it("takes --package (repeatable) and --expected-duration, and refuses a duration that is not a number", async () => {
+    const path = file("hints.py", "import requests\n");
+    const json = await cli(["explain", path, "--json", "--package", "requests==2.32.3", "--package", "rich", "--expected-duration", "60000"]);
+    const decision = RoutingDecisionSchema.parse(JSON.parse(json.stdout));
+    expect(decision.candidates.find((c) => c.runtime === "subprocess")?.reason).toMatch(/cannot install packages, the request asks for requests==2\.32\.3, rich/);
+    const bad = await cli(["explain", path, "--expected-duration", "soon"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--expected-duration must be a positive whole number of milliseconds, got "soon"/);
+  });
+});
+
 describe("coderouter serve", () => {
   it("serves the HTTP API and, on SIGTERM, lets running work finish, then exits leaving nothing behind", async () => {
     const child = spawn(process.execPath, [BIN, "serve", "--port", "0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
@@ -171,6 +183,7 @@ describe("coderouter serve", () => {
     const marker = `${89_000 + Math.floor(Math.random() * 300)}.5`;
     const running = fetch(`${url}/v1/execute`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ language: "python", code: `import subprocess, time\nsubprocess.Popen(["sleep", "${marker}"])\ntime.sleep(0.5)\n"finished"` }),
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -214,6 +227,16 @@ describe("cloud runtimes through the CLI, against the local E2B and Bacalhau", (
     expect(statuses.find((s) => s.id === "e2b")).toMatchObject({ available: true, reason: expect.stringContaining("ready") });
     expect(statuses.find((s) => s.id === "bacalhau")).toMatchObject({ available: true, reason: expect.stringContaining("alive") });
     expect(run.stdout + run.stderr).not.toContain(e2b.apiKey);
+  });
+
+  it("doctor --probe bacalhau runs a tiny job through the whole path, and says why when it cannot", async () => {
+    const run = await cli(["doctor", "--probe", "bacalhau"], { env: env() });
+    expect(run.stdout).toMatch(/✓ probe bacalhau: ran python 3\.\d+\.\d+ in [\d.]+ s, started in [\d.]+ s/);
+    expect(run.code).toBe(0);
+    const broken = await cli(["doctor", "--probe", "bacalhau", "--json"], { env: { ...env(), BACALHAU_CPU: "64" } });
+    const report = JSON.parse(broken.stdout) as { probe: { ok: boolean; detail: string } };
+    expect(report.probe).toMatchObject({ ok: false, detail: expect.stringMatching(/not enough nodes to run job/) });
+    expect(broken.code).toBe(1);
   });
 
   it.each(["e2b", "bacalhau"])("runs a file with --runtime %s and kills what it created", async (runtime) => {

@@ -1,5 +1,6 @@
 import {
   createDebug,
+  executionResult,
   InfrastructureError,
   NoRuntimeAvailableError,
   normalizeRequest,
@@ -94,7 +95,7 @@ export class Router {
         });
         decision.selected = runtime!.id;
         if (attempts.length > 1) decision.reason = `${decision.reason}; ran on ${runtime!.id} after ${attempts.length - 1} failed attempt(s)`;
-        return { ...result, metadata: { ...result.metadata, routing: decision } };
+        return executionResult(result, decision);
       } catch (error) {
         if (error instanceof ValidationError) throw error;
         const message = (error as Error).message;

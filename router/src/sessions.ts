@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import {
+  executionResult,
   IsolationSchema,
   JsonValueSchema,
   LanguageSchema,
@@ -123,19 +124,13 @@ export class Session {
       ...(parsed.data.onStderr ? { onStderr: parsed.data.onStderr } : {}),
     });
     if (!this.inner.alive) void this.end(`its worker was stopped by ${result.error?.kind ?? "a failure"}`);
-    return {
-      ...result,
-      metadata: {
-        ...result.metadata,
-        routing: {
-          requested: this.inner.runtime,
-          selected: this.inner.runtime,
-          reason: `session ${this.id}`,
-          candidates: [],
-          attempts: [{ runtime: this.inner.runtime, outcome: result.ok ? "ok" : "code_error", durationMs: performance.now() - started }],
-        },
-      },
-    };
+    return executionResult(result, {
+      requested: this.inner.runtime,
+      selected: this.inner.runtime,
+      reason: `session ${this.id}`,
+      candidates: [],
+      attempts: [{ runtime: this.inner.runtime, outcome: result.ok ? "ok" : "code_error", durationMs: performance.now() - started }],
+    });
   }
 
   async environment(): Promise<Record<string, JsonValue>> {

@@ -155,6 +155,13 @@ describe("explicit runtimes and fallback", () => {
 });
 
 describe("requests and settings", () => {
+  it("answers success beside ok, for clients written against the seeds' APIs", async () => {
+    const good = router({ runtimes: { subprocess: new EchoRuntime("subprocess") }, settings: { enabledRuntimes: ["subprocess"] } });
+    expect(await good.execute({ language: "python", code: "1" })).toMatchObject({ ok: true, success: true });
+    const bad = router({ runtimes: { subprocess: new EchoRuntime("subprocess", {}, { codeFails: true }) }, settings: { enabledRuntimes: ["subprocess"] } });
+    expect(await bad.execute({ language: "python", code: "1" })).toMatchObject({ ok: false, success: false });
+  });
+
   it("rejects an invalid request with a ValidationError naming each field", async () => {
     const r = router({ runtimes: { subprocess: new EchoRuntime("subprocess") } });
     const error = await r.execute({ language: "cobol", code: 1, timeoutMs: -5 } as never).catch((e) => e);

@@ -1,1 +1,2 @@
-export { main, EXIT, type Io } from "./main.js";
+export { main, EXIT } from "./main.js";
+export type { Io } from "./io.js";

@@ -7,7 +7,9 @@ import {
   createRouter,
   type Router,
 } from "coderouter";
+import type { Io } from "./io.js";
 import { formatDecision, formatDoctor, formatResult } from "./format.js";
+import { formatProbe, probe } from "./probe.js";
 import { serve } from "./serve.js";
 import { readRequest, type RequestFlags } from "./request.js";
 
@@ -16,9 +18,9 @@ export const EXIT = { ok: 0, codeFailed: 1, usage: 2, noRuntime: 3 } as const;
 
 const USAGE = `usage:
   coderouter run [FILE|-] [--language L] [--runtime auto|ID] [--inputs JSON] [--timeout MS]
-                          [--isolation LEVEL] [--json]
+                          [--isolation LEVEL] [--expected-duration MS] [--package P]... [--json]
   coderouter explain [FILE|-] [same flags]
-  coderouter doctor [--json]
+  coderouter doctor [--json] [--probe ID]  # --probe runs a tiny job on runtime ID, end to end
   coderouter serve [--port N] [--host H]     # the HTTP API (CODEROUTER_* variables in .env.example)
 
 FILE is read from disk, - (or no FILE) from stdin. The language comes from the extension
@@ -31,15 +33,11 @@ const REQUEST_OPTIONS = {
   inputs: { type: "string", short: "i" },
   timeout: { type: "string", short: "t" },
   isolation: { type: "string" },
+  "expected-duration": { type: "string" },
+  package: { type: "string", multiple: true },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
-
-export interface Io {
-  stdin: NodeJS.ReadableStream;
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
 
 export async function main(argv: string[], io: Io = process): Promise<number> {
   const [command, ...rest] = argv;
@@ -55,12 +53,12 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   if (!["run", "explain", "doctor", "serve"].includes(command)) return fail(`unknown command "${command}"\n${USAGE}`, EXIT.usage);
   if (command === "serve") return serve(rest, io);
 
-  let flags: RequestFlags & { json?: boolean; help?: boolean };
+  let flags: RequestFlags & { json?: boolean; help?: boolean; probe?: string };
   let positionals: string[];
   try {
     const parsed = parseArgs({
       args: rest,
-      options: command === "doctor" ? { json: REQUEST_OPTIONS.json } : REQUEST_OPTIONS,
+      options: command === "doctor" ? { json: REQUEST_OPTIONS.json, probe: { type: "string" } } : REQUEST_OPTIONS,
       allowPositionals: command !== "doctor",
       strict: true,
     });
@@ -86,7 +84,10 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     router = createRouter();
     if (command === "doctor") {
       const statuses = await router.runtimes();
-      print(flags.json ? JSON.stringify(statuses, null, 2) : formatDoctor(statuses));
+      const report = flags.probe ? await probe(router, flags.probe) : undefined;
+      if (flags.json) print(JSON.stringify(report ? { runtimes: statuses, probe: report } : statuses, null, 2));
+      else print(report ? `${formatDoctor(statuses)}\n${formatProbe(report)}` : formatDoctor(statuses));
+      if (report) return report.ok ? EXIT.ok : EXIT.codeFailed;
       return statuses.some((s) => s.available) ? EXIT.ok : EXIT.noRuntime;
     }
     const request = await readRequest(positionals[0], flags, io.stdin);

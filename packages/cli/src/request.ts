@@ -8,6 +8,8 @@ export interface RequestFlags {
   inputs?: string;
   timeout?: string;
   isolation?: string;
+  "expected-duration"?: string;
+  package?: string[];
 }
 
 const EXTENSIONS: Record<string, Language> = {
@@ -54,13 +56,8 @@ export async function readRequest(
       throw new ValidationError("--inputs must be a JSON object, e.g. '{\"name\": \"Ada\"}'");
     }
   }
-  let timeoutMs: number | undefined;
-  if (flags.timeout !== undefined) {
-    timeoutMs = Number(flags.timeout);
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-      throw new ValidationError(`--timeout must be a positive whole number of milliseconds, got "${flags.timeout}"`);
-    }
-  }
+  const timeoutMs = milliseconds("--timeout", flags.timeout);
+  const expectedDurationMs = milliseconds("--expected-duration", flags["expected-duration"]);
   return {
     language: language as Language,
     code,
@@ -68,7 +65,16 @@ export async function readRequest(
     ...(flags.runtime ? { runtime: flags.runtime } : {}),
     ...(timeoutMs ? { timeoutMs } : {}),
     ...(flags.isolation ? { isolation: flags.isolation as ExecutionRequestInput["isolation"] } : {}),
+    ...(expectedDurationMs ? { expectedDurationMs } : {}),
+    ...(flags.package?.length ? { packages: flags.package } : {}),
   };
+}
+
+function milliseconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms <= 0) throw new ValidationError(`${flag} must be a positive whole number of milliseconds, got "${value}"`);
+  return ms;
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {

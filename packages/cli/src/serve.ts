@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, createRouter } from "coderouter";
 import { startServer } from "@coderouter/server";
-import type { Io } from "./main.js";
+import type { Io } from "./io.js";
 
 /** `coderouter serve`: the HTTP API until SIGINT or SIGTERM, then a graceful shutdown. */
 export async function serve(args: string[], io: Io): Promise<number> {

@@ -6,6 +6,7 @@ import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS, PY_WA
 import { fileURLToPath } from "node:url";
 import * as S from "./snippets.js";
 import { paritySection } from "./parity.js";
+import { describeTenantAttacks } from "./tenant-state.js";
 
 export interface ConformanceOptions {
   /** Label of the suite, e.g. "subprocess". */
@@ -298,6 +299,8 @@ export function runConformance(options: ConformanceOptions): void {
           });
         });
       }
+
+      if (options.sandbox === "engine" || options.sandbox === "wasm") describeTenantAttacks(language, run);
 
       if (options.sandbox === "wasm" && language === "python") {
         describe("security: no way out of the WebAssembly sandbox", () => {

@@ -98,8 +98,9 @@ export class RuntimeClosedError extends InfrastructureError {
 }
 
 /**
- * The user's code failed (a workflow code node's failure). Thrown only by adapters whose contract is
- * to throw, such as executeCodeNode; `result` holds everything the execution produced.
+ * A workflow code node failed: its code failed (`result` holds everything the execution produced),
+ * or no runtime could run it (`result` is null and `cause` is the router's error). Thrown only by
+ * adapters whose contract is to throw, such as executeCodeNode.
  */
 export class CodeExecutionError extends CoderouterError {
   readonly kind = "code";
@@ -107,8 +108,9 @@ export class CodeExecutionError extends CoderouterError {
     message: string,
     readonly language: string,
     readonly result: unknown,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

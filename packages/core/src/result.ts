@@ -1,4 +1,4 @@
-import type { Artifact, ExecutionError, JsonValue, NormalizedRequest, RuntimeId, RuntimeResult } from "./schemas.js";
+import type { Artifact, ExecutionError, ExecutionResult, JsonValue, NormalizedRequest, RoutingDecision, RuntimeId, RuntimeResult } from "./schemas.js";
 import type { OutputStream } from "./output-stream.js";
 
 export interface ResultFields {
@@ -38,6 +38,12 @@ export function runtimeResult(
       ...(fields.costUsd !== undefined ? { costUsd: fields.costUsd } : {}),
     },
   };
+}
+
+/** What callers get: the runtime's result with the routing record, and `success` beside `ok` for the seeds' clients. */
+export function executionResult(result: RuntimeResult, routing: RoutingDecision): ExecutionResult {
+  const { ok, ...rest } = result;
+  return { ok, success: ok, ...rest, metadata: { ...result.metadata, routing } };
 }
 
 export type LimitKind = "timeout" | "killed" | "output_limit" | "memory";

@@ -151,6 +151,8 @@ export type Artifact = z.infer<typeof ArtifactSchema>;
 
 export const ExecutionResultSchema = z.object({
   ok: z.boolean(),
+  /** The same as `ok`, for clients written against the seeds' APIs (E2B-style `success`). */
+  success: z.boolean(),
   runtime: RuntimeIdSchema,
   language: LanguageSchema,
   output: JsonValueSchema,
@@ -171,6 +173,6 @@ export const ExecutionResultSchema = z.object({
 export type ExecutionResult = z.infer<typeof ExecutionResultSchema>;
 
 /** What a runtime returns; the router adds the routing record. */
-export type RuntimeResult = Omit<ExecutionResult, "metadata"> & {
+export type RuntimeResult = Omit<ExecutionResult, "metadata" | "success"> & {
   metadata: Omit<ExecutionResult["metadata"], "routing">;
 };

@@ -1,2 +1,3 @@
-export { startServer, ServerSettingsSchema, SERVER_ENV, type RunningServer, type ServerSettings } from "./server.js";
+export { startServer, type RunningServer } from "./server.js";
+export { ServerSettingsSchema, SERVER_ENV, type ServerSettings } from "./settings.js";
 export { openApiDocument, HttpExecutionRequestSchema } from "./openapi.js";

@@ -7,8 +7,8 @@
 // HOST_FETCH() → a Reference to the host's sleep or fetch, asked for on first use only, because
 // moving a Reference into a context costs more than a whole trivial execution.
 //
-// `toOutput`, `publishInputs`, `nodeConsole` (from core's shared guest files) are in scope, and the
-// web globals are installed: the snapshot source wraps them.
+// `toOutput`, `publishInputs`, `nodeConsole` (from core's shared guest files) and `EXPOSE_WASM`
+// (ISOLATE_WASM) are in scope, and the web globals are installed: the snapshot source wraps them.
 "use strict";
 
 const HOST_WRITE = 0;
@@ -129,6 +129,10 @@ function installFetch(host) {
  * crosses back to the host.
  */
 function start(host, network, inputsJson, envJson, filename, fn) {
+  // WebAssembly memory is allocated outside the isolate's heap, past memoryLimit (768 MB under a
+  // 64 MB limit was measured). V8 puts the global back in every context made from the snapshot,
+  // so it goes here, before user code, in every context.
+  if (!EXPOSE_WASM) delete globalThis.WebAssembly;
   lazyGlobal("console", () =>
     nodeConsole(
       (stream, text) => void host(HOST_WRITE, stream, text),

@@ -6,11 +6,12 @@ import { commonJsSource, guestLibrarySource, runnerFiles } from "@coderouter/cor
  * The source baked into every isolate's start-up snapshot: core's output conversion, console and
  * web globals (the same files every JavaScript runtime uses) and this runtime's guest prelude.
  */
-export function guestSnapshotSource(): string {
+export function guestSnapshotSource(options: { wasm: boolean }): string {
   const guest = readFileSync(fileURLToPath(new URL("../guest/guest.cjs", import.meta.url)), "utf8");
   return `(() => {
 const { toOutput, publishInputs } = ${commonJsSource(runnerFiles.toOutput)};
 ${guestLibrarySource()}
+const EXPOSE_WASM = ${options.wasm};
 ${guest}
 })();`;
 }

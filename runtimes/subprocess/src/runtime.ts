@@ -9,7 +9,6 @@ import {
   InfrastructureError,
   inUserPositions,
   isolationAtLeast,
-  limitError,
   prepareJavaScript,
   pythonRunnerArgs,
   RuntimeClosedError,
@@ -18,7 +17,6 @@ import {
   runtimeResult,
   type Availability,
   type Capabilities,
-  type ExecutionError,
   type Isolation,
   type Language,
   type NormalizedRequest,
@@ -28,6 +26,7 @@ import {
   type SessionRuntime,
 } from "@coderouter/core";
 import { killAllChildren, runChild, type ChildOutcome, type ChildSpec } from "./child.js";
+import { describeEnding } from "./ending.js";
 import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
 import { WorkerSession } from "./worker-session.js";
@@ -335,14 +334,4 @@ async function removeWorkdir(workdir: string): Promise<void> {
 
 function childEnv(interpreter: string, workdir: string, extra: Record<string, string> = {}): Record<string, string> {
   return interpreterEnv(interpreter, { HOME: workdir, TMPDIR: workdir, ...extra });
-}
-
-/** Why a child that reported no result ended, as the user should read it. */
-export function describeEnding(outcome: ChildOutcome, request: NormalizedRequest): ExecutionError | undefined {
-  if (outcome.ending !== "exited") return limitError(outcome.ending, request);
-  // Python's MemoryError inside C code, or V8's fatal heap error, ends the process before a result.
-  if (/heap out of memory|MemoryError|Cannot allocate memory/.test(outcome.stderr.text())) return limitError("memory", request);
-  if (outcome.exitCode === 0) return undefined;
-  const how = outcome.signal ? `was ended by ${outcome.signal}` : `exited with status ${outcome.exitCode}`;
-  return { kind: "runtime", name: "ProcessExit", message: `the process ${how} before it finished` };
 }

@@ -22,7 +22,7 @@ import {
 import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
 import { SANDBOX_RUNNERS, type Bubblewrap } from "./sandbox.js";
-import { describeEnding } from "./runtime.js";
+import { describeEnding } from "./ending.js";
 
 /**
  * A session on a long-lived interpreter (coderouter_session.py, or node_session.cjs) whose globals

@@ -1,0 +1,50 @@
+import type { Routes } from "../http/app.js";
+import { isJsonObject, parseBody } from "../http/exchange.js";
+import { SeedFileSchema, SeedSessionExecuteSchema, SeedSessionSchema } from "../schemas.js";
+import { fileOperation } from "./files.js";
+import { execute } from "./v1.js";
+
+const SEED_FILES_PATH = /^\/api\/e2b\/files\/([^/]+)(?:\/(.+))?$/;
+
+/** The seed's routes, kept so its clients work unchanged: the same answers as the v1 API. */
+export const seedRoutes: Routes = async (app, exchange) => {
+  const { router } = app;
+  switch (exchange.route) {
+    case "POST /api/e2b/execute": {
+      // { code, language, session_id? }: with a session id it runs in that session.
+      const body = await exchange.readJson();
+      const fields = isJsonObject(body) ? body : undefined;
+      const sessionId = fields?.session_id;
+      if (typeof sessionId !== "string") {
+        const { session_id: _ignored, ...request } = fields ?? {};
+        await execute(app, exchange, fields ? request : body);
+        return true;
+      }
+      const { code, inputs } = parseBody(SeedSessionExecuteSchema, body, "session execution");
+      const session = router.session(sessionId);
+      await app.executions.run(exchange, (run) => session.execute(code, { ...(inputs ? { inputs } : {}), ...run }));
+      return true;
+    }
+    case "POST /api/sessions": {
+      // { agent, environment: "e2b-python", provider }: the language comes from the environment.
+      const body = await exchange.readBodyAs(SeedSessionSchema, "session");
+      const language = body.language ?? (/node|js|javascript/i.test(body.environment ?? "") ? "javascript" : "python");
+      const session = await router.openSession(await app.isolation.apply({ language }));
+      exchange.send(201, { ...session.info(), session_id: session.id });
+      return true;
+    }
+    case "POST /api/e2b/files": {
+      // { session_id, file_path, content (base64) }.
+      const body = await exchange.readBodyAs(SeedFileSchema, "file upload: session_id, file_path and content (base64) are required");
+      await router.session(body.session_id).files.write(body.file_path.replace(/^\/workspace\/?/, ""), Buffer.from(body.content, "base64"));
+      exchange.send(200, { path: body.file_path, written: true });
+      return true;
+    }
+  }
+  const match = exchange.url.pathname.match(SEED_FILES_PATH);
+  if (!match || exchange.req.method !== "GET") return false;
+  // GET /api/e2b/files/:id?directory=… lists, /api/e2b/files/:id/<path> reads.
+  const target = match[2] ? decodeURIComponent(match[2]) : (exchange.url.searchParams.get("directory") ?? ".");
+  await fileOperation(exchange, router.session(decodeURIComponent(match[1]!)), match[2] ? "GET" : "LIST", target);
+  return true;
+};

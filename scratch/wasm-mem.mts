@@ -1,0 +1,10 @@
+import { IsolateRuntime } from "/work/wt/edge/runtimes/isolate/src/index.ts";
+const rt = new IsolateRuntime({ poolSize: 2, memoryMb: 64, maxExecutions: 500, fetchAllow: [], fetchTimeoutMs: 1000, fetchMaxBytes: 1000 });
+const req = (code: string) => ({ language: "javascript" as const, code, inputs: {}, timeoutMs: 5000, isolation: "sandbox" as const, maxOutputBytes: 1 << 20 });
+const before = process.memoryUsage().rss;
+const r = await rt.execute(req(`const ms = []; for (let i = 0; i < 3; i++) { const m = new WebAssembly.Memory({ initial: 4096 }); new Uint8Array(m.buffer).fill(1); ms.push(m) }; ms.length`));
+console.log(r.ok, r.output, r.error, "rss+MB", (process.memoryUsage().rss - before) >> 20);
+const r2 = await rt.execute(req(`typeof WebAssembly`));
+console.log(r2.output);
+await rt.close();
+console.log("closed");
