@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS, PY_WASM_ESCAPES } from "./escapes.js";
 import { fileURLToPath } from "node:url";
 import * as S from "./snippets.js";
+import { paritySection } from "./parity.js";
 import { describeTenantAttacks } from "./tenant-state.js";
 import { unsettledPromiseSection } from "./unsettled.js";
 
@@ -278,6 +279,7 @@ export function runConformance(options: ConformanceOptions): void {
       });
 
       if (language !== "python" && options.unsettledPromises !== false) unsettledPromiseSection(run, language);
+      paritySection(language, run, () => runtime.id);
 
       if ((options.sandbox === "engine" || options.sandbox === "wasm") && language !== "python") {
         describe("security: no way out of the sandbox", () => {

@@ -15,6 +15,9 @@ export const runnerFiles = {
   node: join(runnersDir, "node_runner.cjs"),
   toOutput: join(runnersDir, "to-output.cjs"),
   inspect: join(runnersDir, "inspect.cjs"),
+  console: join(runnersDir, "console.cjs"),
+  webGlobals: join(runnersDir, "web-globals.cjs"),
+  url: join(runnersDir, "url.cjs"),
   runPrepared: join(runnersDir, "run-prepared.cjs"),
 } as const;
 

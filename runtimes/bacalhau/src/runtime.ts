@@ -2,6 +2,7 @@ import {
   createDebug,
   inUserPositions,
   limitError,
+  parseExactJson,
   prepareJavaScript,
   RuntimeClosedError,
   runtimeResult,
@@ -299,7 +300,7 @@ function parseResult(
     throw new BacalhauError(`job ${id} completed without reporting a result`);
   }
   try {
-    return JSON.parse(text) as { output?: JsonValue; error?: ExecutionError };
+    return parseExactJson(text) as { output?: JsonValue; error?: ExecutionError };
   } catch (error) {
     throw new BacalhauError(`job ${id} reported a result that is not JSON`, undefined, { cause: error });
   }

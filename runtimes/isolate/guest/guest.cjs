@@ -8,8 +8,8 @@
 // resolves at once (a round trip: every microtask queued before it has run when it returns); asked for on first use only, because
 // moving a Reference into a context costs more than a whole trivial execution.
 //
-// `toOutput`, `publishInputs`, `format` (from core's shared guest files) and `EXPOSE_WASM`
-// (ISOLATE_WASM) are in scope: the snapshot source wraps them.
+// `toOutput`, `publishInputs`, `nodeConsole` (from core's shared guest files) and `EXPOSE_WASM`
+// (ISOLATE_WASM) are in scope, and the web globals are installed: the snapshot source wraps them.
 "use strict";
 
 const HOST_WRITE = 0;
@@ -56,32 +56,6 @@ function lazyGlobal(name, make) {
       Object.defineProperty(globalThis, name, { value, configurable: true, writable: true, enumerable: false });
     },
   });
-}
-
-function makeConsole(write) {
-  const out = (...args) => write(0, `${format(...args)}\n`);
-  const err = (...args) => write(1, `${format(...args)}\n`);
-  const counts = new Map();
-  const timers = new Map();
-  return {
-    log: out,
-    info: out,
-    debug: out,
-    trace: out,
-    dir: out,
-    table: out,
-    error: err,
-    warn: err,
-    assert: (condition, ...args) => {
-      if (!condition) err("Assertion failed" + (args.length ? `: ${format(...args)}` : ""));
-    },
-    count: (label = "default") => {
-      counts.set(label, (counts.get(label) ?? 0) + 1);
-      out(`${label}: ${counts.get(label)}`);
-    },
-    time: (label = "default") => timers.set(label, Date.now()),
-    timeEnd: (label = "default") => out(`${label}: ${Date.now() - (timers.get(label) ?? Date.now())}ms`),
-  };
 }
 
 /**
@@ -180,7 +154,12 @@ function start(host, network, inputsJson, envJson, filename, fn) {
   // 64 MB limit was measured). V8 puts the global back in every context made from the snapshot,
   // so it goes here, before user code, in every context.
   if (!EXPOSE_WASM) delete globalThis.WebAssembly;
-  lazyGlobal("console", () => makeConsole((stream, text) => host(HOST_WRITE, stream, text)));
+  lazyGlobal("console", () =>
+    nodeConsole(
+      (stream, text) => void host(HOST_WRITE, stream, text),
+      () => String(new Error().stack ?? "").split("\n").slice(3).join("\n"),
+    ),
+  );
   installTimers(host);
   if (network) installFetch(host);
   const inputs = JSON.parse(inputsJson);

@@ -1,6 +1,7 @@
 import { execa } from "execa";
 import {
   InfrastructureError,
+  parseExactJson,
   watchLimits,
   type Artifact,
   type Ending,
@@ -159,7 +160,7 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
 function parseReported(text: string): ChildOutcome["reported"] {
   if (!text) return undefined;
   try {
-    return JSON.parse(text) as ChildOutcome["reported"];
+    return parseExactJson(text) as ChildOutcome["reported"];
   } catch (error) {
     throw new InfrastructureError("subprocess", `the runner reported an unreadable result: ${(error as Error).message}`);
   }

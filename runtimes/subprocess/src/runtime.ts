@@ -1,3 +1,4 @@
+import { realpathSync } from "node:fs";
 import { mkdtemp, readdir, rm, rmdir } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
@@ -105,7 +106,7 @@ export class SubprocessRuntime implements SessionRuntime {
     if (this.bubblewrap) {
       const probe = await this.bubblewrap.probe();
       this.sandboxReady = probe.ok;
-      sandbox = probe.ok ? `sandbox: ${probe.reason}` : `no sandbox (${probe.reason})`;
+      sandbox = probe.ok ? `sandbox: ${probe.reason}${await this.pythonsDiffer()}` : `no sandbox (${probe.reason})`;
       if (!probe.ok) fixes.push("install bubblewrap (apt-get install -y bubblewrap) for isolation: sandbox");
     }
     return {
@@ -113,6 +114,21 @@ export class SubprocessRuntime implements SessionRuntime {
       reason: [found.join(", "), ...missing, sandbox].join("; "),
       ...(fixes.length ? { fix: fixes.join("; ") } : {}),
     };
+  }
+
+  /** Said by doctor when isolation would change the Python a program meets (README, "Differences between runtimes"). */
+  private async pythonsDiffer(): Promise<string> {
+    const plain = await this.interpreters.resolvePython().then((p) => p.path, () => undefined);
+    const boxed = this.bubblewrap!.settings.pythonBin;
+    const real = (path: string) => {
+      try {
+        return realpathSync(path);
+      } catch {
+        return path;
+      }
+    };
+    if (!plain || real(plain) === real(boxed)) return "";
+    return `, a different Python from plain mode's ${plain}: set PYTHON_BIN=${boxed} for one Python in both`;
   }
 
   async missingModules(language: Language, modules: string[], isolation: Isolation = "none"): Promise<string[]> {

@@ -4,9 +4,11 @@ import { promisify } from "node:util";
 import {
   asyncFunctionSource,
   commonJsSource,
+  guestLibrarySource,
   InfrastructureError,
   inUserPositions,
   limitError,
+  parseExactJson,
   prepareJavaScript,
   RuntimeClosedError,
   runnerFiles,
@@ -124,7 +126,7 @@ export class WasmRuntime implements Runtime {
     const outcome = await this.runOn(pool, request, message, (why, terminate) => terminate(why), fresh);
     const streams = { stdout: outcome.limits.stdout, stderr: outcome.limits.stderr };
     if ("limit" in outcome) return runtimeResult("wasm", request, started, { ...streams, error: limitError(outcome.limit, request) });
-    const reported = JSON.parse(String(outcome.result.json)) as Reported;
+    const reported = parseExactJson(String(outcome.result.json)) as Reported;
     return runtimeResult("wasm", request, started, { ...streams, ...reported });
   }
 
@@ -155,7 +157,7 @@ export class WasmRuntime implements Runtime {
     const { result } = outcome;
     if (result.stop) return runtimeResult("wasm", request, started, { ...streams, error: limitError(result.stop as LimitKind, request) });
     if (typeof result.failure === "string") throw new Error(`QuickJS failed: ${result.failure}`);
-    const reported: Reported = result.json !== undefined ? (JSON.parse(String(result.json)) as Reported) : { error: engineError(result.error) };
+    const reported: Reported = result.json !== undefined ? (parseExactJson(String(result.json)) as Reported) : { error: engineError(result.error) };
     if (reported.error && /out of memory/i.test(reported.error.message)) reported.error = limitError("memory", { ...request, memoryMb });
     return runtimeResult("wasm", request, started, { ...streams, output: reported.output, error: inUserPositions(reported.error, prepared) });
   }
@@ -238,7 +240,7 @@ let guest: string | undefined;
 function quickjsGuestSource(): string {
   guest ??= `(() => {
 const rules = ${commonJsSource(runnerFiles.toOutput)};
-const { format } = ${commonJsSource(runnerFiles.inspect)};
+${guestLibrarySource()}
 const { runPrepared } = ${commonJsSource(runnerFiles.runPrepared)};
 ${readFileSync(new URL("../guest/quickjs-guest.js", import.meta.url), "utf8")}
 })()`;

@@ -143,6 +143,24 @@ def restore_protections():
             del sys.modules[name]
 `);
 const restoreProtections = pyodide.globals.get("restore_protections");
+// Python buffers what print() writes until a newline or a full buffer: what is still buffered when
+// the code returns belongs to this execution, so it is flushed while this execution's stream is set
+// (left in the buffer, it would open the next execution's stdout, maybe another tenant's), and so is
+// what the code's garbage prints as it is collected.
+const flushOutput = pyodide.runPython(`
+import gc
+
+def flush_output():
+    # What the run left behind is collected now, while its output is still this execution's
+    # (an asyncio task it never awaited says so when it is destroyed).
+    gc.collect()
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+flush_output
+`);
 for (const proto of [Function.prototype, Object.getPrototypeOf(async () => {}), Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async function* () {})]) {
   Object.defineProperty(proto, "constructor", { value: undefined, writable: false, configurable: false });
 }
@@ -173,6 +191,11 @@ parentPort.on("message", ({ code, inputs, env }) => {
     raw.destroy?.();
   } catch (error) {
     result = JSON.stringify({ error: { kind: "runtime", name: "InterpreterError", message: String(error.message ?? error), traceback: "" } });
+  }
+  try {
+    flushOutput();
+  } catch {
+    // A stream the code broke: nothing more of it can be saved.
   }
   stream = null;
   parentPort.postMessage({ type: "result", json: result });

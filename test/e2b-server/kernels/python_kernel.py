@@ -51,6 +51,8 @@ def send(message):
 class Stream:
     """sys.stdout / sys.stderr of the kernel: each write becomes one message, as ipykernel's do."""
 
+    encoding = "UTF-8"  # as ipykernel's OutStream says; doctest and others read it
+
     def __init__(self, name):
         self.name = name
 
