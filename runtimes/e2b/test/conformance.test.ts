@@ -16,7 +16,8 @@ const create = (poolSize: number) => () => {
 
 // Python may start processes in the sandbox; the JavaScript kernel (Deno's, on E2B) has no require().
 runConformance({ name: "e2b (local E2B server)", create: create(2), languages: ["python"], processes: true });
-runConformance({ name: "e2b (local E2B server)", create: create(0), languages: ["javascript", "typescript"] });
+// The JavaScript kernel (as the stand-in models E2B's) does not report an unsettled promise: the cell runs to its timeout.
+runConformance({ name: "e2b (local E2B server)", create: create(0), languages: ["javascript", "typescript"], unsettledPromises: false });
 
 it("killed every sandbox it created", async () => {
   for (const runtime of runtimes) await runtime.close();
