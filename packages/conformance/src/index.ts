@@ -1,10 +1,10 @@
-import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NormalizedRequest, Runtime, RuntimeResult, SourceLanguage } from "@coderouter/core";
 import { createServer } from "node:net";
 import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS, PY_WASM_ESCAPES } from "./escapes.js";
 import { fileURLToPath } from "node:url";
 import * as S from "./snippets.js";
+import { processesWith } from "./processes.js";
 
 export interface ConformanceOptions {
   /** Label of the suite, e.g. "subprocess". */
@@ -374,11 +374,6 @@ function hostLoopbackServer(): { port: number } {
 /** A request as a runtime receives it, for runtimes' own tests: `1 + 1` in Python unless `extra` says otherwise. */
 export function normalizedRequest(extra: Partial<NormalizedRequest> = {}): NormalizedRequest {
   return { language: "python", code: "1 + 1", inputs: {}, timeoutMs: 10_000, isolation: "none", maxOutputBytes: MiB, ...extra };
-}
-
-function processesWith(marker: string): string[] {
-  const lines = execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" }).split("\n");
-  return lines.filter((line) => line.includes(marker) && !line.includes("ps -eo"));
 }
 
 function restoreEnv(name: string, value: string | undefined): void {

@@ -4,7 +4,7 @@ The server has imported the runner and the commonly used standard library once; 
 fresh process (fork), so executions share no state, yet skip the interpreter's start-up.
 
 One execution at a time. Protocol, one JSON object per line:
-  stdin  (host -> server): {"run": payload, "env": {...}} | {"kill": true}
+  stdin  (host -> server): {"run": payload, "env": {...}}
   fd 3   (server -> host): {"ready": true} once, then per execution {"result": ...} (the child's,
          forwarded) and {"exit": code, "signal": n, "fence": token}.
 After a child ends, the server writes the fence token to its stdout and stderr: the host knows the
@@ -36,19 +36,47 @@ def child(payload, env, workdir, result_w, dumps):
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    os.close(runner.CONTROL_FD)
+    # The result pipe takes fd 3, in place of the server's control channel; every other
+    # descriptor of the server (its wake-up pipe, the result pipe's first number) is closed.
+    os.dup2(result_w, runner.CONTROL_FD)
+    runner.close_inherited()
     os.chdir(workdir)
     os.environ.clear()
     os.environ.update(env)
     os.environ.update({"HOME": workdir, "TMPDIR": workdir})
-    runner.execute(payload, dumps, result_w)
+    runner.execute(payload, dumps, runner.CONTROL_FD)
 
 
-def clean_up(pid, workdir, sandboxed):
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+
+
+def kill_group(pid):
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
+
+
+def forwarded(chunks, size, scan):
+    """The child's result as the host will check it. The code can write to the child's result pipe,
+    so garbage is passed on as a value the host refuses (it then replaces this server), never raised here."""
+    if size > MAX_RESULT_BYTES:
+        return "oversized"
+    try:
+        text = b"".join(chunks).decode()
+        value, end = scan(text)
+        # One JSON value and nothing after it: the C scanner alone would stop at the first value.
+        return value if not text[end:].strip() else "garbled"
+    except Exception:  # noqa: BLE001 - whatever the code wrote, the server goes on
+        return "garbled"
+
+
+# Every place a sandboxed execution can write. Emptied after each one, whatever it left there.
+SCRATCH = ("/work", "/tmp", "/dev/shm")
+
+
+def clean_up(pid, workdir, sandboxed):
+    kill_group(pid)
     if sandboxed:
         # As the sandbox's pid 1, this reaches every process left in it, however detached.
         try:
@@ -61,23 +89,50 @@ def clean_up(pid, workdir, sandboxed):
                     break
             except ChildProcessError:
                 break
+    if sandboxed:
+        for place, mode in SCRATCH_MODES.items():
+            wipe(place, mode)
+    else:
+        wipe(workdir, None)
+
+
+SCRATCH_MODES = {}
+
+
+def wipe(place, mode):
+    """Empties `place` (removes it when mode is None), whatever modes the code set inside it."""
     import shutil
 
-    shutil.rmtree(workdir, ignore_errors=True)
-    if sandboxed:
-        for entry in os.listdir("/tmp"):
-            path = os.path.join("/tmp", entry)
+    def unlock(remove, path, _exc):
+        try:
+            os.chmod(os.path.dirname(path), 0o700)
+            remove(path)
+        except OSError:
+            pass
+
+    if mode is None:
+        shutil.rmtree(place, onerror=unlock)
+        return
+    try:
+        os.chmod(place, 0o700)
+        for entry in os.listdir(place):
+            path = os.path.join(place, entry)
             if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
+                os.chmod(path, 0o700)
+                shutil.rmtree(path, onerror=unlock)
             else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+                os.unlink(path)
+        os.chmod(place, mode)
+    except OSError:
+        pass
 
 
 def main():
     runner.die_with_parent()
+    runner.close_inherited()
+    # Not dumpable: a process of the same uid (an execution forked from here) can neither ptrace
+    # this server nor open its /proc/<pid>/mem, fd or environ; its children inherit the flag.
+    runner.prctl(runner.PR_SET_DUMPABLE, 0)
     for name in PRELOAD:
         try:
             __import__(name)
@@ -86,8 +141,11 @@ def main():
     import tempfile
 
     loads, dumps = runner.json_codec()
-    sandboxed = os.getpid() == 1
-    base = "/work" if sandboxed else tempfile.gettempdir()
+    scan = runner.json_scanner()
+    # Inside the sandbox the wrappers are mounted at /coderouter, and the sandbox is ours alone.
+    sandboxed = runner.__file__.startswith("/coderouter/")
+    if sandboxed:
+        SCRATCH_MODES.update({place: os.stat(place).st_mode & 0o7777 for place in SCRATCH})
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -98,11 +156,14 @@ def main():
         line, pending = runner.next_request(pending)
         if line is None:
             return
-        request = loads(line.decode())
+        try:
+            request = loads(line.decode())
+        except Exception:  # noqa: BLE001 - the host refuses what cannot be decoded; never die of it
+            continue
         if "run" not in request:
             continue
         # Named after the host, so a host that died without cleaning up can be swept after.
-        workdir = tempfile.mkdtemp(prefix=f"coderouter-{os.getppid()}-", dir=base)
+        workdir = "/work" if sandboxed else tempfile.mkdtemp(prefix=f"coderouter-{os.getppid()}-")
         result_r, result_w = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -110,6 +171,7 @@ def main():
             child(request["run"], request.get("env", {}), workdir, result_w, dumps)
         os.close(result_w)
         result = []
+        size = 0
         status = None
         watching = [0, wake_r, result_r]
         while status is None:
@@ -118,6 +180,10 @@ def main():
                 data = os.read(result_r, 65536)
                 if data:
                     result.append(data)
+                    size += len(data)
+                    if size > MAX_RESULT_BYTES:
+                        kill_group(pid)
+                        watching.remove(result_r)
                 else:
                     watching.remove(result_r)
             if 0 in readable:
@@ -125,14 +191,9 @@ def main():
                 if not chunk:
                     os.killpg(pid, signal.SIGKILL)
                     return
+                # The next request waits: the host sends none while an execution runs, and ends
+                # an execution by killing this server whole, never by asking it.
                 pending += chunk
-                while b"\n" in pending:
-                    line, pending = pending.split(b"\n", 1)
-                    if loads(line.decode()).get("kill"):
-                        try:
-                            os.killpg(pid, signal.SIGKILL)
-                        except OSError:
-                            pass
             if wake_r in readable:
                 os.read(wake_r, 4096)
             done, code = os.waitpid(pid, os.WNOHANG)
@@ -141,16 +202,17 @@ def main():
         if result_r in watching:
             os.set_blocking(result_r, False)
             try:
-                while True:
+                while size <= MAX_RESULT_BYTES:
                     data = os.read(result_r, 65536)
                     if not data:
                         break
                     result.append(data)
+                    size += len(data)
             except BlockingIOError:
                 pass
         os.close(result_r)
         clean_up(pid, workdir, sandboxed)
         if result:
-            send(dumps, {"result": loads(b"".join(result).decode())})
+            send(dumps, {"result": forwarded(result, size, scan)})
         exit_code = os.waitstatus_to_exitcode(status)
         runner.end_output(dumps, max(exit_code, 0), max(-exit_code, 0))

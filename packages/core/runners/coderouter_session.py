@@ -91,6 +91,7 @@ def environment():
 
 def main():
     runner.die_with_parent()
+    runner.close_inherited()
     loads, dumps = runner.json_codec()
     root = os.path.realpath(os.getcwd())
     scope = None

@@ -12,3 +12,4 @@ export { runtimeResult, limitError, type ResultFields, type LimitKind } from "./
 export { SourcePositions } from "./source-positions.js";
 export { pythonRunnerSource, javascriptRunnerSource, commonJsSource } from "./remote-wrappers.js";
 export { watchLimits, type Ending, type Limits } from "./limits.js";
+export { MAX_INPUT_DEPTH, MAX_MESSAGE_BYTES, checkInputDepth, checkReported, parseUntrusted, protocolError, type Reported } from "./untrusted.js";

@@ -10,6 +10,8 @@ import {
   isolationAtLeast,
   limitError,
   prepareJavaScript,
+  protocolError,
+  checkInputDepth,
   pythonRunnerArgs,
   RuntimeClosedError,
   runnerFiles,
@@ -21,6 +23,7 @@ import {
   type Isolation,
   type Language,
   type NormalizedRequest,
+  type PreparedJavaScript,
   type RuntimeResult,
   type RuntimeSession,
   type SessionOptions,
@@ -127,13 +130,14 @@ export class SubprocessRuntime implements SessionRuntime {
 
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError(this.id);
+    checkInputDepth(request.inputs);
     const started = performance.now();
     const sandbox = await this.sandboxFor(request.isolation);
     const runners = sandbox ? SANDBOX_RUNNERS : runnersDir;
     let payload: object;
     let interpreterArgs: string[];
     let interpreter: string;
-    let prepared: ReturnType<typeof prepareJavaScript> | undefined;
+    let prepared: PreparedJavaScript | undefined;
     if (request.language === "python") {
       interpreter = sandbox ? sandbox.settings.pythonBin : (await this.interpreters.resolvePython()).path;
       interpreterArgs = pythonRunnerArgs(runners);
@@ -154,7 +158,7 @@ export class SubprocessRuntime implements SessionRuntime {
       const server = this.warmServer(sandbox ? "sandbox" : "plain", interpreter);
       if (server) {
         const outcome = await server.run(payload, interpreterEnv(sandbox ? undefined : interpreter, request.env), request);
-        return this.shape(request, started, outcome, prepared);
+        return outcomeResult(request, started, outcome, prepared);
       }
     }
 
@@ -165,34 +169,15 @@ export class SubprocessRuntime implements SessionRuntime {
       if (sandbox) {
         const network = Boolean(request.network && sandbox.settings.allowNetwork);
         const command = sandbox.command(interpreter, interpreterArgs, request.env ?? {}, network);
-        spec = { file: command.file, args: command.args, uid: command.uid, cwd: workdir, env: {}, payload: JSON.stringify(payload) };
+        spec = { ...command, cwd: workdir, env: {}, payload: JSON.stringify(payload) };
       } else {
         spec = { file: interpreter, args: interpreterArgs, cwd: workdir, env: childEnv(interpreter, workdir, request.env), payload: JSON.stringify(payload) };
       }
-      return this.shape(request, started, await runChild(spec, request), prepared);
+      return outcomeResult(request, started, await runChild(spec, request), prepared);
     } finally {
       // Removed off the critical path; close() waits for every removal still under way.
       if (!sandbox) this.track(removeWorkdir(workdir));
     }
-  }
-
-  private shape(
-    request: NormalizedRequest,
-    started: number,
-    outcome: ChildOutcome,
-    prepared: ReturnType<typeof prepareJavaScript> | undefined,
-  ): RuntimeResult {
-    const reported = outcome.ending === "exited" ? outcome.reported : undefined;
-    return runtimeResult(this.id, request, started, {
-      stdout: outcome.stdout,
-      stderr: outcome.stderr,
-      output: reported?.output,
-      error: reported
-        ? prepared?.ok
-          ? inUserPositions(reported.error, prepared)
-          : reported.error
-        : describeEnding(outcome, request),
-    });
   }
 
   /**
@@ -319,6 +304,23 @@ async function removeWorkdir(workdir: string): Promise<void> {
 
 function childEnv(interpreter: string, workdir: string, extra: Record<string, string> = {}): Record<string, string> {
   return interpreterEnv(interpreter, { HOME: workdir, TMPDIR: workdir, ...extra });
+}
+
+/** The result of an execution from how its process ended and what its wrapper reported. */
+export function outcomeResult(
+  request: NormalizedRequest,
+  started: number,
+  outcome: ChildOutcome,
+  prepared: PreparedJavaScript | undefined,
+): RuntimeResult {
+  const streams = { stdout: outcome.stdout, stderr: outcome.stderr };
+  if (outcome.protocol && outcome.ending === "exited") return runtimeResult("subprocess", request, started, { ...streams, error: protocolError(outcome.protocol) });
+  const reported = outcome.ending === "exited" ? outcome.reported : undefined;
+  return runtimeResult("subprocess", request, started, {
+    ...streams,
+    output: reported?.output,
+    error: reported ? (prepared?.ok ? inUserPositions(reported.error, prepared) : reported.error) : describeEnding(outcome, request),
+  });
 }
 
 /** Why a child that reported no result ended, as the user should read it. */
