@@ -5,6 +5,7 @@ import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS, PY_WA
 import { fileURLToPath } from "node:url";
 import * as S from "./snippets.js";
 import { processesWith } from "./processes.js";
+import { hostileTenantSection } from "./hostile.js";
 
 export interface ConformanceOptions {
   /** Label of the suite, e.g. "subprocess". */
@@ -29,6 +30,8 @@ export interface ConformanceOptions {
    * files, JavaScript's through the engine).
    */
   sandbox?: "engine" | "os" | "wasm";
+  /** Run the hostile-tenant section's process-level attacks (it runs whole for an "os" sandbox). */
+  hostile?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -269,6 +272,10 @@ export function runConformance(options: ConformanceOptions): void {
           });
         });
       });
+
+      if ((options.sandbox === "os" || options.hostile) && language !== "typescript") {
+        hostileTenantSection({ language, runtime: () => runtime, create: options.create, request: options.request ?? {}, sandbox: options.sandbox === "os" });
+      }
 
       if ((options.sandbox === "engine" || options.sandbox === "wasm") && language !== "python") {
         describe("security: no way out of the sandbox", () => {

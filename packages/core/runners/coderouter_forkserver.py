@@ -71,24 +71,55 @@ def forwarded(chunks, size, scan):
         return "garbled"
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def kill_adopted():
+    """Without a PID namespace, this server is a subreaper: what its executions left (a setsid
+    daemon, a double fork) was adopted by it, and is killed here until none is left."""
+    while True:
+        children = []
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/children") as handle:
+                    children += [int(pid) for pid in handle.read().split()]
+            except OSError:
+                pass
+        if not children:
+            return
+        for child in children:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except OSError:
+                pass
+        for child in children:
+            try:
+                os.waitpid(child, 0)
+            except ChildProcessError:
+                pass
+
+
 # Every place a sandboxed execution can write. Emptied after each one, whatever it left there.
 SCRATCH = ("/work", "/tmp", "/dev/shm")
 
 
 def clean_up(pid, workdir, sandboxed):
     kill_group(pid)
-    if sandboxed:
-        # As the sandbox's pid 1, this reaches every process left in it, however detached.
+    if os.getpid() == 1:
+        # As pid 1 of our own PID namespace (the sandbox's, or the one a plain server runs in),
+        # this reaches every process the execution left, however detached.
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
-        while True:
-            try:
-                if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                    break
-            except ChildProcessError:
+    else:
+        kill_adopted()
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
                 break
+        except ChildProcessError:
+            break
     if sandboxed:
         for place, mode in SCRATCH_MODES.items():
             wipe(place, mode)
@@ -133,6 +164,8 @@ def main():
     # Not dumpable: a process of the same uid (an execution forked from here) can neither ptrace
     # this server nor open its /proc/<pid>/mem, fd or environ; its children inherit the flag.
     runner.prctl(runner.PR_SET_DUMPABLE, 0)
+    if os.getpid() != 1:
+        runner.prctl(PR_SET_CHILD_SUBREAPER, 1)
     for name in PRELOAD:
         try:
             __import__(name)

@@ -106,9 +106,9 @@ export function untrackGroup(pid: number): void {
   liveGroups.delete(pid);
 }
 
-/** Kills every child process group still running; used by close(). */
-export function killAllChildren(): void {
-  for (const pid of liveGroups) {
+/** Kills these children, their groups and their trees; used by close() for the runtime's own. */
+export function killChildren(pids: Iterable<number>): void {
+  for (const pid of pids) {
     killTree(pid);
     killGroup(pid);
   }
@@ -142,7 +142,7 @@ export function spawnGroup(spec: ProcessSpec) {
  * the whole group (grandchildren included), and the group is killed once the child exits, so nothing
  * the code started outlives the execution.
  */
-export async function runChild(spec: ChildSpec, request: NormalizedRequest): Promise<ChildOutcome> {
+export async function runChild(spec: ChildSpec, request: NormalizedRequest, owned: Set<number>): Promise<ChildOutcome> {
   installExitHook();
   const child = spawnGroup(spec);
   // Only while the child runs: once it is reaped its pid may be another process's.
@@ -163,6 +163,7 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
   }
   const pid = child.pid!;
   liveGroups.add(pid);
+  owned.add(pid);
 
   const resultChunks: Buffer[] = [];
   let resultBytes = 0;
@@ -202,6 +203,7 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
     limits.dispose();
     killGroup(pid);
     liveGroups.delete(pid);
+    owned.delete(pid);
   }
 }
 

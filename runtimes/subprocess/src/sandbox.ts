@@ -71,6 +71,8 @@ export class Bubblewrap {
     args: string[],
     env: Record<string, string>,
     network: boolean,
+    /** RLIMIT_DATA in bytes (node's memory beyond its heap), when set. */
+    dataBytes?: number,
   ): { file: string; args: string[]; uid: number; files: string[] } {
     const runners = this.runnersCopy();
     const uid = FIRST_UID + (nextUid++ % UIDS);
@@ -139,6 +141,7 @@ export class Bubblewrap {
         "/usr/bin/prlimit",
         `--nproc=${this.settings.processes}`,
         `--fsize=${size}`,
+        ...(dataBytes ? [`--data=${dataBytes}`] : []),
         "--",
         interpreter,
         ...args,

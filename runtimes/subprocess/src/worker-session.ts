@@ -21,7 +21,8 @@ import {
 import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
 import { SANDBOX_RUNNERS, type Bubblewrap } from "./sandbox.js";
-import { outcomeResult } from "./runtime.js";
+import { outcomeResult, type Confinement } from "./runtime.js";
+import { nodeDataLimit, withDataLimit } from "./pid-namespace.js";
 
 /**
  * A session on a long-lived interpreter (coderouter_session.py, or node_session.cjs) whose globals
@@ -56,14 +57,17 @@ export class WorkerSession implements RuntimeSession {
     env?: Record<string, string>;
     network?: boolean;
     memoryMb?: number;
+    /** How a plain worker is kept from outliving the session (a PID namespace). */
+    confine: Confinement;
   }): Promise<WorkerSession> {
+    const dataBytes = options.language === "python" ? undefined : nodeDataLimit(options.memoryMb);
     const args = (dir: string) =>
       options.language === "python"
         ? pythonRunnerArgs(dir, "coderouter_session")
         : [...(options.memoryMb ? [`--max-old-space-size=${options.memoryMb}`] : []), join(dir, "node_session.cjs")];
     if (options.sandbox) {
       const network = Boolean(options.network && options.sandbox.settings.allowNetwork);
-      const command = options.sandbox.command(options.interpreter, args(SANDBOX_RUNNERS), options.env ?? {}, network);
+      const command = options.sandbox.command(options.interpreter, args(SANDBOX_RUNNERS), options.env ?? {}, network, dataBytes);
       const worker = await ForkServer.start({ ...command, env: {}, cwd: tmpdir() });
       return new WorkerSession(options.language, worker, undefined);
     }
@@ -71,7 +75,7 @@ export class WorkerSession implements RuntimeSession {
     try {
       const env = interpreterEnv(options.interpreter, { HOME: workdir, TMPDIR: workdir, ...options.env });
       const worker = await ForkServer.start(
-        { file: options.interpreter, args: args(runnersDir), env, cwd: workdir },
+        { ...options.confine(withDataLimit(options.interpreter, args(runnersDir), dataBytes)), env, cwd: workdir },
       );
       return new WorkerSession(options.language, worker, workdir);
     } catch (error) {
