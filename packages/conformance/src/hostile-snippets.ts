@@ -221,3 +221,22 @@ export const BIG_OFF_HEAP: ByLanguage = {
 /** The wrappers an attacker would plant: they report a value of their choosing. */
 export const PLANTED_PYTHON_RUNNER = `import os\n\ndef main():\n    os.write(3, b'{"output": 666}')\n`;
 export const PLANTED_NODE_RUNNER = `require("fs").writeSync(3, '{"output": 666}')\n`;
+
+/** Scans the process's own memory (a copy of its fork-server's) for an earlier execution's secret input. */
+export const SCAN_FOR_EARLIER_INPUTS = `import ctypes, re, os
+ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # dumpable again (inherited from the server), to open our own mem
+found = set()
+pattern = re.compile(rb"LEAK:([0-9a-f]{32})")
+with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
+    for line in maps:
+        span, perms = line.split()[:2]
+        if not perms.startswith("r"):
+            continue
+        start, end = (int(x, 16) for x in span.split("-"))
+        try:
+            mem.seek(start)
+            chunk = mem.read(end - start)
+        except (OSError, ValueError, OverflowError):
+            continue
+        found.update(m.decode() for m in pattern.findall(chunk))
+[os.getppid(), sorted(found)]`;

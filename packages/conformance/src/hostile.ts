@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -132,6 +132,20 @@ export function hostileTenantSection(options: HostileOptions): void {
               expect(result.output).toEqual([[], [], []]);
             }
           });
+
+          if (language === "python") {
+            it("scans its own memory, a copy of the fork-server's, for earlier executions' inputs and code", async () => {
+              // Served by a warm fork-server (the child's parent is the sandbox's pid 1), when the runtime keeps them.
+              for (let i = 0; i < 40 && (await run("import os\nos.getppid()")).output !== 1; i++) await new Promise((r) => setTimeout(r, 100));
+              const secrets = Array.from({ length: 3 }, () => randomBytes(16).toString("hex"));
+              for (const secret of secrets) {
+                expectFine(await run(`# LEAK:${secret}\nsecret = inputs["secret"]\n1 + 1`, { inputs: { secret: `LEAK:${secret}` } }));
+              }
+              const result = await run(A.SCAN_FOR_EARLIER_INPUTS, { timeoutMs: 30_000 });
+              expect(result.error, JSON.stringify(result.error)).toBeUndefined();
+              expect((result.output as [number, string[]])[1].filter((hex) => secrets.includes(hex))).toEqual([]);
+            });
+          }
 
           it("writes a message past the host's limit on fd 3: cut, never read whole", async () => {
             const result = await run(A.OVERSIZED_ON_FD3[language], { timeoutMs: 60_000 });

@@ -9,8 +9,9 @@ One execution at a time. Protocol, one JSON object per line:
          forwarded) and {"exit": code, "signal": n, "fence": token}.
 After a child ends, the server writes the fence token to its stdout and stderr: the host knows the
 child's output is complete when it has read the token on both. The token is drawn after the child
-is gone, so code can neither forge the end of its output nor any control message (the child has
-neither fd 3 nor stdin).
+is gone, so code can neither forge the end of its output nor any control message: the child's
+fd 3 is its own result pipe, read by this server, and its stdin is /dev/null. What it writes there
+is untrusted, and so checked by the host (see forward()).
 """
 
 import os
@@ -57,18 +58,59 @@ def kill_group(pid):
         pass
 
 
-def forwarded(chunks, size, scan):
-    """The child's result as the host will check it. The code can write to the child's result pipe,
-    so garbage is passed on as a value the host refuses (it then replaces this server), never raised here."""
-    if size > MAX_RESULT_BYTES:
-        return "oversized"
-    try:
-        text = b"".join(chunks).decode()
-        value, end = scan(text)
-        # One JSON value and nothing after it: the C scanner alone would stop at the first value.
-        return value if not text[end:].strip() else "garbled"
-    except Exception:  # noqa: BLE001 - whatever the code wrote, the server goes on
-        return "garbled"
+class TenantBytes:
+    """A request or a result on its way through the server, held in one bytearray.
+
+    Every child is forked with a copy of this server's memory. Tenant bytes are therefore never
+    turned into bytes or str objects here, whose freed memory a later child could scan for an
+    earlier execution's code, inputs or result: they are read straight into this buffer, decoded
+    only in the child they belong to, forwarded to the host as they are, and zeroed once used.
+    """
+
+    def __init__(self):
+        self.data = bytearray(1 << 16)
+        self.filled = 0
+
+    def read_from(self, fd):
+        """Reads what `fd` has into the buffer, growing it as needed; 0 at the end of input."""
+        if self.filled == len(self.data):
+            bigger = bytearray(2 * len(self.data))
+            bigger[: self.filled] = memoryview(self.data)[: self.filled]
+            self.data[:] = bytes(len(self.data))
+            self.data = bigger
+        count = os.readv(fd, [memoryview(self.data)[self.filled :]])
+        self.filled += count
+        return count
+
+    def line_end(self):
+        return self.data.find(b"\n", 0, self.filled)
+
+    def view(self, end):
+        return memoryview(self.data)[:end]
+
+    def wipe(self):
+        self.data[: self.filled] = bytes(self.filled)
+        self.filled = 0
+
+
+def forward(result, dumps):
+    """Passes the child's result to the host as it came, framed as one control line. The code can
+    write to the child's result pipe: what cannot be one line is replaced by a value the host
+    refuses (it then replaces this server); the host checks everything else."""
+    if not result.filled:
+        return
+    if result.filled > MAX_RESULT_BYTES or result.line_end() != -1:
+        send(dumps, {"result": "oversized" if result.filled > MAX_RESULT_BYTES else "garbled"})
+    else:
+        message = [b'{"result": ', result.view(result.filled), b"}\n"]
+        while message:
+            written = os.writev(runner.CONTROL_FD, message)
+            while message and written >= len(message[0]):
+                written -= len(message[0])
+                message.pop(0)
+            if message and written:
+                message[0] = memoryview(message[0])[written:]
+    result.wipe()
 
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -174,7 +216,6 @@ def main():
     import tempfile
 
     loads, dumps = runner.json_codec()
-    scan = runner.json_scanner()
     # Inside the sandbox the wrappers are mounted at /coderouter, and the sandbox is ours alone.
     sandboxed = runner.__file__.startswith("/coderouter/")
     if sandboxed:
@@ -183,50 +224,43 @@ def main():
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    pending = b""
+    request = TenantBytes()
+    result = TenantBytes()
     send(dumps, {"ready": True})
     while True:
-        line, pending = runner.next_request(pending)
-        if line is None:
-            return
-        try:
-            request = loads(line.decode())
-        except Exception:  # noqa: BLE001 - the host refuses what cannot be decoded; never die of it
-            continue
-        if "run" not in request:
-            continue
+        end = request.line_end()
+        while end == -1:
+            if not request.read_from(0):
+                return
+            end = request.line_end()
         # Named after the host, so a host that died without cleaning up can be swept after.
         workdir = "/work" if sandboxed else tempfile.mkdtemp(prefix=f"coderouter-{os.getppid()}-")
         result_r, result_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(result_r)
-            child(request["run"], request.get("env", {}), workdir, result_w, dumps)
+            try:
+                message = loads(request.view(end).tobytes().decode())
+            except Exception:  # noqa: BLE001 - the host sends what it validated; a broken line ends only this child
+                os._exit(70)
+            child(message["run"], message.get("env", {}), workdir, result_w, dumps)
         os.close(result_w)
-        result = []
-        size = 0
+        request.wipe()
         status = None
         watching = [0, wake_r, result_r]
         while status is None:
             readable, _, _ = select.select(watching, [], [])
             if result_r in readable:
-                data = os.read(result_r, 65536)
-                if data:
-                    result.append(data)
-                    size += len(data)
-                    if size > MAX_RESULT_BYTES:
-                        kill_group(pid)
-                        watching.remove(result_r)
-                else:
+                if not result.read_from(result_r) or result.filled > MAX_RESULT_BYTES:
                     watching.remove(result_r)
+                    if result.filled > MAX_RESULT_BYTES:
+                        kill_group(pid)
             if 0 in readable:
-                chunk = os.read(0, 65536)
-                if not chunk:
-                    os.killpg(pid, signal.SIGKILL)
+                # The host sends nothing while an execution runs, and ends one by killing this
+                # server whole, never by asking it: only the end of its input matters here.
+                if not os.read(0, 65536):
+                    kill_group(pid)
                     return
-                # The next request waits: the host sends none while an execution runs, and ends
-                # an execution by killing this server whole, never by asking it.
-                pending += chunk
             if wake_r in readable:
                 os.read(wake_r, 4096)
             done, code = os.waitpid(pid, os.WNOHANG)
@@ -235,17 +269,12 @@ def main():
         if result_r in watching:
             os.set_blocking(result_r, False)
             try:
-                while size <= MAX_RESULT_BYTES:
-                    data = os.read(result_r, 65536)
-                    if not data:
-                        break
-                    result.append(data)
-                    size += len(data)
+                while result.filled <= MAX_RESULT_BYTES and result.read_from(result_r):
+                    pass
             except BlockingIOError:
                 pass
         os.close(result_r)
         clean_up(pid, workdir, sandboxed)
-        if result:
-            send(dumps, {"result": forwarded(result, size, scan)})
+        forward(result, dumps)
         exit_code = os.waitstatus_to_exitcode(status)
         runner.end_output(dumps, max(exit_code, 0), max(-exit_code, 0))

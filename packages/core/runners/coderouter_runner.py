@@ -21,31 +21,6 @@ SOURCE = [""]  # the code being run, for tracebacks to quote
 CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 
 
-def json_scanner():
-    """(value, end) of the first JSON value in a text, so a caller can refuse what trails it."""
-    try:
-        import _json
-
-        return make_scanner(_json)
-    except (ImportError, AttributeError, TypeError):
-        import json
-
-        decoder = json.JSONDecoder()
-        return lambda text: decoder.raw_decode(text)
-
-
-def make_scanner(_json):
-    class Context:
-        strict = True
-        object_hook = object_pairs_hook = parse_constant = None
-        parse_float = float
-        parse_int = int
-        memo = {}
-
-    scan = _json.make_scanner(Context())
-    return lambda text: scan(text, 0)
-
-
 def json_codec():
     """(loads, dumps) on the C accelerator directly.
 
@@ -56,11 +31,18 @@ def json_codec():
     try:
         import _json
 
-        scan = make_scanner(_json)
+        class Context:
+            strict = True
+            object_hook = object_pairs_hook = parse_constant = None
+            parse_float = float
+            parse_int = int
+            memo = {}
+
+        scan = _json.make_scanner(Context())
         encode = _json.make_encoder(
             None, None, _json.encode_basestring_ascii, None, ":", ",", False, False, False
         )
-        return (lambda text: scan(text)[0]), (lambda value: "".join(encode(value, 0)))
+        return (lambda text: scan(text, 0)[0]), (lambda value: "".join(encode(value, 0)))
     except (ImportError, AttributeError, TypeError):
         import json
 
