@@ -7,6 +7,7 @@ import {
   LanguageSchema,
   SessionClosedError,
   ValidationError,
+  checkInputDepth,
   type ExecutionResult,
   type JsonValue,
   type NormalizedRequest,
@@ -104,6 +105,7 @@ export class Session {
   }
 
   async execute(code: string, options: SessionExecuteOptions = {}): Promise<ExecutionResult> {
+    checkInputDepth(options.inputs);
     const parsed = SessionExecuteSchema.safeParse(options);
     if (!parsed.success || typeof code !== "string") {
       const issues = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));

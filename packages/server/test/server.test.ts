@@ -149,7 +149,7 @@ describe("safe by default", () => {
     // The runtimes are loaded and probed first (as the default isolation's first look does), so the
     // shutdown deadline times the execution alone, even on a loaded machine.
     await fetch(`${server.url}/v1/runtimes`);
-    expect((await (await post(server, "/v1/execute", { language: "python", code: "1", isolation: "process" })).json()).ok).toBe(true);
+    expect(((await (await post(server, "/v1/execute", { language: "python", code: "1", isolation: "process" })).json()) as { ok?: boolean }).ok).toBe(true);
     const running = post(server, "/v1/execute", { language: "python", code: "import time\ntime.sleep(0.5)\n'finished'", isolation: "process" });
     await new Promise((resolve) => setTimeout(resolve, 150));
     const closing = servers.pop()!.close();

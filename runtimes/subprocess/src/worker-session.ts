@@ -4,7 +4,6 @@ import { join } from "node:path";
 import {
   asyncFunctionSource,
   InfrastructureError,
-  inUserPositions,
   prepareJavaScript,
   pythonRunnerArgs,
   runnersDir,
@@ -22,7 +21,8 @@ import {
 import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
 import { SANDBOX_RUNNERS, type Bubblewrap } from "./sandbox.js";
-import { describeEnding } from "./ending.js";
+import { outcomeResult } from "./ending.js";
+import { nodeDataLimit, withDataLimit, type Confinement } from "./pid-namespace.js";
 
 /**
  * A session on a long-lived interpreter (coderouter_session.py, or node_session.cjs) whose globals
@@ -57,23 +57,25 @@ export class WorkerSession implements RuntimeSession {
     env?: Record<string, string>;
     network?: boolean;
     memoryMb?: number;
+    /** How a plain worker is kept from outliving the session (a PID namespace). */
+    confine: Confinement;
   }): Promise<WorkerSession> {
+    const dataBytes = options.language === "python" ? undefined : nodeDataLimit(options.memoryMb);
     const args = (dir: string) =>
       options.language === "python"
         ? pythonRunnerArgs(dir, "coderouter_session")
         : [...(options.memoryMb ? [`--max-old-space-size=${options.memoryMb}`] : []), join(dir, "node_session.cjs")];
     if (options.sandbox) {
       const network = Boolean(options.network && options.sandbox.settings.allowNetwork);
-      const command = options.sandbox.command(options.interpreter, args(SANDBOX_RUNNERS), options.env ?? {}, network);
-      const worker = await ForkServer.start({ ...command, env: {}, cwd: tmpdir() }, { stopsByKilling: true });
+      const command = options.sandbox.command(options.interpreter, args(SANDBOX_RUNNERS), options.env ?? {}, network, dataBytes);
+      const worker = await ForkServer.start({ ...command, env: {}, cwd: tmpdir() });
       return new WorkerSession(options.language, worker, undefined);
     }
     const workdir = await mkdtemp(join(tmpdir(), `coderouter-session-${process.pid}-`));
     try {
       const env = interpreterEnv(options.interpreter, { HOME: workdir, TMPDIR: workdir, ...options.env });
       const worker = await ForkServer.start(
-        { file: options.interpreter, args: args(runnersDir), env, cwd: workdir },
-        { stopsByKilling: true },
+        { ...options.confine(withDataLimit(options.interpreter, args(runnersDir), dataBytes)), env, cwd: workdir },
       );
       return new WorkerSession(options.language, worker, workdir);
     } catch (error) {
@@ -99,14 +101,7 @@ export class WorkerSession implements RuntimeSession {
       if (!prepared.ok) return runtimeResult("subprocess", request, started, { error: prepared.error });
       payload = { ...asyncFunctionSource(prepared.body), filename: prepared.filename, inputs: request.inputs };
     }
-    const outcome = await this.worker.run(payload, {}, request);
-    const reported = outcome.ending === "exited" ? outcome.reported : undefined;
-    return runtimeResult("subprocess", request, started, {
-      stdout: outcome.stdout,
-      stderr: outcome.stderr,
-      output: reported?.output,
-      error: reported ? (prepared?.ok ? inUserPositions(reported.error, prepared) : reported.error) : describeEnding(outcome, request),
-    });
+    return outcomeResult(request, started, await this.worker.run(payload, {}, request), prepared);
   }
 
   async environment(): Promise<Record<string, JsonValue>> {
