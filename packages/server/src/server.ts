@@ -35,8 +35,6 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
   const gate = new Gate(settings.concurrency, settings.queue);
   const app: App = { router, settings, metrics, gate, executions: new Executions(gate, metrics), isolation: new DefaultIsolation(router, settings.defaultIsolation) };
 
-  app.isolation.prepare();
-
   const handle = async (exchange: Exchange): Promise<void> => {
     if (guardRequest(exchange.req, exchange.res, settings)) return;
     if (exchange.route === "GET /healthz") {
