@@ -5,9 +5,13 @@ import {
   IsolationSchema,
   JsonValueSchema,
   LanguageSchema,
+  PackageInstallError,
+  PackageSpecSchema,
   SessionClosedError,
   ValidationError,
   type ExecutionResult,
+  type InstallOptions,
+  type InstallOutcome,
   type JsonValue,
   type NormalizedRequest,
   type RuntimeSession,
@@ -136,6 +140,26 @@ export class Session {
   async environment(): Promise<Record<string, JsonValue>> {
     this.touch();
     return this.inner.environment();
+  }
+
+  /**
+   * Installs packages into this session only (pip into its own virtual environment, npm into its
+   * node_modules); later executions import them. Rejects with PackageInstallError naming the package.
+   */
+  async installPackages(packages: string[], options: InstallOptions = {}): Promise<InstallOutcome> {
+    const specs = z.array(PackageSpecSchema).min(1).max(100).safeParse(packages);
+    if (!specs.success) {
+      const issues = specs.error.issues.map((i) => ({ path: `packages.${i.path.join(".")}`, message: i.message }));
+      throw new ValidationError(`invalid packages: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
+    }
+    this.touch();
+    if (!this.inner.installPackages) {
+      throw new PackageInstallError(
+        specs.data,
+        `${this.inner.runtime} sessions cannot install packages: open the session on the subprocess runtime (runtime: "subprocess") or on e2b`,
+      );
+    }
+    return this.inner.installPackages(specs.data, { timeoutMs: this.defaults.timeoutMs, ...options });
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import {
 } from "coderouter";
 import type { Io } from "./io.js";
 import { formatDecision, formatDoctor, formatResult } from "./format.js";
+import { mcp } from "./mcp.js";
 import { serve } from "./serve.js";
 import { readRequest, type RequestFlags } from "./request.js";
 
@@ -20,7 +21,8 @@ const USAGE = `usage:
                           [--isolation LEVEL] [--expected-duration MS] [--package P]... [--json]
   coderouter explain [FILE|-] [same flags]
   coderouter doctor [--json]
-  coderouter serve [--port N] [--host H]     # the HTTP API (CODEROUTER_* variables in .env.example)
+  coderouter serve [--port N] [--host H]     # the HTTP API (CODEROUTER_* variables in .env.example), MCP at /mcp
+  coderouter mcp                             # an MCP server over stdin/stdout, for agents
 
 FILE is read from disk, - (or no FILE) from stdin. The language comes from the extension
 (.py, .js, .mjs, .cjs, .ts, .mts; .wasm for a WASI module) unless --language is given.
@@ -49,8 +51,9 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     print(USAGE);
     return command ? EXIT.ok : EXIT.usage;
   }
-  if (!["run", "explain", "doctor", "serve"].includes(command)) return fail(`unknown command "${command}"\n${USAGE}`, EXIT.usage);
+  if (!["run", "explain", "doctor", "serve", "mcp"].includes(command)) return fail(`unknown command "${command}"\n${USAGE}`, EXIT.usage);
   if (command === "serve") return serve(rest, io);
+  if (command === "mcp") return mcp(rest, io);
 
   let flags: RequestFlags & { json?: boolean; help?: boolean };
   let positionals: string[];

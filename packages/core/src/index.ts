@@ -13,3 +13,4 @@ export { SourcePositions } from "./source-positions.js";
 export { pythonRunnerSource, javascriptRunnerSource, commonJsSource } from "./remote-wrappers.js";
 export { watchLimits, type Ending, type Limits } from "./limits.js";
 export { findJsonProblem, type JsonProblem } from "./json-check.js";
+export { PackageInstallError, type InstallOutcome, type InstallOptions } from "./packages.js";

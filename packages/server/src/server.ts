@@ -8,6 +8,7 @@ import { HttpError, toHttpError } from "./http/error.js";
 import { Exchange } from "./http/exchange.js";
 import { Executions } from "./http/executions.js";
 import { Metrics } from "./metrics.js";
+import { LazyMcpEndpoint, mcpRoutes } from "./routes/mcp.js";
 import { seedRoutes } from "./routes/seed.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { v1Routes } from "./routes/v1.js";
@@ -20,7 +21,7 @@ export interface RunningServer {
 }
 
 /** Tried in order; the first group that knows the route answers it. */
-const ROUTES: Routes[] = [v1Routes, sessionRoutes, seedRoutes];
+const ROUTES: Routes[] = [v1Routes, sessionRoutes, seedRoutes, mcpRoutes];
 
 /**
  * The HTTP API over a router: JSON in, the ExecutionResult out (or a stream of output events and
@@ -31,7 +32,7 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
   const settings = readServerSettings(env, overrides);
   const metrics = new Metrics();
   const gate = new Gate(settings.concurrency, settings.queue);
-  const app: App = { router, settings, metrics, gate, executions: new Executions(gate, metrics) };
+  const app: App = { router, settings, metrics, gate, executions: new Executions(gate, metrics), mcp: new LazyMcpEndpoint(router) };
 
   const handle = async (exchange: Exchange): Promise<void> => {
     if (exchange.route === "GET /healthz") {
@@ -65,6 +66,7 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await app.executions.stop(settings.shutdownTimeoutMs);
+      await app.mcp.close();
       server.closeAllConnections();
       await closed;
       await router.close();
