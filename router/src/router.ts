@@ -195,6 +195,7 @@ export class Router {
         maxOutputBytes: this.settings.maxOutputBytes,
         isolation,
         memoryMb: options.memoryMb,
+        network: options.network,
       },
       (ended) => this.openSessions.delete(ended.id),
     );

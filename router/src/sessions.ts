@@ -69,7 +69,7 @@ export class Session {
 
   constructor(
     private readonly inner: RuntimeSession,
-    private readonly defaults: { timeoutMs: number; idleTimeoutMs: number; maxOutputBytes: number; isolation: NormalizedRequest["isolation"]; memoryMb?: number },
+    private readonly defaults: { timeoutMs: number; idleTimeoutMs: number; maxOutputBytes: number; isolation: NormalizedRequest["isolation"]; memoryMb?: number; network?: boolean },
     private readonly onEnd: (session: Session) => void,
   ) {
     const guard =
@@ -137,9 +137,26 @@ export class Session {
     });
   }
 
+  /**
+   * What code in this session runs with: the interpreter and its version, installed packages with
+   * versions, platform and working directory (from the runtime), and the limits in force.
+   */
   async environment(): Promise<Record<string, JsonValue>> {
     this.touch();
-    return this.inner.environment();
+    const described = await this.inner.environment();
+    return {
+      ...described,
+      sessionId: this.id,
+      runtime: this.inner.runtime,
+      limits: {
+        timeoutMs: this.defaults.timeoutMs,
+        memoryMb: this.defaults.memoryMb ?? null,
+        maxOutputBytes: this.defaults.maxOutputBytes,
+        isolation: this.defaults.isolation,
+        idleTimeoutMs: this.defaults.idleTimeoutMs,
+        network: this.defaults.network ?? false,
+      },
+    };
   }
 
   /**
