@@ -26,6 +26,7 @@ import {
 import { loadEnv } from "./env.js";
 import { readRouterSettings, type RouterSettings } from "./config.js";
 import { importedModules } from "./imports.js";
+import { withModuleHint } from "./module-hint.js";
 import { Registry } from "./registry.js";
 import { describeChoice, ruleOut, score } from "./scoring.js";
 import { Session, SessionRequestSchema, type SessionInfo, type SessionRequest } from "./sessions.js";
@@ -95,7 +96,7 @@ export class Router {
         });
         decision.selected = runtime!.id;
         if (attempts.length > 1) decision.reason = `${decision.reason}; ran on ${runtime!.id} after ${attempts.length - 1} failed attempt(s)`;
-        return executionResult(result, decision);
+        return executionResult(withModuleHint(result, request.code), decision);
       } catch (error) {
         if (error instanceof ValidationError) throw error;
         const message = (error as Error).message;

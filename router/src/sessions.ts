@@ -17,6 +17,7 @@ import {
   type RuntimeSession,
   type SessionFiles,
 } from "@coderouter/core";
+import { withModuleHint } from "./module-hint.js";
 
 export const SessionRequestSchema = z
   .object({
@@ -128,7 +129,7 @@ export class Session {
       ...(parsed.data.onStderr ? { onStderr: parsed.data.onStderr } : {}),
     });
     if (!this.inner.alive) void this.end(`its worker was stopped by ${result.error?.kind ?? "a failure"}`);
-    return executionResult(result, {
+    return executionResult(withModuleHint(result, code), {
       requested: this.inner.runtime,
       selected: this.inner.runtime,
       reason: `session ${this.id}`,
