@@ -65,6 +65,7 @@ export class McpHttpEndpoint {
       workspace,
       transport: new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
+        enableJsonResponse: true,
         onsessioninitialized: (id) => {
           this.connections.set(id, connection);
           this.touch(id, connection);
