@@ -107,3 +107,25 @@ describe("MCP over streamable HTTP at /mcp", () => {
     expect(response.status).toBe(404);
   });
 });
+
+describe("MCP executions and the server's concurrency limit", () => {
+  it("count against CODEROUTER_CONCURRENCY: past the limit and the queue a call is refused as busy", async () => {
+    const server = await startServer(createRouter({ env: {}, settings: { enabledRuntimes: ["subprocess", "isolate"] } }), { port: 0, concurrency: 1, queue: 0 }, {});
+    const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`));
+    const client = new Client({ name: "busy-test", version: "1.0.0" });
+    try {
+      await client.connect(transport);
+      const slow = call(client, "execute_code", { code: "import time\ntime.sleep(3)\n'slow'" });
+      // Once the slow call holds the one place, as the server's own metrics say.
+      await expect.poll(async () => (await (await fetch(`${server.url}/metrics`)).text()).match(/^coderouter_requests_in_flight (\d+)/m)?.[1]).toBe("1");
+      const refused = await call(client, "execute_code", { code: "6 * 7", language: "javascript" });
+      expect(refused).toMatchObject({ success: false, error: { kind: "busy" } });
+      expect((await slow).output).toBe("slow");
+      expect(await call(client, "execute_code", { code: "6 * 7", language: "javascript" })).toMatchObject({ success: true, output: 42 });
+    } finally {
+      await transport.terminateSession().catch(() => {});
+      await client.close();
+      await server.close();
+    }
+  });
+});

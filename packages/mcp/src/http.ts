@@ -4,6 +4,7 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Router } from "coderouter";
 import { createConnectionServer, type ConnectionServer } from "./server.js";
+import type { Admit } from "./tools.js";
 
 interface Connection extends ConnectionServer {
   transport: StreamableHTTPServerTransport;
@@ -13,6 +14,8 @@ interface Connection extends ConnectionServer {
 export interface McpHttpOptions {
   /** A connection with no request for this long is closed with its sessions (a client may vanish without DELETE). */
   idleTimeoutMs: number;
+  /** The embedding server's concurrency limit, so MCP executions count with every other execution. */
+  admit?: Admit;
 }
 
 /**
@@ -59,7 +62,7 @@ export class McpHttpEndpoint {
   }
 
   private open(): Connection {
-    const { server, workspace } = createConnectionServer(this.router);
+    const { server, workspace } = createConnectionServer(this.router, this.options.admit);
     const connection: Connection = {
       server,
       workspace,

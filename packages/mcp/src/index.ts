@@ -2,3 +2,4 @@ export { createConnectionServer, SERVER_INFO, type ConnectionServer } from "./se
 export { serveStdio } from "./stdio.js";
 export { McpHttpEndpoint, type McpHttpOptions } from "./http.js";
 export { Workspace, type SessionKey } from "./workspace.js";
+export type { Admit } from "./tools.js";

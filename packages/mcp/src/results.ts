@@ -59,13 +59,14 @@ export function valueAnswer(output: JsonValue, extra: { stdout?: string; stderr?
  * path) as a tool result with `success: false`, so an agent reads it the same way as a code failure.
  */
 export function failureAnswer(error: unknown, extra: { stdout?: string; stderr?: string } = {}): CallToolResult {
-  const known = error instanceof CoderouterError;
   const failure = error instanceof Error ? error : new Error(String(error));
+  const own = (failure as Error & { kind?: unknown }).kind;
+  const kind = error instanceof CoderouterError ? error.kind : typeof own === "string" ? own : "internal";
   return answer({
     success: false,
     output: null,
     stdout: extra.stdout ?? "",
     stderr: extra.stderr ?? "",
-    error: { kind: known ? error.kind : "internal", name: failure.name, message: failure.message },
+    error: { kind, name: failure.name, message: failure.message },
   });
 }

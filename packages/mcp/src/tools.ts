@@ -35,8 +35,30 @@ async function guarded(body: () => Promise<CallToolResult>): Promise<CallToolRes
   }
 }
 
+/** Admits one piece of work (the embedding server's concurrency limit): a release function, or undefined when full. */
+export type Admit = () => Promise<(() => void) | undefined>;
+
+/** Runs `body` once admitted; refused at once with `success: false` when the server is full. */
+async function admitted(admit: Admit | undefined, body: () => Promise<CallToolResult>): Promise<CallToolResult> {
+  const release = admit ? await admit() : () => {};
+  if (!release) return failureAnswer(new BusyError());
+  try {
+    return await body();
+  } finally {
+    release();
+  }
+}
+
+class BusyError extends Error {
+  readonly kind = "busy";
+  constructor() {
+    super("too many executions are running or queued on this server (CODEROUTER_CONCURRENCY, CODEROUTER_QUEUE); retry shortly");
+    this.name = "BusyError";
+  }
+}
+
 /** The agent tool surface of seed 003 (execute_code, install_package, get_environment) and the workspace's files. */
-export function registerTools(server: McpServer, workspace: Workspace): void {
+export function registerTools(server: McpServer, workspace: Workspace, admit?: Admit): void {
   server.registerTool(
     "execute_code",
     {
@@ -52,7 +74,7 @@ export function registerTools(server: McpServer, workspace: Workspace): void {
       outputSchema: ExecuteResultShape,
     },
     (args, extra) =>
-      guarded(async () => {
+      admitted(admit, () => guarded(async () => {
         const session = await workspace.session(key(args));
         const result = await session.execute(args.code, {
           ...(args.inputs ? { inputs: args.inputs } : {}),
@@ -60,7 +82,7 @@ export function registerTools(server: McpServer, workspace: Workspace): void {
           signal: extra.signal,
         });
         return executionAnswer(result, session.id);
-      }),
+      })),
   );
 
   server.registerTool(
@@ -73,11 +95,11 @@ export function registerTools(server: McpServer, workspace: Workspace): void {
       outputSchema: ToolResultShape,
     },
     (args, extra) =>
-      guarded(async () => {
+      admitted(admit, () => guarded(async () => {
         const session = await workspace.session(key(args));
         const installed = await session.installPackages([args.package], { signal: extra.signal });
         return valueAnswer(installed.installed as JsonValue, { stdout: installed.stdout, stderr: installed.stderr });
-      }),
+      })),
   );
 
   server.registerTool(

@@ -32,7 +32,7 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
   const settings = readServerSettings(env, overrides);
   const metrics = new Metrics();
   const gate = new Gate(settings.concurrency, settings.queue);
-  const app: App = { router, settings, metrics, gate, executions: new Executions(gate, metrics), mcp: new LazyMcpEndpoint(router) };
+  const app: App = { router, settings, metrics, gate, executions: new Executions(gate, metrics), mcp: new LazyMcpEndpoint(router, gate) };
 
   const handle = async (exchange: Exchange): Promise<void> => {
     if (exchange.route === "GET /healthz") {

@@ -1,5 +1,6 @@
 import type { McpHttpEndpoint } from "@coderouter/mcp";
 import type { Router } from "coderouter";
+import type { Gate } from "../gate.js";
 import type { Routes } from "../http/app.js";
 import { HttpError } from "../http/error.js";
 
@@ -7,11 +8,14 @@ import { HttpError } from "../http/error.js";
 export class LazyMcpEndpoint {
   private endpoint?: Promise<McpHttpEndpoint>;
 
-  constructor(private readonly router: Router) {}
+  constructor(
+    private readonly router: Router,
+    private readonly gate: Gate,
+  ) {}
 
   get(): Promise<McpHttpEndpoint> {
     this.endpoint ??= import("@coderouter/mcp").then(
-      ({ McpHttpEndpoint }) => new McpHttpEndpoint(this.router, { idleTimeoutMs: this.router.settings.sessionIdleTimeoutMs }),
+      ({ McpHttpEndpoint }) => new McpHttpEndpoint(this.router, { idleTimeoutMs: this.router.settings.sessionIdleTimeoutMs, admit: () => this.gate.enter() }),
     );
     return this.endpoint;
   }
