@@ -183,6 +183,7 @@ describe("coderouter serve", () => {
     const marker = `${89_000 + Math.floor(Math.random() * 300)}.5`;
     const running = fetch(`${url}/v1/execute`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ language: "python", code: `import subprocess, time\nsubprocess.Popen(["sleep", "${marker}"])\ntime.sleep(0.5)\n"finished"` }),
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -228,6 +229,16 @@ describe("cloud runtimes through the CLI, against the local E2B and Bacalhau", (
     expect(run.stdout + run.stderr).not.toContain(e2b.apiKey);
   });
 
+  it("doctor --probe bacalhau runs a tiny job through the whole path, and says why when it cannot", async () => {
+    const run = await cli(["doctor", "--probe", "bacalhau"], { env: env() });
+    expect(run.stdout).toMatch(/✓ probe bacalhau: ran python 3\.\d+\.\d+ in [\d.]+ s, started in [\d.]+ s/);
+    expect(run.code).toBe(0);
+    const broken = await cli(["doctor", "--probe", "bacalhau", "--json"], { env: { ...env(), BACALHAU_CPU: "64" } });
+    const report = JSON.parse(broken.stdout) as { probe: { ok: boolean; detail: string } };
+    expect(report.probe).toMatchObject({ ok: false, detail: expect.stringMatching(/not enough nodes to run job/) });
+    expect(broken.code).toBe(1);
+  });
+
   it.each(["e2b", "bacalhau"])("runs a file with --runtime %s and kills what it created", async (runtime) => {
     const path = file(`cloud-${runtime}.py`, "print('hi from', inputs['where'])\n6 * 7\n");
     const run = await cli(["run", path, "--runtime", runtime, "--inputs", JSON.stringify({ where: runtime }), "--json"], { env: env() });
@@ -237,6 +248,25 @@ describe("cloud runtimes through the CLI, against the local E2B and Bacalhau", (
     expect(e2b.live()).toEqual([]);
     expect(bacalhau.active()).toEqual([]);
   });
+
+  it("refuses a bad E2B_LANGUAGES in one line naming the variable and what it accepts, without a stack trace", async () => {
+    const run = await cli(["run", "-", "-l", "python"], { stdin: "1", env: { ...env(), E2B_LANGUAGES: "python,wasm" } });
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      'coderouter: invalid E2B_LANGUAGES (got "python,wasm"): each entry must be one of: python, javascript, typescript',
+    ]);
+  });
+
+  it("ends at once after an E2B run that timed out, with no request timer of the SDK left pending", async () => {
+    const path = file("cloud-loop.py", "while True: pass\n");
+    const run = cli(["run", path, "--runtime", "e2b", "--timeout", "1000", "--json"], { env: env() });
+    // The SDK's 30 s request timer kept the process alive after such a run; the CLI must not wait for it.
+    const deadline = new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 20_000).unref());
+    const ended = await Promise.race([run, deadline]);
+    expect(ended).not.toBe("hung");
+    expect(JSON.parse((ended as Run).stdout).error.kind).toBe("timeout");
+    expect(e2b.live()).toEqual([]);
+  }, 30_000);
 });
 
 describe("the WebAssembly runtime through the CLI", () => {

@@ -52,7 +52,7 @@ describe("MCP over streamable HTTP at /mcp", () => {
   let server: RunningServer;
   const token = "mcp-test-token";
   beforeAll(async () => {
-    server = await startServer(createRouter({ env: {}, settings: { enabledRuntimes: ["subprocess", "isolate"] } }), { port: 0, token }, {});
+    server = await startServer(createRouter({ env: {}, settings: { enabledRuntimes: ["subprocess", "isolate"] } }), { port: 0, token, defaultIsolation: "process" }, {});
   });
   afterAll(() => server.close());
 
@@ -74,6 +74,8 @@ describe("MCP over streamable HTTP at /mcp", () => {
     expect(await call(client, "write_file", { path: "n.txt", content: "42" })).toMatchObject({ success: true });
     expect((await call(client, "execute_code", { code: "int(open('n.txt').read()) + 0" })).output).toBe(42);
     expect((await call(client, "get_environment", { language: "javascript", runtime: "subprocess" })).output).toMatchObject({ language: "javascript" });
+    // Sessions opened over MCP get the server's default isolation, as every other HTTP session does.
+    expect((await call(client, "get_environment", {})).output.limits).toMatchObject({ isolation: "process" });
     await transport.terminateSession();
     await client.close();
   });
@@ -86,13 +88,12 @@ describe("MCP over streamable HTTP at /mcp", () => {
     const [fromA, fromB] = await Promise.all([call(a.client, "execute_code", { code: "who" }), call(b.client, "execute_code", { code: "who" })]);
     expect([fromA.output, fromB.output]).toEqual(["a", "b"]);
 
-    const before = await fetch(`${server.url}/v1/sessions`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json());
-    expect(before.sessions).toHaveLength(2);
+    const openSessions = async () =>
+      ((await fetch(`${server.url}/v1/sessions`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json())) as { sessions: unknown[] }).sessions.length;
+    expect(await openSessions()).toBe(2);
     await a.transport.terminateSession();
     await a.client.close();
-    await expect
-      .poll(async () => (await fetch(`${server.url}/v1/sessions`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json())).sessions.length)
-      .toBe(1);
+    await expect.poll(openSessions).toBe(1);
     expect((await call(b.client, "execute_code", { code: "who" })).output).toBe("b");
     await b.transport.terminateSession();
     await b.client.close();

@@ -6,7 +6,7 @@ import { httpRows } from "./http.js";
 import { mcpRows } from "./mcp.js";
 import { isolateRows } from "./isolate.js";
 import { subprocessRows } from "./subprocess.js";
-import { interleaved, percentile, summary, throughput } from "./measure.js";
+import { interleaved, percentile, summary } from "./measure.js";
 import { printTable, type Row } from "./table.js";
 
 /**

@@ -10,6 +10,7 @@ import {
 import type { Io } from "./io.js";
 import { formatDecision, formatDoctor, formatResult } from "./format.js";
 import { mcp } from "./mcp.js";
+import { formatProbe, probe } from "./probe.js";
 import { serve } from "./serve.js";
 import { readRequest, type RequestFlags } from "./request.js";
 
@@ -20,7 +21,7 @@ const USAGE = `usage:
   coderouter run [FILE|-] [--language L] [--runtime auto|ID] [--inputs JSON] [--timeout MS]
                           [--isolation LEVEL] [--expected-duration MS] [--package P]... [--json]
   coderouter explain [FILE|-] [same flags]
-  coderouter doctor [--json]
+  coderouter doctor [--json] [--probe ID]  # --probe runs a tiny job on runtime ID, end to end
   coderouter serve [--port N] [--host H]     # the HTTP API (CODEROUTER_* variables in .env.example), MCP at /mcp
   coderouter mcp                             # an MCP server over stdin/stdout, for agents
 
@@ -55,12 +56,12 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   if (command === "serve") return serve(rest, io);
   if (command === "mcp") return mcp(rest, io);
 
-  let flags: RequestFlags & { json?: boolean; help?: boolean };
+  let flags: RequestFlags & { json?: boolean; help?: boolean; probe?: string };
   let positionals: string[];
   try {
     const parsed = parseArgs({
       args: rest,
-      options: command === "doctor" ? { json: REQUEST_OPTIONS.json } : REQUEST_OPTIONS,
+      options: command === "doctor" ? { json: REQUEST_OPTIONS.json, probe: { type: "string" } } : REQUEST_OPTIONS,
       allowPositionals: command !== "doctor",
       strict: true,
     });
@@ -86,7 +87,10 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     router = createRouter();
     if (command === "doctor") {
       const statuses = await router.runtimes();
-      print(flags.json ? JSON.stringify(statuses, null, 2) : formatDoctor(statuses));
+      const report = flags.probe ? await probe(router, flags.probe) : undefined;
+      if (flags.json) print(JSON.stringify(report ? { runtimes: statuses, probe: report } : statuses, null, 2));
+      else print(report ? `${formatDoctor(statuses)}\n${formatProbe(report)}` : formatDoctor(statuses));
+      if (report) return report.ok ? EXIT.ok : EXIT.codeFailed;
       return statuses.some((s) => s.available) ? EXIT.ok : EXIT.noRuntime;
     }
     const request = await readRequest(positionals[0], flags, io.stdin);

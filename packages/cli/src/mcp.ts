@@ -1,5 +1,5 @@
 import type { Readable, Writable } from "node:stream";
-import { ConfigError, createRouter } from "coderouter";
+import { ConfigError, createRouter, type Router } from "coderouter";
 import type { Io } from "./io.js";
 
 /**
@@ -12,7 +12,7 @@ export async function mcp(args: string[], io: Io): Promise<number> {
     io.stderr.write(`coderouter: mcp takes no arguments (configure it with the CODEROUTER_* and E2B_* variables)\nusage: coderouter mcp\n`);
     return 2;
   }
-  let router;
+  let router: Router;
   try {
     router = createRouter();
   } catch (error) {

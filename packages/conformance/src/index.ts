@@ -5,6 +5,9 @@ import { createServer } from "node:net";
 import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS, PY_WASM_ESCAPES } from "./escapes.js";
 import { fileURLToPath } from "node:url";
 import * as S from "./snippets.js";
+import { paritySection } from "./parity.js";
+import { describeTenantAttacks } from "./tenant-state.js";
+import { unsettledPromiseSection } from "./unsettled.js";
 
 export interface ConformanceOptions {
   /** Label of the suite, e.g. "subprocess". */
@@ -29,6 +32,11 @@ export interface ConformanceOptions {
    * files, JavaScript's through the engine).
    */
   sandbox?: "engine" | "os" | "wasm";
+  /**
+   * false for a remote kernel that cannot tell an unsettled promise from a slow one (it waits for
+   * the cell's timeout); every local runtime keeps the rule (unsettled.ts).
+   */
+  unsettledPromises?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -270,6 +278,9 @@ export function runConformance(options: ConformanceOptions): void {
         });
       });
 
+      if (language !== "python" && options.unsettledPromises !== false) unsettledPromiseSection(run, language);
+      paritySection(language, run, () => runtime.id);
+
       if ((options.sandbox === "engine" || options.sandbox === "wasm") && language !== "python") {
         describe("security: no way out of the sandbox", () => {
           it.each(JS_ESCAPES)("$name", async ({ code: attack }) => {
@@ -295,6 +306,8 @@ export function runConformance(options: ConformanceOptions): void {
           });
         });
       }
+
+      if (options.sandbox === "engine" || options.sandbox === "wasm") describeTenantAttacks(language, run);
 
       if (options.sandbox === "wasm" && language === "python") {
         describe("security: no way out of the WebAssembly sandbox", () => {

@@ -53,6 +53,37 @@ class CircularOutputError(ValueError):
     pass
 
 
+# An integer travels as a JSON number only when the number reads back as the same digits (every
+# integer up to 2**53, and round ones such as 10**20); any other as its decimal digits, a string, as
+# a JavaScript BigInt does: 2**64 as a number would reach the host, and most JSON readers, as
+# 18446744073709552000, and 10**400 as Infinity.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def as_number_or_digits(n):
+    try:
+        number = float(n)
+    except OverflowError:
+        return exact_digits(n)
+    # repr is the shortest text that reads back as the double: the digits JavaScript prints too.
+    mantissa = repr(number).partition("e")[0].lstrip("-").replace(".", "").rstrip("0")
+    digits = exact_digits(n)
+    return n if mantissa == digits.lstrip("-").rstrip("0") else digits
+
+
+def exact_digits(n):
+    """str(n), past the interpreter's 4300-digit guard (which exists against hostile *input*)."""
+    try:
+        return str(n)
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        sys.set_int_max_str_digits(0)
+        try:
+            return str(n)
+        finally:
+            sys.set_int_max_str_digits(limit)
+
+
 def to_output(value):
     """DESIGN.md's output rules, the Python twin of to-output.cjs."""
     ancestors = []
@@ -61,7 +92,7 @@ def to_output(value):
         if v is None or isinstance(v, (bool, str)):
             return v
         if isinstance(v, int):
-            return v
+            return v if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER else as_number_or_digits(v)
         if isinstance(v, float):
             return v if v == v and v not in (float("inf"), float("-inf")) else None
         if hasattr(v, "isoformat") and type(v).__module__ == "datetime":
@@ -124,11 +155,58 @@ def syntax_result(exc):
     return {"error": {"kind": "syntax", "name": type(exc).__name__, "message": message, "traceback": text}}
 
 
+def display_module():
+    """coderouter_display, beside this file (the bootstrap took the runners' directory off sys.path)."""
+    module = sys.modules.get("coderouter_display")
+    if module is None:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        try:
+            import coderouter_display as module
+        finally:
+            del sys.path[0]
+    return module
+
+
+def display(*values):
+    """IPython's display(), as E2B's interpreter offers it; see coderouter_display."""
+    display_module().display(*values)
+
+
+def with_artifacts(result):
+    """Figures and display() output as the result's artifacts (matplotlib non-interactive)."""
+    if "coderouter_display" in sys.modules or "matplotlib.pyplot" in sys.modules:
+        try:
+            artifacts = display_module().collect()
+        except Exception as exc:  # noqa: BLE001 - a figure that cannot render must not lose the result
+            sys.stderr.write("coderouter: a display could not be rendered: %s\n" % exc)
+            artifacts = []
+        if artifacts:
+            result["artifacts"] = artifacts
+    return result
+
+
+MAIN = [None]  # the __main__ module whose namespace the code runs in
+
+
 def make_globals(inputs, scope=None):
+    """The namespace of a new __main__ module, as `python3 main.py` would give the code.
+
+    doctest, pickle and inspect find the code's functions and classes through sys.modules["__main__"],
+    so the namespace must belong to a real module there, not to a plain dict.
+    """
     import keyword
 
     if scope is None:
-        scope = {"__name__": "__main__", "__builtins__": __builtins__}
+        import builtins
+
+        module = type(sys)("__main__")
+        module.__file__ = os.path.join(os.getcwd(), FILENAME)
+        module.__builtins__ = builtins
+        MAIN[0] = module
+        scope = module.__dict__
+    # Figures render off-screen (they come back as artifacts), and display() is at hand, as on E2B.
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    scope.setdefault("display", display)
     scope["inputs"] = inputs
     for key, value in inputs.items():
         if key.isidentifier() and not keyword.iskeyword(key):
@@ -141,7 +219,12 @@ def run(code, inputs, scope=None):
 
     `scope` is a session's namespace, kept between runs; without one every run starts empty.
     """
+    return with_artifacts(run_code(code, inputs, scope))
+
+
+def run_code(code, inputs, scope=None):
     SOURCE[0] = code
+    fresh = scope is None
     import _ast
 
     top_level_await = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, without importing ast
@@ -153,6 +236,8 @@ def run(code, inputs, scope=None):
     if tree.body and isinstance(tree.body[-1], _ast.Expr):
         last = _ast.Expression(tree.body.pop().value)
     scope = make_globals(inputs, scope)
+    module = MAIN[0] if MAIN[0] is not None and MAIN[0].__dict__ is scope else None
+    saved = as_main(module, code) if module is not None else None
     try:
         body = compile(tree, FILENAME, "exec", top_level_await)
         tail = compile(last, FILENAME, "eval", top_level_await) if last is not None else None
@@ -179,6 +264,26 @@ def run(code, inputs, scope=None):
         }
     except BaseException as exc:  # noqa: BLE001 - every failure of user code becomes a result
         return error_result("runtime", exc)
+    finally:
+        if saved is not None:
+            sys.modules["__main__"], sys.argv = saved
+        if fresh:
+            MAIN[0] = None  # the run's namespace is garbage now, in an interpreter that goes on
+
+
+def as_main(module, code):
+    """Makes `module` the running script (sys.modules, sys.argv, its source in linecache) until the
+    run ends; returns what to restore, for interpreters that outlive the run (sessions, Pyodide, a
+    kernel)."""
+    import linecache
+
+    entry = (len(code), None, code.splitlines(True), FILENAME)
+    linecache.cache[FILENAME] = entry
+    linecache.cache[module.__file__] = entry[:3] + (module.__file__,)
+    saved = (sys.modules.get("__main__"), sys.argv)
+    sys.modules["__main__"] = module
+    sys.argv = [module.__file__]
+    return saved
 
 
 def run_async(body, tail, scope):

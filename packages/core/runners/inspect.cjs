@@ -78,7 +78,55 @@ function columns(items, values, indent) {
   return rows;
 }
 
-function formatValue(v, depth, seen, indent) {
+/** An Error as Node prints it: its stack, opened by the `Name: message` line that some engines' stacks lack. */
+function formatError(e) {
+  const head = errorHead(e);
+  const stack = typeof e.stack === "string" ? e.stack.replace(/\n+$/, "") : "";
+  if (!stack) return `[${head}]`;
+  return stack.startsWith(head) || /^\S/.test(stack) ? stack : `${head}\n${stack}`;
+}
+
+function errorHead(e) {
+  try {
+    return String(e);
+  } catch {
+    return "Error";
+  }
+}
+
+/** A property as Node shows it: accessors are not called but named `[Getter]`, `[Setter]` or `[Getter/Setter]`. */
+function property(v, key, inner) {
+  const name = typeof key === "symbol" ? `[${key.toString()}]` : IDENTIFIER.test(key) ? key : quote(key);
+  const desc = Object.getOwnPropertyDescriptor(v, key);
+  if (desc && (desc.get || desc.set)) return `${name}: ${desc.get ? (desc.set ? "[Getter/Setter]" : "[Getter]") : "[Setter]"}`;
+  return `${name}: ${inner(v[key])}`;
+}
+
+/** Array entries with runs of holes as `<N empty items>`, and the count of entries left out. */
+function arrayEntries(v, inner) {
+  const items = [];
+  const values = [];
+  const length = v.length ?? 0;
+  let i = 0;
+  for (; i < length && items.length < MAX_ITEMS; i++) {
+    if (Array.isArray(v) && !Object.prototype.hasOwnProperty.call(v, i)) {
+      let end = i;
+      while (end < length && !Object.prototype.hasOwnProperty.call(v, end)) end++;
+      const holes = end - i;
+      items.push(`<${holes} empty item${holes > 1 ? "s" : ""}>`);
+      values.push(undefined);
+      i = end - 1;
+      continue;
+    }
+    values.push(v[i]);
+    items.push(inner(v[i]));
+  }
+  const left = length - i;
+  const more = left > 0 ? [`... ${left} more item${left > 1 ? "s" : ""}`] : [];
+  return { items, values, more };
+}
+
+function formatValue(v, depth, seen, indent, refs = new Map()) {
   switch (typeof v) {
     case "string":
       return quote(v);
@@ -100,8 +148,12 @@ function formatValue(v, depth, seen, indent) {
     }
   }
   if (v === null) return "null";
-  if (seen.includes(v)) return "[Circular *1]";
-  if (v instanceof Error) return v.stack || String(v);
+  if (seen.includes(v)) {
+    // Numbered as Node numbers them: by the order in which the cycles are met.
+    if (!refs.has(v)) refs.set(v, refs.size + 1);
+    return `[Circular *${refs.get(v)}]`;
+  }
+  if (v instanceof Error) return formatError(v);
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? "Invalid Date" : v.toISOString();
   if (v instanceof RegExp) return String(v);
   if (v instanceof Promise) return "Promise { <unknown> }";
@@ -109,39 +161,35 @@ function formatValue(v, depth, seen, indent) {
   const empty = v instanceof Map || v instanceof Set ? v.size === 0 : Object.keys(v).length === 0;
   if (depth < 0 && !empty) return Array.isArray(v) ? "[Array]" : `[${name || "Object"}]`;
   seen.push(v);
+  // The object's `<ref *N>` mark, known once its entries are formatted: they are where a cycle back to it shows.
+  const ref = (prefix) => (refs.has(v) ? `<ref *${refs.get(v)}> ${prefix}` : prefix);
   try {
-    const inner = (x) => formatValue(x, depth - 1, seen, indent + 2);
+    const inner = (x) => formatValue(x, depth - 1, seen, indent + 2, refs);
     if (Array.isArray(v) || ArrayBuffer.isView(v)) {
-      const items = [];
-      const values = [];
-      const length = v.length ?? 0;
-      for (let i = 0; i < Math.min(length, MAX_ITEMS); i++) {
-        values.push(v[i]);
-        items.push(inner(v[i]));
-      }
-      const more = length > MAX_ITEMS ? [`... ${length - MAX_ITEMS} more item${length - MAX_ITEMS > 1 ? "s" : ""}`] : [];
-      const prefix = Array.isArray(v) && name === "Array" ? "" : `${name}(${length}) `;
+      const { items, values, more } = arrayEntries(v, inner);
+      const prefix = Array.isArray(v) && name === "Array" ? "" : `${name}(${v.length ?? 0}) `;
       const rows = columns(items, values, indent);
-      return wrap(prefix, [...items, ...more], "[", "]", indent, rows && [...rows, ...more]);
+      return wrap(ref(prefix), [...items, ...more], "[", "]", indent, rows && [...rows, ...more]);
     }
     if (v instanceof Map) {
       const items = [...v].slice(0, MAX_ITEMS).map(([k, x]) => `${inner(k)} => ${inner(x)}`);
-      return wrap(`Map(${v.size}) `, items, "{", "}", indent);
+      return wrap(ref(`Map(${v.size}) `), items, "{", "}", indent);
     }
     if (v instanceof Set) {
       const items = [...v].slice(0, MAX_ITEMS).map(inner);
-      return wrap(`Set(${v.size}) `, items, "{", "}", indent);
+      return wrap(ref(`Set(${v.size}) `), items, "{", "}", indent);
     }
-    const items = Object.keys(v).map((key) => `${IDENTIFIER.test(key) ? key : quote(key)}: ${inner(v[key])}`);
+    const symbols = Object.getOwnPropertySymbols(v).filter((key) => Object.prototype.propertyIsEnumerable.call(v, key));
+    const items = [...Object.keys(v), ...symbols].map((key) => property(v, key, inner));
     const prefix = name === null ? "[Object: null prototype] " : name && name !== "Object" ? `${name} ` : "";
-    return wrap(prefix, items, "{", "}", indent);
+    return wrap(ref(prefix), items, "{", "}", indent);
   } finally {
     seen.pop();
   }
 }
 
-function inspect(value) {
-  return formatValue(value, 2, [], 0);
+function inspect(value, options) {
+  return formatValue(value, options?.depth ?? 2, [], 0);
 }
 
 /** util.format: printf-style placeholders in a first string argument, the rest joined by spaces. */

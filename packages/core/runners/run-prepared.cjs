@@ -6,25 +6,40 @@
 
 /**
  * payload: { source, filename, inputs }. `compile` turns the source into the function, named as
- * the user's file (by default an indirect eval with sourceURL); its function header takes the first line, so frames in the user's
- * file move up by one before the host maps them back to the user's positions.
+ * the user's file (by default an indirect eval with sourceURL); the host maps the frames back to the
+ * user's positions.
  */
 async function runPrepared(payload, { toOutput, publishInputs }, compile = evaluate) {
   const { filename } = payload;
-  const userFrames = (stack) =>
-    String(stack ?? "")
-      .split("\n")
-      .filter((line, i) => i === 0 || !/^\s+at /.test(line) || line.includes(`${filename}:`))
+  // The function header joins the code's first line, so the line numbers the engine prints (in a
+  // logged error's stack too) are the code's own; only the first line's columns move.
+  const columns = payload.source.indexOf("{\n") + 1;
+  const source = payload.source.replace("{\n", "{");
+  // The user's frames, at most ten as V8 keeps, under the `Name: message` line some engines leave out.
+  const userFrames = (error) => {
+    const lines = String(error.stack ?? "").split("\n");
+    const frames = lines.filter((line) => /^\s+at /.test(line) && line.includes(`${filename}:`)).slice(0, 10);
+    const firstFrame = lines.findIndex((line) => /^\s+at /.test(line));
+    const head = firstFrame === 0 ? [`${error.name}: ${error.message}`] : lines.slice(0, firstFrame < 0 ? lines.length : firstFrame);
+    return [...head, ...frames]
       .join("\n")
-      .replace(new RegExp(`${filename.replace(".", "\\.")}:(\\d+):`, "g"), (_, line) => `${filename}:${line - 1}:`);
-  const describe = (error) =>
+      .replace(new RegExp(`${filename.replace(".", "\\.")}:1:(\\d+)`, "g"), (_, column) => `${filename}:1:${column - columns}`);
+  };
+  // A SyntaxError is a syntax error of the code only while compiling it: JSON.parse throws one too.
+  const describe = (error, compiling = false) =>
     error instanceof Error
-      ? { kind: error instanceof SyntaxError ? "syntax" : "runtime", name: error.name, message: error.message, traceback: userFrames(error.stack) }
+      ? { kind: compiling && error instanceof SyntaxError ? "syntax" : "runtime", name: error.name, message: error.message, traceback: userFrames(error) }
       : { kind: "runtime", name: "Error", message: `Uncaught ${String(error)}`, traceback: "" };
   publishInputs(globalThis, payload.inputs);
+  let fn;
+  try {
+    fn = compile(source, filename);
+  } catch (error) {
+    return { error: describe(error, true) };
+  }
   let value;
   try {
-    value = await compile(payload.source, filename)();
+    value = await fn();
   } catch (error) {
     return { error: describe(error) };
   }

@@ -12,5 +12,7 @@ export { runtimeResult, executionResult, limitError, type ResultFields, type Lim
 export { SourcePositions } from "./source-positions.js";
 export { pythonRunnerSource, javascriptRunnerSource, commonJsSource } from "./remote-wrappers.js";
 export { watchLimits, type Ending, type Limits } from "./limits.js";
+export { parseExactJson } from "./exact-json.js";
+export { guestLibrarySource } from "./guest-library.js";
 export { findJsonProblem, type JsonProblem } from "./json-check.js";
 export { PackageInstallError, type InstallOutcome, type InstallOptions } from "./packages.js";

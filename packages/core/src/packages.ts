@@ -17,9 +17,10 @@ export interface InstallOptions {
   onStderr?(chunk: string): void;
 }
 
-/** The installer refused or failed: names the packages and carries the installer's output. */
+/** The installer refused or failed: names the packages and carries the installer's output. Retrying the same specs will not help. */
 export class PackageInstallError extends CoderouterError {
   readonly kind = "package_install";
+  readonly statusCode = 422;
   constructor(
     readonly packages: string[],
     reason: string,

@@ -3,19 +3,16 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Router } from "coderouter";
-import { createConnectionServer, type ConnectionServer } from "./server.js";
-import type { Admit } from "./tools.js";
+import { createConnectionServer, type ConnectionOptions, type ConnectionServer } from "./server.js";
 
 interface Connection extends ConnectionServer {
   transport: StreamableHTTPServerTransport;
   idle?: NodeJS.Timeout;
 }
 
-export interface McpHttpOptions {
+export interface McpHttpOptions extends ConnectionOptions {
   /** A connection with no request for this long is closed with its sessions (a client may vanish without DELETE). */
   idleTimeoutMs: number;
-  /** The embedding server's concurrency limit, so MCP executions count with every other execution. */
-  admit?: Admit;
 }
 
 /**
@@ -62,7 +59,7 @@ export class McpHttpEndpoint {
   }
 
   private open(): Connection {
-    const { server, workspace } = createConnectionServer(this.router, this.options.admit);
+    const { server, workspace } = createConnectionServer(this.router, this.options);
     const connection: Connection = {
       server,
       workspace,

@@ -16,7 +16,11 @@ export class Workspace {
   private readonly sessions = new Map<string, Promise<Session>>();
   private closed = false;
 
-  constructor(private readonly router: Router) {}
+  constructor(
+    private readonly router: Router,
+    /** Fills in what the key leaves open (the embedding server's default isolation). */
+    private readonly defaults: (key: SessionKey) => Promise<SessionKey> = async (key) => key,
+  ) {}
 
   /** The session for this key, opened now if it never was or has ended (idle, crashed). */
   async session(key: SessionKey): Promise<Session> {
@@ -27,11 +31,13 @@ export class Workspace {
       const session = await existing.catch(() => undefined);
       if (session?.info().alive) return session;
     }
-    const opening = this.router.openSession({
-      language: key.language,
-      ...(key.runtime && key.runtime !== "auto" ? { runtime: key.runtime } : {}),
-      ...(key.isolation ? { isolation: key.isolation } : {}),
-    });
+    const opening = this.defaults(key).then((full) =>
+      this.router.openSession({
+        language: full.language,
+        ...(full.runtime && full.runtime !== "auto" ? { runtime: full.runtime } : {}),
+        ...(full.isolation ? { isolation: full.isolation } : {}),
+      }),
+    );
     this.sessions.set(name, opening);
     // A failed open is not kept: the next call tries again.
     opening.catch(() => this.sessions.get(name) === opening && this.sessions.delete(name));

@@ -7,6 +7,8 @@ import { authorize } from "./http/auth.js";
 import { HttpError, toHttpError } from "./http/error.js";
 import { Exchange } from "./http/exchange.js";
 import { Executions } from "./http/executions.js";
+import { guardRequest } from "./http/guard.js";
+import { DefaultIsolation } from "./http/isolation.js";
 import { Metrics } from "./metrics.js";
 import { LazyMcpEndpoint, mcpRoutes } from "./routes/mcp.js";
 import { seedRoutes } from "./routes/seed.js";
@@ -32,9 +34,13 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
   const settings = readServerSettings(env, overrides);
   const metrics = new Metrics();
   const gate = new Gate(settings.concurrency, settings.queue);
-  const app: App = { router, settings, metrics, gate, executions: new Executions(gate, metrics), mcp: new LazyMcpEndpoint(router, gate) };
+  const isolation = new DefaultIsolation(router, settings.defaultIsolation);
+  const app: App = { router, settings, metrics, gate, executions: new Executions(gate, metrics), isolation, mcp: new LazyMcpEndpoint(router, gate, isolation) };
+
+  app.isolation.prepare();
 
   const handle = async (exchange: Exchange): Promise<void> => {
+    if (guardRequest(exchange.req, exchange.res, settings)) return;
     if (exchange.route === "GET /healthz") {
       const stopping = app.executions.isStopping;
       return exchange.send(stopping ? 503 : 200, { ok: !stopping });

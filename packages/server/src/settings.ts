@@ -1,5 +1,8 @@
 import { z } from "zod";
-import { ConfigError, readSettings, setting } from "coderouter";
+import { ConfigError, IsolationSchema } from "coderouter";
+import { readSettings, setting } from "coderouter/runtime-kit";
+
+const names = z.preprocess((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()));
 
 export const ServerSettingsSchema = z.object({
   host: setting.string().default("127.0.0.1"),
@@ -9,6 +12,12 @@ export const ServerSettingsSchema = z.object({
   concurrency: setting.int(1, 10_000).default(32),
   queue: setting.int(0, 100_000).default(256),
   shutdownTimeoutMs: setting.int(0).default(10_000),
+  /** Host names clients use beside IP addresses and localhost (a Host header naming anything else is refused). */
+  allowedHosts: names.default([]),
+  /** Web origins whose pages may call the API (CORS); any other Origin is refused. */
+  corsOrigins: names.default([]),
+  /** Isolation of HTTP requests and sessions that name none; unset: sandbox where a sandbox is ready. */
+  defaultIsolation: IsolationSchema.optional(),
 });
 export type ServerSettings = z.output<typeof ServerSettingsSchema>;
 
@@ -20,6 +29,9 @@ export const SERVER_ENV = {
   CODEROUTER_CONCURRENCY: "concurrency",
   CODEROUTER_QUEUE: "queue",
   CODEROUTER_SHUTDOWN_TIMEOUT_MS: "shutdownTimeoutMs",
+  CODEROUTER_ALLOWED_HOSTS: "allowedHosts",
+  CODEROUTER_CORS_ORIGINS: "corsOrigins",
+  CODEROUTER_DEFAULT_ISOLATION: "defaultIsolation",
 } as const;
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);

@@ -133,6 +133,7 @@ describe("safe by default", () => {
     const request = fetch(`${server.url}/v1/execute`, {
       method: "POST",
       signal: controller.signal,
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ language: "python", code: `import subprocess, time\nsubprocess.Popen(["sleep", "${marker}"])\ntime.sleep(30)` }),
     }).catch(() => undefined);
     for (let i = 0; i < 100 && !processesWith(marker).length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -145,7 +146,8 @@ describe("safe by default", () => {
 
   it("shuts down gracefully: running work finishes, new work is refused, nothing is left running", async () => {
     const server = await serve({ shutdownTimeoutMs: 5000 });
-    const running = post(server, "/v1/execute", { language: "python", code: "import time\ntime.sleep(0.5)\n'finished'" });
+    // It names its isolation: the default's first look at the runtimes is not what this test times.
+    const running = post(server, "/v1/execute", { language: "python", code: "import time\ntime.sleep(0.5)\n'finished'", isolation: "process" });
     await new Promise((resolve) => setTimeout(resolve, 150));
     const closing = servers.pop()!.close();
     const result = await (await running).json();
@@ -191,3 +193,22 @@ function childProcessesOf(pid: number): string[] {
     .filter(([ppid]) => Number(ppid) === pid)
     .map(([, ...args]) => args.join(" "));
 }
+
+describe("garbage from a worker", () => {
+  it("never takes the service down: /healthz keeps answering and the next execution runs", async () => {
+    const server = await serve();
+    // A tenant writes garbage, huge lines and a fake result where the runner reports to the host.
+    const garbage = [
+      "import os\nfor fd in (1, 2, 3):\n    try:\n        os.write(fd, b'\\xff\\xfe{{{not json\\n' * 1000 + b'{\"output\": 1' * 10000)\n    except OSError:\n        pass\nos._exit(0)",
+      "import os\ntry:\n    os.write(3, b'{\"type\": \"result\", \"result\": {\"ok\": true, \"output\": \"forged\"}}\\n')\nexcept OSError:\n    pass\n'real'",
+    ];
+    for (const code of garbage) {
+      const answer = await post(server, "/v1/execute", { language: "python", code, isolation: "sandbox" });
+      expect([200, 503]).toContain(answer.status);
+      expect(((await answer.json()) as { output?: unknown }).output).not.toBe("forged");
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    }
+    const next = await (await post(server, "/v1/execute", { language: "python", code: "6 * 7", isolation: "sandbox" })).json();
+    expect(next).toMatchObject({ ok: true, output: 42 });
+  });
+});

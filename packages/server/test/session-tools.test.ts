@@ -9,13 +9,16 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const json = async (method: string, path: string, body?: unknown) => {
-  const response = await fetch(`${server.url}${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+  });
   return { status: response.status, body: (await response.json()) as any };
 };
 
 describe("a session's environment over HTTP", () => {
   it("answers the interpreter, packages with versions, platform, working directory and limits", async () => {
-    const { body: opened } = await json("POST", "/v1/sessions", { language: "python", runtime: "subprocess", timeoutMs: 7000, memoryMb: 256 });
+    const { body: opened } = await json("POST", "/v1/sessions", { language: "python", runtime: "subprocess", isolation: "process", timeoutMs: 7000, memoryMb: 256 });
     const { status, body } = await json("GET", `/v1/sessions/${opened.id}/environment`);
     expect(status).toBe(200);
     expect(body.success).toBe(true);
@@ -26,7 +29,7 @@ describe("a session's environment over HTTP", () => {
       cwd: expect.any(String),
       sessionId: opened.id,
       runtime: "subprocess",
-      limits: { timeoutMs: 7000, memoryMb: 256, isolation: "none", network: false },
+      limits: { timeoutMs: 7000, memoryMb: 256, isolation: "process", network: false },
     });
     expect(body.environment.packages).toEqual(expect.arrayContaining([expect.stringMatching(/^[\w.-]+==\S+$/)]));
     // The seed's route answers the same.

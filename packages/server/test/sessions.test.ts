@@ -18,6 +18,7 @@ const call = async (server: RunningServer, method: string, path: string, body?: 
   const response = await fetch(`${server.url}${path}`, {
     method,
     ...(body === undefined ? {} : { body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body) }),
+    ...(body === undefined || body instanceof Uint8Array ? {} : { headers: { "content-type": "application/json" } }),
   });
   const type = response.headers.get("content-type") ?? "";
   return { status: response.status, body: type.includes("json") ? await response.json() : Buffer.from(await response.arrayBuffer()) } as {

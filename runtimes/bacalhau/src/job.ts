@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import {
   asyncFunctionSource,
   javascriptRunnerSource,
@@ -9,40 +10,69 @@ import {
 import type { BacalhauSettings } from "./settings.js";
 
 /**
- * The batch job that runs one request: a docker task whose entrypoint is the shared wrapper, with
- * the code and inputs as base64 JSON in the task's environment (never in a shell string or the
- * entrypoint's source), and the result printed after the code's own output behind a random fence
- * drawn for this job.
+ * The batch job that runs one request: a docker task whose entrypoint is the shared wrapper. The
+ * code, inputs and the request's env travel as one gzipped JSON payload: in base64 in the task's
+ * environment, or, when coderouter serves payloads (BACALHAU_PAYLOAD_URL), as a file the node
+ * downloads before the container starts (an urlDownload input source). Never in a shell string
+ * or the entrypoint's source, and never as task env of their own, which Bacalhau validates and
+ * pre-1.7 nodes ignored. The wrapper prints a start marker
+ * before anything else, so the request's clock can start when the code does (not when the image
+ * pull does), and prints the result after the code's own output behind a random fence.
  */
 
 /** Linux limits one environment string to 128 KiB: a large payload is split across variables. */
 const CHUNK = 100_000;
 const PAYLOAD_PREFIX = "CODEROUTER_PAYLOAD_";
+/** Where an urlDownload input lands in the container: Target + the URL's base name. */
+const PAYLOAD_TARGET = "/tmp/coderouter";
+const PAYLOAD_FILE = `${PAYLOAD_TARGET}/payload.gz`;
+/** Between the interpreter's own memory limit and the container's, so MemoryError comes first. */
+const HEADROOM_RATIO = 1.25;
+const HEADROOM_MIB = 64;
 
 export interface JobSpec {
   job: Record<string, unknown>;
   /** Marks where the code's stdout ends and the result begins. */
   fence: string;
+  /** The first thing the wrapper prints: the code starts now. */
+  startMarker: string;
+  /** Size of the payload as it travels in the job (0 when it is downloaded by URL). */
+  payloadBytes: number;
 }
 
-export function buildJob(
-  request: NormalizedRequest,
-  settings: BacalhauSettings,
-  prepared?: Extract<PreparedJavaScript, { ok: true }>,
-): JobSpec {
+/** The request's code, inputs and env as the wrapper reads them: gzipped JSON. */
+export function packPayload(request: NormalizedRequest, prepared?: Extract<PreparedJavaScript, { ok: true }>): Buffer {
+  const env = request.env ?? {};
+  const payload =
+    request.language === "python"
+      ? { code: request.code, inputs: request.inputs, env, memoryMb: request.memoryMb, timeoutMs: request.timeoutMs }
+      : { source: asyncFunctionSource(prepared!.body).source, filename: prepared!.filename, inputs: request.inputs, env };
+  return gzipSync(JSON.stringify(payload));
+}
+
+/** The container's memory (binary units) for a request whose interpreter is held to `memoryMb` MiB. */
+export function containerMemory(memoryMb: number): string {
+  return `${Math.ceil(memoryMb * HEADROOM_RATIO) + HEADROOM_MIB}mib`;
+}
+
+/** The job for `request`, whose packed payload travels inline or is downloaded from `payloadUrl`. */
+export function buildJob(request: NormalizedRequest, settings: BacalhauSettings, payload: Buffer | { url: string }): JobSpec {
   const fence = `\u0001coderouter-result-${randomBytes(12).toString("hex")}\u0001`;
+  const startMarker = `${fence}start\n`;
   const python = request.language === "python";
-  const payload = python
-    ? { code: request.code, inputs: request.inputs, memoryMb: request.memoryMb, timeoutMs: request.timeoutMs }
-    : { source: asyncFunctionSource(prepared!.body).source, filename: prepared!.filename, inputs: request.inputs };
-  const encoded = Buffer.from(JSON.stringify(payload)).toString("base64");
-  const env: Record<string, string> = { ...request.env, CODEROUTER_FENCE: fence };
-  for (let i = 0; i * CHUNK < encoded.length || i === 0; i++) env[`${PAYLOAD_PREFIX}${i}`] = encoded.slice(i * CHUNK, (i + 1) * CHUNK);
+  const taskEnv: Record<string, string> = { CODEROUTER_FENCE: fence };
+  let encoded = "";
+  if (Buffer.isBuffer(payload)) {
+    encoded = payload.toString("base64");
+    for (let i = 0; i * CHUNK < encoded.length || i === 0; i++) taskEnv[`${PAYLOAD_PREFIX}${i}`] = encoded.slice(i * CHUNK, (i + 1) * CHUNK);
+  } else {
+    taskEnv.CODEROUTER_PACKED_FILE = PAYLOAD_FILE;
+  }
 
   const entrypoint = python
     ? ["python3", "-I", "-u", "-c", pythonEntrypoint()]
     : ["node", ...(request.memoryMb ? [`--max-old-space-size=${request.memoryMb}`] : []), "-e", javascriptEntrypoint()];
-  const memory = settings.memory ?? (request.memoryMb ? `${request.memoryMb}mb` : undefined);
+  const memory = request.memoryMb ? containerMemory(request.memoryMb) : settings.memory;
   const job = {
     Name: `coderouter-${randomBytes(6).toString("hex")}`,
     Namespace: settings.namespace,
@@ -53,25 +83,38 @@ export function buildJob(
       {
         Name: "main",
         Engine: { Type: "docker", Params: { Image: python ? settings.pythonImage : settings.nodeImage, Entrypoint: entrypoint } },
-        Env: env,
+        Env: taskEnv,
+        ...(Buffer.isBuffer(payload) ? {} : { InputSources: [{ Source: { Type: "urlDownload", Params: { URL: payload.url } }, Target: PAYLOAD_TARGET }] }),
         Resources: { CPU: settings.cpu, ...(memory ? { Memory: memory } : {}) },
-        Network: { Type: request.network ? "Full" : "None" },
-        // The cluster ends the run at the request's timeout even if coderouter is gone.
-        Timeouts: { ExecutionTimeout: Math.ceil(request.timeoutMs / 1000) + 1 },
+        // Bridge: a network namespace of the container's own. "Full" is an alias of "Host",
+        // which would share the node's network (and its view of the orchestrator).
+        Network: { Type: request.network ? "Bridge" : "None" },
+        // The cluster's timer includes scheduling and the image pull; coderouter's own timer
+        // starts with the code and stops the job at the request's timeout.
+        Timeouts: { ExecutionTimeout: Math.ceil((request.timeoutMs + settings.startTimeoutMs) / 1000) + 1 },
       },
     ],
   };
-  return { job, fence };
+  return { job, fence, startMarker, payloadBytes: encoded.length };
 }
 
 let pythonBoot: string | undefined;
 let javascriptBoot: string | undefined;
 
 function pythonEntrypoint(): string {
-  pythonBoot ??= `import base64, json, os, sys
+  pythonBoot ??= `import base64, gzip, json, os, sys
 fence = os.environ.pop("CODEROUTER_FENCE")
-keys = sorted((k for k in os.environ if k.startswith("${PAYLOAD_PREFIX}")), key=lambda k: int(k[${PAYLOAD_PREFIX.length}:]))
-payload = json.loads(base64.b64decode("".join(os.environ.pop(k) for k in keys)))
+sys.stdout.write(fence + "start\\n")
+sys.stdout.flush()
+path = os.environ.pop("CODEROUTER_PACKED_FILE", None)
+if path:
+    with open(path, "rb") as file:
+        packed = file.read()
+else:
+    keys = sorted((k for k in os.environ if k.startswith("${PAYLOAD_PREFIX}")), key=lambda k: int(k[${PAYLOAD_PREFIX.length}:]))
+    packed = base64.b64decode("".join(os.environ.pop(k) for k in keys))
+payload = json.loads(gzip.decompress(packed))
+os.environ.update(payload.pop("env"))
 ${pythonRunnerSource()}
 runner.apply_limits(payload)
 result = runner.run(payload["code"], payload["inputs"])
@@ -91,11 +134,18 @@ function javascriptEntrypoint(): string {
   javascriptBoot ??= `"use strict";
 const fence = process.env.CODEROUTER_FENCE;
 delete process.env.CODEROUTER_FENCE;
+require("fs").writeSync(1, fence + "start\\n");
+const file = process.env.CODEROUTER_PACKED_FILE;
+delete process.env.CODEROUTER_PACKED_FILE;
 const keys = Object.keys(process.env)
   .filter((k) => k.startsWith("${PAYLOAD_PREFIX}"))
   .sort((a, b) => Number(a.slice(${PAYLOAD_PREFIX.length})) - Number(b.slice(${PAYLOAD_PREFIX.length})));
-const payload = keys.map((k) => process.env[k]).join("");
+const gzipped = file ? require("fs").readFileSync(file) : Buffer.from(keys.map((k) => process.env[k]).join(""), "base64");
+const packed = JSON.parse(require("zlib").gunzipSync(gzipped));
 for (const k of keys) delete process.env[k];
+Object.assign(process.env, packed.env);
+delete packed.env;
+const payload = Buffer.from(JSON.stringify(packed)).toString("base64");
 const run = ${javascriptRunnerSource()};
 run(payload).then((result) => {
   let text;

@@ -59,10 +59,11 @@ describe("configuration and routing", () => {
 
   it("sends the job the documented shape: a batch docker task, the image per language, the request's timeout", async () => {
     await runtime().execute(request({ language: "javascript", code: "1", timeoutMs: 4000 }));
-    const job = [...server.jobs.values()].at(-1)!.spec as { Type: string; Tasks: { Engine: { Params: { Image: string } }; Timeouts: { ExecutionTimeout: number }; Env: Record<string, string> }[] };
+    const job = [...server.jobs.values()].at(-1)!.spec as unknown as { Type: string; Tasks: { Engine: { Params: { Image: string } }; Timeouts: { ExecutionTimeout: number }; Env: Record<string, string> }[] };
     expect(job.Type).toBe("batch");
     expect(job.Tasks[0]!.Engine.Params.Image).toBe("node:22-slim");
-    expect(job.Tasks[0]!.Timeouts.ExecutionTimeout).toBe(5);
+    // The request's timeout and the time allowed for scheduling and the image pull.
+    expect(job.Tasks[0]!.Timeouts.ExecutionTimeout).toBe(4 + 300 + 1);
     // The code travels as data in the environment, not in the entrypoint.
     expect(JSON.stringify(job.Tasks[0]!.Engine)).not.toContain("inputs");
   });
@@ -82,7 +83,7 @@ describe("faults of the cluster", () => {
     server.faults.nodeLostAfterMs = 200;
     await expect(runtime().execute(request({ code: "import time\ntime.sleep(3)\n1" }))).rejects.toMatchObject({
       kind: "infrastructure",
-      message: expect.stringMatching(/Failed on the cluster: node lost/),
+      message: expect.stringMatching(/execution failed on the cluster: node lost/),
     });
   });
 

@@ -14,6 +14,8 @@ export default defineRuntime({
     ISOLATE_FETCH_ALLOW: "fetchAllow",
     ISOLATE_FETCH_TIMEOUT_MS: "fetchTimeoutMs",
     ISOLATE_FETCH_MAX_BYTES: "fetchMaxBytes",
+    ISOLATE_FETCH_ALLOW_PRIVATE: "fetchAllowPrivate",
+    ISOLATE_WASM: "wasm",
   },
   settings: z.object({
     poolSize: setting.int(0, 64).default(2),
@@ -24,6 +26,10 @@ export default defineRuntime({
       .default([]),
     fetchTimeoutMs: setting.int(1).default(10_000),
     fetchMaxBytes: setting.int(1).default(5 * 1024 * 1024),
+    /** Internal addresses (loopback, private, link-local) become reachable for allowed hosts. */
+    fetchAllowPrivate: setting.boolean().default(false),
+    /** WebAssembly in guest contexts: its memory is outside memoryMb, so the isolate then claims only "process". */
+    wasm: setting.boolean().default(false),
   }),
   create: (settings) => new IsolateRuntime(settings),
 });

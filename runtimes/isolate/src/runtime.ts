@@ -26,10 +26,11 @@ export interface IsolateSettings {
   fetchAllow: string[];
   fetchTimeoutMs: number;
   fetchMaxBytes: number;
+  fetchAllowPrivate: boolean;
+  wasm: boolean;
 }
 
 type IvmModule = typeof ivm;
-
 
 /**
  * JavaScript and TypeScript in a V8 isolate of their own (isolated-vm): no Node APIs, its own heap
@@ -43,15 +44,23 @@ export class IsolateRuntime implements SessionRuntime {
   private readonly fetchBridge: FetchBridge;
   private readonly sessions = new Set<IsolateSession>();
   private closed = false;
+  /** Set when V8 lost control of an isolate (isolated-vm's onCatastrophicError): nothing runs here any more. */
+  private catastrophe?: string;
 
   constructor(private readonly settings: IsolateSettings) {
-    this.fetchBridge = new FetchBridge(settings.fetchAllow, settings.fetchTimeoutMs, settings.fetchMaxBytes);
+    this.fetchBridge = new FetchBridge({
+      allow: settings.fetchAllow,
+      allowPrivate: settings.fetchAllowPrivate,
+      timeoutMs: settings.fetchTimeoutMs,
+      maxBytes: settings.fetchMaxBytes,
+    });
   }
 
   capabilities(): Capabilities {
     return {
       languages: ["javascript", "typescript"],
-      isolation: "sandbox",
+      // WebAssembly memory lives outside the isolate's heap limit: with it, memoryMb no longer holds.
+      isolation: this.settings.wasm ? "process" : "sandbox",
       maxDurationMs: 5 * 60_000,
       startupMs: 1,
       costPerSecondUsd: 0,
@@ -63,6 +72,7 @@ export class IsolateRuntime implements SessionRuntime {
   }
 
   async availability(): Promise<Availability> {
+    if (this.catastrophe) return { available: false, reason: `V8 lost control of an isolate: ${this.catastrophe}`, fix: "restart the process" };
     try {
       await this.load();
       return { available: true, reason: `isolated-vm ready, pool of ${this.settings.poolSize} isolates of ${this.settings.memoryMb} MB` };
@@ -73,6 +83,7 @@ export class IsolateRuntime implements SessionRuntime {
 
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError(this.id);
+    this.refuseAfterCatastrophe();
     if (request.language === "python") throw new InfrastructureError(this.id, "the isolate runs javascript and typescript only");
     const started = performance.now();
     const prepared = prepareJavaScript(request.code, request.language);
@@ -96,10 +107,11 @@ export class IsolateRuntime implements SessionRuntime {
   /** A JavaScript session: one isolate of its own and one context kept for the session's life. */
   async openSession(options: SessionOptions): Promise<RuntimeSession> {
     if (this.closed) throw new RuntimeClosedError(this.id);
+    this.refuseAfterCatastrophe();
     if (options.language === "python") throw new InfrastructureError(this.id, "the isolate runs javascript and typescript only");
     const ivmModule = await this.load();
     const memoryMb = this.memoryFor(options.memoryMb);
-    const isolate = new ivmModule.Isolate({ memoryLimit: memoryMb, snapshot: this.snapshot! });
+    const isolate = this.newIsolate(ivmModule, memoryMb);
     const context = await isolate.createContext();
     const session = new IsolateSession(ivmModule, isolate, context, options.language, memoryMb, this.fetchBridge);
     this.sessions.add(session);
@@ -135,7 +147,7 @@ export class IsolateRuntime implements SessionRuntime {
       // Requests with a smaller limit than the default get a small pool of their own, made on demand.
       const size = memoryMb === this.settings.memoryMb ? this.settings.poolSize : 1;
       pool = new IsolatePool(
-        (mb) => new ivmModule.Isolate({ memoryLimit: mb, snapshot: this.snapshot! }),
+        (mb) => this.newIsolate(ivmModule, mb),
         { size, memoryMb, maxExecutions: this.settings.maxExecutions },
       );
       this.pools.set(memoryMb, pool);
@@ -143,12 +155,30 @@ export class IsolateRuntime implements SessionRuntime {
     return pool;
   }
 
+  private newIsolate(ivmModule: IvmModule, memoryMb: number): ivm.Isolate {
+    return new ivmModule.Isolate({
+      memoryLimit: memoryMb,
+      snapshot: this.snapshot!,
+      // isolated-vm's advice: such an isolate's resources are unrecoverable, stop serving. The
+      // runtime turns unavailable (the router falls back) and the embedder is told; ending the
+      // process is the embedder's decision, not a library's.
+      onCatastrophicError: (message) => {
+        this.catastrophe ??= message;
+        process.emitWarning(`coderouter isolate: V8 lost control of an isolate (${message}); the isolate runtime stops serving`, "CoderouterIsolateCatastrophe");
+      },
+    });
+  }
+
+  private refuseAfterCatastrophe(): void {
+    if (this.catastrophe) throw new InfrastructureError(this.id, `the isolate runtime stopped after V8 lost control of an isolate (${this.catastrophe}): restart the process`);
+  }
+
   /** Loads isolated-vm (a native addon: absent where it could not be built) and bakes the guest snapshot. */
   private load(): Promise<IvmModule> {
     this.ivm ??= import("isolated-vm").then(
       (module) => {
         const ivmModule = (module as { default: IvmModule }).default;
-        this.snapshot = ivmModule.Isolate.createSnapshot([{ code: guestSnapshotSource(), filename: "coderouter-guest.js" }]);
+        this.snapshot = ivmModule.Isolate.createSnapshot([{ code: guestSnapshotSource({ wasm: this.settings.wasm }), filename: "coderouter-guest.js" }]);
         return ivmModule;
       },
       (error) => {

@@ -1,16 +1,17 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { commonJsSource, runnerFiles } from "@coderouter/core";
+import { commonJsSource, guestLibrarySource, runnerFiles } from "@coderouter/core";
 
 /**
- * The source baked into every isolate's start-up snapshot: core's output conversion and console
- * formatting (the same files every JavaScript runtime uses) and this runtime's guest prelude.
+ * The source baked into every isolate's start-up snapshot: core's output conversion, console and
+ * web globals (the same files every JavaScript runtime uses) and this runtime's guest prelude.
  */
-export function guestSnapshotSource(): string {
+export function guestSnapshotSource(options: { wasm: boolean }): string {
   const guest = readFileSync(fileURLToPath(new URL("../guest/guest.cjs", import.meta.url)), "utf8");
   return `(() => {
 const { toOutput, publishInputs } = ${commonJsSource(runnerFiles.toOutput)};
-const { format } = ${commonJsSource(runnerFiles.inspect)};
+${guestLibrarySource()}
+const EXPOSE_WASM = ${options.wasm};
 ${guest}
 })();`;
 }

@@ -12,6 +12,9 @@ const SETTINGS: IsolateSettings = {
   fetchAllow: ["127.0.0.1"],
   fetchTimeoutMs: 2000,
   fetchMaxBytes: 1024,
+  // The test server below is on loopback, which the bridge refuses unless told otherwise.
+  fetchAllowPrivate: true,
+  wasm: false,
 };
 
 let runtime: IsolateRuntime;
@@ -91,6 +94,31 @@ describe("pool", () => {
     expect(bomb.error?.kind).toBe("memory");
     expect((await run("6 * 7")).output).toBe(42);
     expect(process.memoryUsage().rss - before).toBeLessThan(512 * 1024 * 1024);
+  });
+});
+
+describe("WebAssembly", () => {
+  it("is absent from guest contexts, in fresh contexts and in sessions alike", async () => {
+    expect((await run("typeof WebAssembly")).output).toBe("undefined");
+    expect((await run("globalThis.WebAssembly === undefined && !Object.getOwnPropertyNames(globalThis).includes('WebAssembly')")).output).toBe(true);
+    const session = await runtime.openSession({ language: "javascript", isolation: "sandbox" });
+    try {
+      const request = { language: "javascript" as const, inputs: {}, timeoutMs: 5000, isolation: "sandbox" as const, maxOutputBytes: 1 << 20 };
+      expect((await session.execute({ ...request, code: "typeof WebAssembly" })).output).toBe("undefined");
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("is there with ISOLATE_WASM=true, and the isolate then claims only process isolation", async () => {
+    const local = new IsolateRuntime({ ...SETTINGS, wasm: true });
+    try {
+      expect(local.capabilities().isolation).toBe("process");
+      const result = await local.execute({ language: "javascript", code: "new WebAssembly.Memory({ initial: 1 }).buffer.byteLength", inputs: {}, timeoutMs: 5000, isolation: "process", maxOutputBytes: 1 << 20 });
+      expect(result.output).toBe(65536);
+    } finally {
+      await local.close();
+    }
   });
 });
 

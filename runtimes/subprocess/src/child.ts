@@ -1,7 +1,9 @@
 import { execa } from "execa";
 import {
   InfrastructureError,
+  parseExactJson,
   watchLimits,
+  type Artifact,
   type Ending,
   type ExecutionError,
   type OutputStream,
@@ -28,7 +30,7 @@ export interface ChildOutcome {
   exitCode: number | null;
   signal: string | null;
   /** What the wrapper reported, when it got that far. */
-  reported?: { output?: JsonValue; error?: ExecutionError };
+  reported?: { output?: JsonValue; error?: ExecutionError; artifacts?: Artifact[] };
   stdout: OutputStream;
   stderr: OutputStream;
 }
@@ -158,7 +160,7 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
 function parseReported(text: string): ChildOutcome["reported"] {
   if (!text) return undefined;
   try {
-    return JSON.parse(text) as ChildOutcome["reported"];
+    return parseExactJson(text) as ChildOutcome["reported"];
   } catch (error) {
     throw new InfrastructureError("subprocess", `the runner reported an unreadable result: ${(error as Error).message}`);
   }

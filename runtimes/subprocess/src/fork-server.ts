@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { InfrastructureError, ValidationError, watchLimits, type NormalizedRequest, type OutputStream } from "@coderouter/core";
+import { InfrastructureError, parseExactJson, ValidationError, watchLimits, type NormalizedRequest, type OutputStream } from "@coderouter/core";
 import {
   killGroup,
   spawnGroup,
@@ -205,7 +205,7 @@ export class ForkServer {
     while ((newline = this.control.indexOf("\n")) !== -1) {
       const line = this.control.slice(0, newline);
       this.control = this.control.slice(newline + 1);
-      const message = JSON.parse(line) as {
+      const message = parseExactJson(line) as {
         ready?: boolean;
         result?: unknown;
         exit?: number;

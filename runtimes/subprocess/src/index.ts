@@ -1,9 +1,11 @@
 import { z } from "zod";
 import { defineRuntime, setting } from "@coderouter/core";
+import { defaultSandboxPython } from "./interpreters.js";
 import { SubprocessRuntime } from "./runtime.js";
 
 export { SubprocessRuntime, type SubprocessSettings } from "./runtime.js";
 export { Bubblewrap, type SandboxSettings } from "./sandbox.js";
+export { defaultSandboxPython } from "./interpreters.js";
 
 export default defineRuntime({
   id: "subprocess",
@@ -25,9 +27,9 @@ export default defineRuntime({
     nodeBin: setting.string().optional(),
     sandbox: z.enum(["auto", "bwrap"], { error: "expected auto or bwrap" }).default("auto"),
     bwrapBin: setting.string().default("bwrap"),
-    // The sandbox runs as an unprivileged uid that cannot read a home directory: the system
-    // interpreters, not a pyenv or nvm one under /root.
-    sandboxPythonBin: setting.string().default("/usr/bin/python3"),
+    // The sandbox runs as an unprivileged uid that cannot read a home directory: by default the
+    // plain mode's Python when it is a system one, else /usr/bin/python3 (defaultSandboxPython).
+    sandboxPythonBin: setting.string().optional(),
     sandboxNodeBin: setting.string().default(process.execPath),
     sandboxNetwork: setting.boolean().default(false),
     sandboxDiskMb: setting.int(1, 65_536).default(64),
@@ -42,7 +44,7 @@ export default defineRuntime({
       forkServers: s.forkServers,
       sandboxSettings: {
         bwrapBin: s.bwrapBin,
-        pythonBin: s.sandboxPythonBin,
+        pythonBin: s.sandboxPythonBin ?? defaultSandboxPython(s.pythonBin),
         nodeBin: s.sandboxNodeBin,
         allowNetwork: s.sandboxNetwork,
         diskMb: s.sandboxDiskMb,

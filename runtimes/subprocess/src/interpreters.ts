@@ -1,5 +1,6 @@
+import { existsSync, realpathSync } from "node:fs";
 import { access, constants } from "node:fs/promises";
-import { isAbsolute } from "node:path";
+import { delimiter, isAbsolute, join } from "node:path";
 import { execa } from "execa";
 import { InfrastructureError } from "@coderouter/core";
 
@@ -21,7 +22,7 @@ const MODULES_PROBE =
 export class Interpreters {
   private python?: Promise<Interpreter>;
   private node?: Promise<Interpreter>;
-  private pythonModules?: Promise<Set<string>>;
+  private readonly pythonModules = new Map<string, Promise<Set<string>>>();
 
   constructor(private readonly settings: { pythonBin?: string; nodeBin?: string }) {}
 
@@ -49,12 +50,20 @@ export class Interpreters {
     return this.node;
   }
 
-  /** Every top-level module the local Python can import, probed once. */
-  async pythonModuleNames(): Promise<Set<string>> {
-    this.pythonModules ??= this.resolvePython()
-      .then((python) => probe(python.path, ["-c", MODULES_PROBE], "PYTHON_BIN"))
-      .then((out) => new Set(JSON.parse(out) as string[]));
-    return this.pythonModules;
+  /**
+   * Every top-level module a Python can import, probed once per interpreter: the local one, or
+   * `bin` (the sandbox's, which runs the code when isolation asks for the sandbox).
+   */
+  async pythonModuleNames(bin?: string): Promise<Set<string>> {
+    const key = bin ?? "";
+    let names = this.pythonModules.get(key);
+    if (!names) {
+      names = (bin ? Promise.resolve(bin) : this.resolvePython().then((python) => python.path))
+        .then((path) => probe(path, ["-c", MODULES_PROBE], bin ? "SUBPROCESS_SANDBOX_PYTHON_BIN" : "PYTHON_BIN"))
+        .then((out) => new Set(JSON.parse(out) as string[]));
+      this.pythonModules.set(key, names);
+    }
+    return names;
   }
 }
 
@@ -78,4 +87,24 @@ async function probe(bin: string, args: string[], variable: string): Promise<str
       cause: error,
     });
   }
+}
+
+/** The directories the sandbox mounts read-only from the host: an interpreter there runs inside it. */
+const SANDBOX_SYSTEM_DIRS = ["/usr/", "/bin/", "/lib/", "/lib64/", "/sbin/"];
+
+/**
+ * The sandbox's default Python: the plain mode's own (PYTHON_BIN, or python3 on PATH) when it lives
+ * where the sandbox can run it, so one program meets one Python whatever its isolation; otherwise
+ * (a pyenv or asdf interpreter under a home directory the sandbox's uid cannot read) the system's.
+ * Synchronous and spawn-free: settings are parsed before anything starts.
+ */
+export function defaultSandboxPython(pythonBin: string | undefined, path = process.env.PATH ?? ""): string {
+  const bin = pythonBin ?? "python3";
+  const candidates = isAbsolute(bin) ? [bin] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, bin));
+  const found = candidates.find((candidate) => existsSync(candidate));
+  if (found) {
+    const real = realpathSync(found);
+    if (SANDBOX_SYSTEM_DIRS.some((dir) => real.startsWith(dir))) return real;
+  }
+  return "/usr/bin/python3";
 }

@@ -1,3 +1,4 @@
+import { realpathSync } from "node:fs";
 import { mkdtemp, readdir, rm, rmdir } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
@@ -105,7 +106,7 @@ export class SubprocessRuntime implements SessionRuntime {
     if (this.bubblewrap) {
       const probe = await this.bubblewrap.probe();
       this.sandboxReady = probe.ok;
-      sandbox = probe.ok ? `sandbox: ${probe.reason}` : `no sandbox (${probe.reason})`;
+      sandbox = probe.ok ? `sandbox: ${probe.reason}${await this.pythonsDiffer()}` : `no sandbox (${probe.reason})`;
       if (!probe.ok) fixes.push("install bubblewrap (apt-get install -y bubblewrap) for isolation: sandbox");
     }
     return {
@@ -115,9 +116,26 @@ export class SubprocessRuntime implements SessionRuntime {
     };
   }
 
-  async missingModules(language: Language, modules: string[]): Promise<string[]> {
+  /** Said by doctor when isolation would change the Python a program meets (README, "Differences between runtimes"). */
+  private async pythonsDiffer(): Promise<string> {
+    const plain = await this.interpreters.resolvePython().then((p) => p.path, () => undefined);
+    const boxed = this.bubblewrap!.settings.pythonBin;
+    const real = (path: string) => {
+      try {
+        return realpathSync(path);
+      } catch {
+        return path;
+      }
+    };
+    if (!plain || real(plain) === real(boxed)) return "";
+    return `, a different Python from plain mode's ${plain}: set PYTHON_BIN=${boxed} for one Python in both`;
+  }
+
+  async missingModules(language: Language, modules: string[], isolation: Isolation = "none"): Promise<string[]> {
     if (language === "python") {
-      const installed = await this.interpreters.pythonModuleNames();
+      // Asked of the interpreter that would run the code: the sandbox's when the run is sandboxed.
+      const sandboxed = this.bubblewrap && (this.settings.sandbox === "bwrap" || isolationAtLeast(isolation, "sandbox"));
+      const installed = await this.interpreters.pythonModuleNames(sandboxed ? this.bubblewrap!.settings.pythonBin : undefined);
       return modules.filter((m) => !installed.has(m.split(".")[0]!));
     }
     const builtins = new Set(builtinModules);
@@ -191,6 +209,7 @@ export class SubprocessRuntime implements SessionRuntime {
           ? inUserPositions(reported.error, prepared)
           : reported.error
         : describeEnding(outcome, request),
+      artifacts: reported?.artifacts,
     });
   }
 

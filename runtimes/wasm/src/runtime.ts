@@ -4,9 +4,11 @@ import { promisify } from "node:util";
 import {
   asyncFunctionSource,
   commonJsSource,
+  guestLibrarySource,
   InfrastructureError,
   inUserPositions,
   limitError,
+  parseExactJson,
   prepareJavaScript,
   RuntimeClosedError,
   runnerFiles,
@@ -49,6 +51,8 @@ export class WasmRuntime implements Runtime {
   private quickjs: WorkerPool | undefined;
   private closed = false;
   private wasmedge: Promise<string | undefined> | undefined;
+  /** Pyodide's memory right after loading, before any user code: new interpreters restore it. */
+  private pyodideSnapshot: Uint8Array | undefined;
 
   constructor(private readonly settings: WasmSettings) {
     if (settings.prewarm) this.pyodidePool().fill();
@@ -116,10 +120,13 @@ export class WasmRuntime implements Runtime {
     const pool = this.pyodidePool();
     // Pyodide cannot be interrupted from outside in the middle of Python: for a limit the worker goes.
     const message = { code: request.code, inputs: JSON.stringify(request.inputs), env: JSON.stringify(request.env ?? {}) };
-    const outcome = await this.runOn(pool, request, message, (why, terminate) => terminate(why));
+    // A hostile tenant may patch modules, builtins or the runner itself: at `sandbox` no
+    // interpreter that ran anyone else's code runs this one, and none runs anything after it.
+    const fresh = request.isolation === "sandbox";
+    const outcome = await this.runOn(pool, request, message, (why, terminate) => terminate(why), fresh);
     const streams = { stdout: outcome.limits.stdout, stderr: outcome.limits.stderr };
     if ("limit" in outcome) return runtimeResult("wasm", request, started, { ...streams, error: limitError(outcome.limit, request) });
-    const reported = JSON.parse(String(outcome.result.json)) as Reported;
+    const reported = parseExactJson(String(outcome.result.json)) as Reported;
     return runtimeResult("wasm", request, started, { ...streams, ...reported });
   }
 
@@ -150,7 +157,7 @@ export class WasmRuntime implements Runtime {
     const { result } = outcome;
     if (result.stop) return runtimeResult("wasm", request, started, { ...streams, error: limitError(result.stop as LimitKind, request) });
     if (typeof result.failure === "string") throw new Error(`QuickJS failed: ${result.failure}`);
-    const reported: Reported = result.json !== undefined ? (JSON.parse(String(result.json)) as Reported) : { error: engineError(result.error) };
+    const reported: Reported = result.json !== undefined ? (parseExactJson(String(result.json)) as Reported) : { error: engineError(result.error) };
     if (reported.error && /out of memory/i.test(reported.error.message)) reported.error = limitError("memory", { ...request, memoryMb });
     return runtimeResult("wasm", request, started, { ...streams, output: reported.output, error: inUserPositions(reported.error, prepared) });
   }
@@ -165,6 +172,7 @@ export class WasmRuntime implements Runtime {
     request: NormalizedRequest,
     message: unknown,
     stop: (why: Exclude<Ending, "exited">, terminate: (reason: string) => void) => void,
+    fresh = false,
   ): Promise<{ limits: Limits } & ({ result: Extract<WorkerMessage, { type: "result" }> } | { limit: LimitKind })> {
     let limits: Limits | undefined;
     try {
@@ -177,6 +185,7 @@ export class WasmRuntime implements Runtime {
         (terminate) => {
           limits = watchLimits(request, (why) => stop(why, terminate));
         },
+        fresh,
       );
       const ending = limits!.ending();
       return ending === "exited" ? { limits: limits!, result } : { limits: limits!, limit: ending };
@@ -190,12 +199,17 @@ export class WasmRuntime implements Runtime {
   }
 
   private pyodidePool(): WorkerPool {
-    this.pyodide ??= new WorkerPool({
+    if (this.pyodide) return this.pyodide;
+    const runnerSource = readFileSync(runnerFiles.python, "utf8");
+    this.pyodide = new WorkerPool({
       name: "Pyodide",
       file: new URL("../workers/pyodide-worker.mjs", import.meta.url),
-      workerData: { runnerSource: readFileSync(runnerFiles.python, "utf8") },
+      workerData: () => ({ runnerSource, snapshot: this.pyodideSnapshot, makeSnapshot: !this.pyodideSnapshot }),
       size: this.settings.pyodideWorkers,
       maxExecutions: this.settings.maxExecutions,
+      onWorkerMessage: (m) => {
+        if (m.type === "snapshot" && m.bytes instanceof Uint8Array) this.pyodideSnapshot ??= m.bytes;
+      },
     });
     this.pyodide.fill();
     return this.pyodide;
@@ -205,7 +219,7 @@ export class WasmRuntime implements Runtime {
     this.quickjs ??= new WorkerPool({
       name: "QuickJS",
       file: new URL("../workers/quickjs-worker.mjs", import.meta.url),
-      workerData: { guestSource: quickjsGuestSource() },
+      workerData: () => ({ guestSource: quickjsGuestSource() }),
       size: this.settings.quickjsWorkers,
       // Each execution has a QuickJS runtime of its own: the worker itself holds no user state.
       maxExecutions: Number.MAX_SAFE_INTEGER,
@@ -226,7 +240,7 @@ let guest: string | undefined;
 function quickjsGuestSource(): string {
   guest ??= `(() => {
 const rules = ${commonJsSource(runnerFiles.toOutput)};
-const { format } = ${commonJsSource(runnerFiles.inspect)};
+${guestLibrarySource()}
 const { runPrepared } = ${commonJsSource(runnerFiles.runPrepared)};
 ${readFileSync(new URL("../guest/quickjs-guest.js", import.meta.url), "utf8")}
 })()`;

@@ -6,11 +6,14 @@ const debug = createDebug("coderouter:wasm");
 export interface PoolOptions {
   name: string;
   file: URL;
-  workerData: unknown;
+  /** Read for every new worker, so a worker started later can be given what earlier ones produced. */
+  workerData: () => unknown;
   size: number;
   /** Executions a worker runs before it is replaced (its interpreter's state is shared between them). */
   maxExecutions: number;
   resourceLimits?: ResourceLimits;
+  /** A message a worker sends outside any execution (other than "ready"). */
+  onWorkerMessage?: (message: { type: string } & Record<string, unknown>) => void;
 }
 
 /** A message from a worker: output as it is printed, then the execution's result. */
@@ -56,21 +59,26 @@ export class WorkerPool {
   /**
    * Runs one execution on an idle worker (waiting for one to load if needed): posts `message`,
    * passes every message of the worker to `listener` until the result, and returns the result.
-   * `stop()` on the handle terminates the worker (the execution ends) and replaces it.
+   * `stop()` on the handle terminates the worker (the execution ends) and replaces it. A `fresh`
+   * execution gets a worker that has never run anything, and the worker ends with it: nothing it
+   * did to the interpreter reaches anyone else.
    */
   async run(
     message: unknown,
     listener: (message: WorkerMessage) => void,
     signalStop: (stop: (reason: string) => void) => void,
+    fresh = false,
   ): Promise<Extract<WorkerMessage, { type: "result" }>> {
-    const slot = await this.acquire();
+    const slot = await this.acquire(fresh);
     return new Promise((resolve, reject) => {
       let done = false;
       slot.listener = (m) => {
         if (m.type !== "result") return listener(m);
         done = true;
-        this.release(slot);
         resolve(m);
+        if (!fresh) return this.release(slot);
+        slot.onExit = undefined;
+        void this.retire(slot, "served an execution that needed a fresh interpreter");
       };
       slot.onExit = (reason) => {
         done = true;
@@ -90,11 +98,14 @@ export class WorkerPool {
     await Promise.all([...this.slots].map((slot) => this.retire(slot, "the runtime was closed")));
   }
 
-  private async acquire(): Promise<Slot> {
+  private async acquire(fresh: boolean): Promise<Slot> {
     for (;;) {
       if (this.closed) throw new RuntimeClosedError("wasm");
       this.fill();
-      const idle = [...this.slots].find((s) => !s.busy && s.loaded) ?? [...this.slots].find((s) => !s.busy);
+      // Reuse prefers a worker already used, keeping untouched ones for executions that need them.
+      const free = [...this.slots].filter((s) => !s.busy && (!fresh || s.executions === 0));
+      const idle =
+        free.find((s) => s.loaded && s.executions > 0) ?? free.find((s) => s.loaded) ?? free.find((s) => s.executions > 0) ?? free[0];
       if (idle) {
         idle.busy = true;
         try {
@@ -105,8 +116,16 @@ export class WorkerPool {
         }
         return idle;
       }
+      // Every worker has run something: one idle used worker makes way for an untouched one.
+      const used = fresh ? [...this.slots].find((s) => !s.busy && s.executions > 0) : undefined;
+      if (used) void this.retire(used, "made way for a fresh interpreter");
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
+  }
+
+  /** Wakes every waiter to look again: what was freed may suit only some of them. */
+  private wake(): void {
+    for (const waiter of this.waiters.splice(0)) waiter();
   }
 
   private release(slot: Slot): void {
@@ -114,7 +133,7 @@ export class WorkerPool {
     slot.onExit = undefined;
     slot.busy = false;
     if (++slot.executions >= this.options.maxExecutions) void this.retire(slot, "reached its execution limit");
-    this.waiters.shift()?.();
+    this.wake();
   }
 
   /** Terminates a worker (ending what it runs) and starts its replacement loading. */
@@ -126,11 +145,11 @@ export class WorkerPool {
     slot.onExit = undefined;
     await slot.worker.terminate();
     if (!this.closed) this.fill();
-    this.waiters.shift()?.();
+    this.wake();
   }
 
   private spawn(): void {
-    const worker = new Worker(this.options.file, { workerData: this.options.workerData, resourceLimits: this.options.resourceLimits, env: {} });
+    const worker = new Worker(this.options.file, { workerData: this.options.workerData(), resourceLimits: this.options.resourceLimits, env: {} });
     worker.unref();
     const slot: Slot = { worker, ready: Promise.resolve(), loaded: false, busy: false, executions: 0 };
     slot.ready = new Promise<void>((resolve, reject) => {
@@ -138,8 +157,9 @@ export class WorkerPool {
         if (m.type === "ready") {
           slot.loaded = true;
           resolve();
-          this.waiters.shift()?.();
-        } else slot.listener?.(m);
+          this.wake();
+        } else if (slot.listener) slot.listener(m);
+        else this.options.onWorkerMessage?.(m);
       });
       worker.once("error", (error) => {
         reject(error);

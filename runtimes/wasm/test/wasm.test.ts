@@ -18,6 +18,23 @@ describe("wasm", () => {
     expect(next.output).toMatch(/not available/);
   });
 
+  it("gives each sandbox execution an interpreter of its own; reuses one only below sandbox", async () => {
+    const mark = "import builtins\nbuiltins.mark = getattr(builtins, 'mark', 0) + 1\nbuiltins.mark";
+    // Below sandbox the interpreter is shared (the fast path), as the README says.
+    const first = await runtime.execute(request({ code: mark, isolation: "process" }));
+    const second = await runtime.execute(request({ code: mark, isolation: "process" }));
+    expect((second.output as number) - (first.output as number)).toBe(1);
+    for (let i = 0; i < 2; i++) expect((await runtime.execute(request({ code: mark, isolation: "sandbox" }))).output).toBe(1);
+  }, 120_000);
+
+  it("runs QuickJS code in a new runtime every time, whatever the isolation", async () => {
+    for (const isolation of ["none", "sandbox"] as const) {
+      await runtime.execute(request({ language: "javascript", code: "globalThis.mark = 1; Object.prototype.polluted = 1", isolation }));
+      const next = await runtime.execute(request({ language: "javascript", code: "[typeof mark, ({}).polluted ?? null]", isolation }));
+      expect(next.output).toEqual(["undefined", null]);
+    }
+  });
+
   it("runs JavaScript in QuickJS with Node-style console output and the request's env", async () => {
     const result = await runtime.execute(request({ language: "typescript", code: "const n: number = 2\nconsole.log('n =', n, { a: [1] })\nprocess.env.WHO + n", env: { WHO: "qjs" } }));
     expect(result).toMatchObject({ ok: true, output: "qjs2", stdout: "n = 2 { a: [ 1 ] }\n" });

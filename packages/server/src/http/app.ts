@@ -5,6 +5,7 @@ import type { LazyMcpEndpoint } from "../routes/mcp.js";
 import type { ServerSettings } from "../settings.js";
 import type { Exchange } from "./exchange.js";
 import type { Executions } from "./executions.js";
+import type { DefaultIsolation } from "./isolation.js";
 
 /** What every route group shares: the router it serves and the server's own state. */
 export interface App {
@@ -13,6 +14,7 @@ export interface App {
   metrics: Metrics;
   gate: Gate;
   executions: Executions;
+  isolation: DefaultIsolation;
   /** MCP over streamable HTTP at /mcp. */
   mcp: LazyMcpEndpoint;
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
 import type { Metrics } from "../metrics.js";
 import { badRequest, HttpError } from "./error.js";
+import { requireJson } from "./guard.js";
 
 /**
  * One request and its response, with the plumbing every route needs: bounded bodies, JSON parsed
@@ -61,6 +62,7 @@ export class Exchange {
   }
 
   async readJson(): Promise<unknown> {
+    requireJson(this.req);
     const body = await this.readBody();
     try {
       return JSON.parse(body.toString("utf8"));

@@ -1,6 +1,7 @@
 import type { McpHttpEndpoint } from "@coderouter/mcp";
 import type { Router } from "coderouter";
 import type { Gate } from "../gate.js";
+import type { DefaultIsolation } from "../http/isolation.js";
 import type { Routes } from "../http/app.js";
 import { HttpError } from "../http/error.js";
 
@@ -11,11 +12,17 @@ export class LazyMcpEndpoint {
   constructor(
     private readonly router: Router,
     private readonly gate: Gate,
+    private readonly isolation: DefaultIsolation,
   ) {}
 
   get(): Promise<McpHttpEndpoint> {
     this.endpoint ??= import("@coderouter/mcp").then(
-      ({ McpHttpEndpoint }) => new McpHttpEndpoint(this.router, { idleTimeoutMs: this.router.settings.sessionIdleTimeoutMs, admit: () => this.gate.enter() }),
+      ({ McpHttpEndpoint }) => new McpHttpEndpoint(this.router, {
+          idleTimeoutMs: this.router.settings.sessionIdleTimeoutMs,
+          admit: () => this.gate.enter(),
+          // MCP sessions get the isolation every other HTTP session gets when they name none.
+          sessionDefaults: (key) => this.isolation.apply(key),
+        }),
     );
     return this.endpoint;
   }

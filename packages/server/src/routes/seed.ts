@@ -31,7 +31,7 @@ export const seedRoutes: Routes = async (app, exchange) => {
       // { agent, environment: "e2b-python", provider }: the language comes from the environment.
       const body = await exchange.readBodyAs(SeedSessionSchema, "session");
       const language = body.language ?? (/node|js|javascript/i.test(body.environment ?? "") ? "javascript" : "python");
-      const session = await router.openSession({ language });
+      const session = await router.openSession(await app.isolation.apply({ language }));
       exchange.send(201, { ...session.info(), session_id: session.id });
       return true;
     }

@@ -15,7 +15,7 @@ export const sessionRoutes: Routes = async (app, exchange) => {
     return true;
   }
   if (exchange.route === "POST /v1/sessions") {
-    const session = await router.openSession(await exchange.readBodyAs(SessionRequestSchema, "session"));
+    const session = await router.openSession(await app.isolation.apply(await exchange.readBodyAs(SessionRequestSchema, "session")));
     exchange.send(201, session.info());
     return true;
   }

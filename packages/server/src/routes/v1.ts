@@ -17,7 +17,7 @@ export const v1Routes: Routes = async (app, exchange) => {
       return true;
     case "POST /v1/explain":
       // The router validates the request and answers a ValidationError (400) naming each field.
-      exchange.send(200, await app.router.explain((await exchange.readJson()) as Parameters<App["router"]["explain"]>[0]));
+      exchange.send(200, await app.router.explain((await app.isolation.apply(await exchange.readJson())) as Parameters<App["router"]["explain"]>[0]));
       return true;
     case "POST /v1/execute":
       await execute(app, exchange, await exchange.readJson());
@@ -29,7 +29,10 @@ export const v1Routes: Routes = async (app, exchange) => {
 /** Runs a request body on the router, which validates it. Shared with the seed's execute route. */
 export async function execute(app: App, exchange: Exchange, body: unknown): Promise<void> {
   if (!isJsonObject(body)) throw badRequest("the body must be a JSON object");
-  return app.executions.run(exchange, (options) => app.router.execute({ ...body, ...options } as Parameters<App["router"]["execute"]>[0]));
+  // The default is settled inside the run, so a request waiting for it already counts as running.
+  return app.executions.run(exchange, async (options) =>
+    app.router.execute({ ...(await app.isolation.apply(body)), ...options } as Parameters<App["router"]["execute"]>[0]),
+  );
 }
 
 async function renderMetrics(app: App): Promise<string> {
