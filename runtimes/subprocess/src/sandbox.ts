@@ -21,6 +21,8 @@ export interface SandboxSettings {
 /** Where the wrappers appear inside the sandbox. */
 export const SANDBOX_RUNNERS = "/coderouter";
 const WORKDIR = "/work";
+/** The sandbox's private working directory, as code inside sees it. */
+export const SANDBOX_WORKDIR = WORKDIR;
 /**
  * Each sandbox runs as a uid of its own, never used by anything else on the host: RLIMIT_NPROC
  * counts per uid (and never applies to root), so a fork bomb meets its limit and nobody else's.

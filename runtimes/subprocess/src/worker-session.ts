@@ -10,6 +10,8 @@ import {
   runtimeResult,
   ValidationError,
   type FileEntry,
+  type InstallOptions,
+  type InstallOutcome,
   type JsonValue,
   type Language,
   type NormalizedRequest,
@@ -20,9 +22,10 @@ import {
 } from "@coderouter/core";
 import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
-import { SANDBOX_RUNNERS, type Bubblewrap } from "./sandbox.js";
+import { SANDBOX_RUNNERS, SANDBOX_WORKDIR, type Bubblewrap } from "./sandbox.js";
 import { outcomeResult } from "./ending.js";
 import { nodeDataLimit, withDataLimit, type Confinement } from "./pid-namespace.js";
+import { SessionPackages } from "./session-packages.js";
 
 /**
  * A session on a long-lived interpreter (coderouter_session.py, or node_session.cjs) whose globals
@@ -32,11 +35,13 @@ import { nodeDataLimit, withDataLimit, type Confinement } from "./pid-namespace.
 export class WorkerSession implements RuntimeSession {
   readonly runtime = "subprocess" as const;
   readonly files: SessionFiles;
+  private readonly packages: SessionPackages;
 
   private constructor(
     readonly language: Language,
     private readonly worker: ForkServer,
     private readonly workdir: string | undefined,
+    interpreter: string,
   ) {
     this.files = {
       write: async (path, data) => {
@@ -48,6 +53,7 @@ export class WorkerSession implements RuntimeSession {
         await this.worker.ask({ files: { op: "remove", path } });
       },
     };
+    this.packages = new SessionPackages(language, { python: interpreter, npm: "npm" }, this.files, (dir) => this.addImportPath(dir), workdir ?? SANDBOX_WORKDIR);
   }
 
   static async open(options: {
@@ -69,7 +75,7 @@ export class WorkerSession implements RuntimeSession {
       const network = Boolean(options.network && options.sandbox.settings.allowNetwork);
       const command = options.sandbox.command(options.interpreter, args(SANDBOX_RUNNERS), options.env ?? {}, network, dataBytes);
       const worker = await ForkServer.start({ ...command, env: {}, cwd: tmpdir() });
-      return new WorkerSession(options.language, worker, undefined);
+      return new WorkerSession(options.language, worker, undefined, options.interpreter);
     }
     const workdir = await mkdtemp(join(tmpdir(), `coderouter-session-${process.pid}-`));
     try {
@@ -77,7 +83,7 @@ export class WorkerSession implements RuntimeSession {
       const worker = await ForkServer.start(
         { ...options.confine(withDataLimit(options.interpreter, args(runnersDir), dataBytes)), env, cwd: workdir },
       );
-      return new WorkerSession(options.language, worker, workdir);
+      return new WorkerSession(options.language, worker, workdir, options.interpreter);
     } catch (error) {
       await rm(workdir, { recursive: true, force: true });
       throw error;
@@ -105,7 +111,18 @@ export class WorkerSession implements RuntimeSession {
   }
 
   async environment(): Promise<Record<string, JsonValue>> {
-    return (await this.worker.ask({ environment: true })) as Record<string, JsonValue>;
+    return this.packages.describe((await this.worker.ask({ environment: true })) as Record<string, JsonValue>);
+  }
+
+  async installPackages(packages: string[], options: InstallOptions): Promise<InstallOutcome> {
+    return this.packages.install(packages, options);
+  }
+
+  /** Python only: the directory joins sys.path without a name left in the user's globals. */
+  private async addImportPath(dir: string): Promise<void> {
+    const code = `(lambda sys, p: (p in sys.path or sys.path.insert(0, p), __import__("importlib").invalidate_caches()))(__import__("sys"), ${JSON.stringify(dir)})`;
+    const result = await this.execute({ language: "python", code, inputs: {}, timeoutMs: 10_000, isolation: "none", maxOutputBytes: 64 * 1024 });
+    if (!result.ok) throw new InfrastructureError("subprocess", `the session could not add ${dir} to sys.path: ${result.error?.message}`);
   }
 
   async close(): Promise<void> {
