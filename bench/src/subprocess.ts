@@ -1,6 +1,6 @@
 import { execa } from "execa";
 import { createRouter, type ExecutionRequestInput } from "coderouter";
-import definition, { Bubblewrap } from "@coderouter/runtime-subprocess";
+import definition, { Bubblewrap, defaultSandboxPython } from "@coderouter/runtime-subprocess";
 import { interleaved, percentile, summary, throughput } from "./measure.js";
 import type { Row } from "./table.js";
 
@@ -31,16 +31,17 @@ interface Case {
 export async function subprocessRows(rounds: (n: number) => number): Promise<Row[]> {
   const python = await pythonPath();
   const sandboxSettings = definition.settings.parse({});
+  const sandboxPython = sandboxSettings.sandboxPythonBin ?? defaultSandboxPython(sandboxSettings.pythonBin);
   const sandbox = new Bubblewrap({
     bwrapBin: sandboxSettings.bwrapBin,
-    pythonBin: sandboxSettings.sandboxPythonBin,
+    pythonBin: sandboxPython,
     nodeBin: sandboxSettings.sandboxNodeBin,
     allowNetwork: false,
     diskMb: sandboxSettings.sandboxDiskMb,
     processes: sandboxSettings.sandboxProcesses,
   });
   const bareSandbox = () => {
-    const command = sandbox.command(sandboxSettings.sandboxPythonBin, ["-c", "1 + 1"], {}, false);
+    const command = sandbox.command(sandboxPython, ["-c", "1 + 1"], {}, false);
     return execa(command.file, command.args, { uid: command.uid, gid: command.uid, extendEnv: false, env: {} });
   };
   const cases: Case[] = [
@@ -72,7 +73,7 @@ export async function subprocessRows(rounds: (n: number) => number): Promise<Row
       name: "subprocess python in the bubblewrap sandbox, warm fork-server",
       request: { language: "python", code: "1 + 1", runtime: "subprocess", isolation: "sandbox" },
       settings: {},
-      baselineName: `a cold bwrap + ${sandboxSettings.sandboxPythonBin} spawn with the same sandbox`,
+      baselineName: `a cold bwrap + ${sandboxPython} spawn with the same sandbox`,
       bare: bareSandbox,
       target: 0.5,
       minRate: 200,

@@ -5,6 +5,7 @@ import { SubprocessRuntime } from "./runtime.js";
 
 export { SubprocessRuntime, type SubprocessSettings } from "./runtime.js";
 export { Bubblewrap, type SandboxSettings } from "./sandbox.js";
+export { defaultSandboxPython } from "./interpreters.js";
 
 export default defineRuntime({
   id: "subprocess",
