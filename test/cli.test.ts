@@ -248,6 +248,25 @@ describe("cloud runtimes through the CLI, against the local E2B and Bacalhau", (
     expect(e2b.live()).toEqual([]);
     expect(bacalhau.active()).toEqual([]);
   });
+
+  it("refuses a bad E2B_LANGUAGES in one line naming the variable and what it accepts, without a stack trace", async () => {
+    const run = await cli(["run", "-", "-l", "python"], { stdin: "1", env: { ...env(), E2B_LANGUAGES: "python,wasm" } });
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      'coderouter: invalid E2B_LANGUAGES (got "python,wasm"): each entry must be one of: python, javascript, typescript',
+    ]);
+  });
+
+  it("ends at once after an E2B run that timed out, with no request timer of the SDK left pending", async () => {
+    const path = file("cloud-loop.py", "while True: pass\n");
+    const run = cli(["run", path, "--runtime", "e2b", "--timeout", "1000", "--json"], { env: env() });
+    // The SDK's 30 s request timer kept the process alive after such a run; the CLI must not wait for it.
+    const deadline = new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 20_000).unref());
+    const ended = await Promise.race([run, deadline]);
+    expect(ended).not.toBe("hung");
+    expect(JSON.parse((ended as Run).stdout).error.kind).toBe("timeout");
+    expect(e2b.live()).toEqual([]);
+  }, 30_000);
 });
 
 describe("the WebAssembly runtime through the CLI", () => {

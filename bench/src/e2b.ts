@@ -8,9 +8,11 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The E2B runtime against the local E2B server, beside the raw SDK's runCode on a sandbox that is
- * already live (the least any E2B integration can do), alternating in the same run. Requests
- * arrive one at a time with a pause between them, as a workflow's code nodes do: the pause lets
- * the pool prepare the next context, which is what the pool is for.
+ * already live (the least any E2B integration can do), alternating in the same run. The server
+ * takes as long as E2B's to start a context (1.5 s). Requests arrive one at a time with a pause
+ * between them, as a workflow's code nodes do: the pause (longer than a context's start) lets the
+ * pool prepare the next context, which is what the pool is for; requests back to back each wait
+ * for theirs.
  */
 export async function e2bRows(rounds: (n: number) => number): Promise<Row[]> {
   const server = await new LocalE2B().start();
@@ -31,12 +33,14 @@ export async function e2bRows(rounds: (n: number) => number): Promise<Row[]> {
   const oursFirst = () => timeToFirst((onLine) => router.execute({ ...firstLine, onStdout: onLine }));
   const rawFirst = () => timeToFirst((onLine) => live.runCode("print('ready')", { context, onStdout: onLine }));
 
-  for (let i = 0; i < 20; i++) {
+  // Longer than a context takes to start and receive its prelude.
+  const gap = 2500;
+  for (let i = 0; i < 3; i++) {
     await router.execute(trivial);
     await raw();
-    await pause(50);
+    await pause(gap);
   }
-  const n = rounds(300);
+  const n = rounds(60);
   const samples = { ours: [] as number[], raw: [] as number[], oursFirst: [] as number[], rawFirst: [] as number[] };
   // The baseline goes first: the pool prepares the next context right after our execution, and
   // that background work must fall in the pause, not on the baseline's clock.
@@ -47,10 +51,19 @@ export async function e2bRows(rounds: (n: number) => number): Promise<Row[]> {
     start = performance.now();
     await router.execute(trivial);
     samples.ours.push(performance.now() - start);
-    await pause(250);
+    await pause(gap);
     samples.rawFirst.push(await rawFirst());
     samples.oursFirst.push(await oursFirst());
-    await pause(250);
+    await pause(gap);
+  }
+  const backToBack = { ours: [] as number[], raw: [] as number[] };
+  for (let i = 0; i < rounds(20); i++) {
+    let start = performance.now();
+    await raw();
+    backToBack.raw.push(performance.now() - start);
+    start = performance.now();
+    await router.execute(trivial);
+    backToBack.ours.push(performance.now() - start);
   }
   const ratio = percentile(samples.ours, 50) / percentile(samples.raw, 50);
   const firstRatio = percentile(samples.oursFirst, 50) / percentile(samples.rawFirst, 50);
@@ -70,6 +83,14 @@ export async function e2bRows(rounds: (n: number) => number): Promise<Row[]> {
       baselineName: "first line of raw runCode in a live sandbox",
       target: `p50 ≤ 1.2× raw (measured ${firstRatio.toFixed(2)}×)`,
       met: firstRatio <= 1.2,
+    },
+    {
+      name: "e2b (local E2B server), trivial executions back to back (each waits for its new context)",
+      ours: summary(backToBack.ours, 0),
+      baseline: summary(backToBack.raw, 0),
+      baselineName: "raw SDK runCode reusing one live context",
+      target: `recorded, no target (${(percentile(backToBack.ours, 50) / percentile(backToBack.raw, 50)).toFixed(0)}×: each execution's new context starts on its clock)`,
+      met: true,
     },
   ];
   await live.kill();

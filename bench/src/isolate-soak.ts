@@ -33,8 +33,8 @@ function job(i: number): [NormalizedRequest, Check, string] {
   }
   if (i % 101 === 0) return [request(WASM_ATTACK, { memoryMb: 64 }), (r) => r.error?.message === "WebAssembly is not defined", "WebAssembly memory"];
   if (i % 50 === 0) {
-    const escape = JS_ESCAPES[(i / 50) % JS_ESCAPES.length]!;
-    return [request(escape.code, { inputs: { nested: { a: [1] } } }), (r) => r.ok && r.output === null, escape.name];
+    const attempt = JS_ESCAPES[(i / 50) % JS_ESCAPES.length]!;
+    return [request(attempt.code, { inputs: { nested: { a: [1] } } }), (r) => r.ok && r.output === null, attempt.name];
   }
   return [request("globalThis.seen = (globalThis.seen ?? 0) + 1;\n[inputs.n * 2, globalThis.seen]", { inputs: { n: i } }), (r) => JSON.stringify(r.output) === JSON.stringify([i * 2, 1]), "trivial"];
 }

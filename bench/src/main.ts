@@ -5,7 +5,7 @@ import { wasmRows } from "./wasm.js";
 import { httpRows } from "./http.js";
 import { isolateRows } from "./isolate.js";
 import { subprocessRows } from "./subprocess.js";
-import { interleaved, percentile, summary, throughput } from "./measure.js";
+import { interleaved, percentile, summary } from "./measure.js";
 import { printTable, type Row } from "./table.js";
 
 /**

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { IsolationSchema, readSettings, RUNTIME_IDS, setting } from "@coderouter/core";
+import { IsolationSchema, readSettings, setting } from "@coderouter/core";
 
 /**
  * The router's own settings: every default a request falls back to lives here, once. Each runtime
@@ -10,7 +10,10 @@ export const RouterSettingsSchema = z.object({
   maxOutputBytes: setting.int(1024).default(1024 * 1024),
   memoryMb: setting.int(16).default(1024),
   defaultIsolation: IsolationSchema.default("none"),
-  enabledRuntimes: setting.list(RUNTIME_IDS).default([...RUNTIME_IDS]),
+  /** The runtimes the router may use; unset, every registered one. Checked against the registry. */
+  enabledRuntimes: setting.names().optional(),
+  /** Plug-ins to register besides those given in code, each `id=module` (a package or a path). */
+  runtimePlugins: setting.names().default([]),
   availabilityTtlMs: setting.int(0).default(30_000),
   maxSessions: setting.int(0).default(64),
   sessionIdleTimeoutMs: setting.int(1).default(10 * 60_000),
@@ -24,6 +27,7 @@ export const ROUTER_ENV = {
   CODEROUTER_MEMORY_MB: "memoryMb",
   CODEROUTER_ISOLATION: "defaultIsolation",
   CODEROUTER_RUNTIMES: "enabledRuntimes",
+  CODEROUTER_RUNTIME_PLUGINS: "runtimePlugins",
   CODEROUTER_AVAILABILITY_TTL_MS: "availabilityTtlMs",
   CODEROUTER_MAX_SESSIONS: "maxSessions",
   CODEROUTER_SESSION_IDLE_MS: "sessionIdleTimeoutMs",

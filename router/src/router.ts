@@ -5,9 +5,11 @@ import {
   NoRuntimeAvailableError,
   normalizeRequest,
   parseRequest,
-  RUNTIME_IDS,
+  ConfigError,
+  RouterClosedError,
   RuntimeUnavailableError,
   SessionClosedError,
+  TooManySessionsError,
   ValidationError,
   type Attempt,
   type Availability,
@@ -26,7 +28,8 @@ import {
 import { loadEnv } from "./env.js";
 import { readRouterSettings, type RouterSettings } from "./config.js";
 import { importedModules } from "./imports.js";
-import { Registry } from "./registry.js";
+import { pluginsFromEnv } from "./builtins.js";
+import { Registry, type RuntimePlugin } from "./registry.js";
 import { describeChoice, ruleOut, score } from "./scoring.js";
 import { Session, SessionRequestSchema, type SessionInfo, type SessionRequest } from "./sessions.js";
 
@@ -41,8 +44,13 @@ export interface RouterOptions {
   settings?: Partial<RouterSettings>;
   /** Overrides of each runtime's own settings (e.g. `{ subprocess: { pythonBin: "/usr/bin/python3" } }`). */
   runtimeSettings?: Partial<Record<RuntimeId, Record<string, unknown>>>;
-  /** Runtime instances to use instead of the built-in packages (embedding, tests). */
-  runtimes?: Partial<Record<RuntimeId, Runtime>>;
+  /**
+   * Runtimes besides the built-ins: definitions made with defineRuntime (plug-ins), or instances.
+   * One with a built-in's id replaces it. The record form maps ids to instances (embedding, tests).
+   */
+  runtimes?: RuntimePlugin[] | Partial<Record<RuntimeId, Runtime>>;
+  /** false: only the runtimes given in `runtimes`, none of the built-ins. Default true. */
+  builtinRuntimes?: boolean;
 }
 
 export interface RuntimeStatus {
@@ -65,17 +73,28 @@ export class Router {
   private readonly registry: Registry;
   private closed = false;
   private readonly openSessions = new Map<string, Session>();
+  /** The registered runtimes that CODEROUTER_RUNTIMES (or the option) lets the router use. */
+  private readonly enabled: ReadonlySet<RuntimeId>;
 
   constructor(options: RouterOptions = {}) {
     const env = options.env ?? loadEnv(options.dotenv);
     this.settings = readRouterSettings(env, options.settings);
+    const plugins = Array.isArray(options.runtimes) ? options.runtimes : Object.values(options.runtimes ?? {}).filter((r): r is Runtime => r !== undefined);
     this.registry = new Registry(
       env,
       { defaultTimeoutMs: this.settings.defaultTimeoutMs, maxOutputBytes: this.settings.maxOutputBytes },
       this.settings.availabilityTtlMs,
-      options.runtimes,
+      [...plugins, ...pluginsFromEnv(this.settings.runtimePlugins)],
       options.runtimeSettings,
+      options.builtinRuntimes ?? true,
     );
+    const ids = this.registry.ids();
+    const unknown = this.settings.enabledRuntimes?.find((id) => !this.registry.has(id));
+    if (unknown !== undefined) {
+      const variable = options.settings?.enabledRuntimes ? "option enabledRuntimes" : "CODEROUTER_RUNTIMES";
+      throw new ConfigError(`invalid ${variable} (got ${JSON.stringify(unknown)}): each entry must be one of: ${ids.join(", ")}`, variable);
+    }
+    this.enabled = new Set(this.settings.enabledRuntimes ?? ids);
   }
 
   /** Runs the request on the best runtime (or the one asked for) and returns one result shape. */
@@ -120,8 +139,8 @@ export class Router {
   /** Every runtime the router knows: installed, enabled, available, why, and how to fix it. */
   async runtimes(): Promise<RuntimeStatus[]> {
     return Promise.all(
-      RUNTIME_IDS.map(async (id): Promise<RuntimeStatus> => {
-        const enabled = this.settings.enabledRuntimes.includes(id);
+      this.registry.ids().map(async (id): Promise<RuntimeStatus> => {
+        const enabled = this.enabled.has(id);
         const slot = await this.registry.load(id);
         if (slot.state === "missing") {
           return { id, installed: false, enabled, available: false, reason: slot.error.message, ...(slot.error.fix ? { fix: slot.error.fix } : {}) };
@@ -151,11 +170,8 @@ export class Router {
       throw new ValidationError(`invalid session: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
     }
     const options = parsed.data;
-    if (this.openSessions.size >= this.settings.maxSessions) {
-      throw new ValidationError(
-        `${this.openSessions.size} sessions are open, the most CODEROUTER_MAX_SESSIONS allows: close one or wait for an idle one to expire`,
-      );
-    }
+    if (this.closed) throw new RouterClosedError();
+    if (this.openSessions.size >= this.settings.maxSessions) throw new TooManySessionsError(this.openSessions.size, this.settings.maxSessions);
     const request = parseRequest({ language: options.language, code: "", runtime: options.runtime, isolation: options.isolation, network: options.network });
     const { decision, ranked } = await this.decide(request);
     const isolation = options.isolation ?? this.settings.defaultIsolation;
@@ -241,7 +257,7 @@ export class Router {
     request: ExecutionRequest,
     { explainOnly = false } = {},
   ): Promise<{ decision: RoutingDecision; ranked: Evaluation[] }> {
-    if (this.closed) throw new ValidationError("the router has been closed");
+    if (this.closed) throw new RouterClosedError();
     const requested = request.runtime ?? "auto";
     const need = {
       language: request.language,
@@ -250,12 +266,18 @@ export class Router {
       network: request.network,
       packages: request.packages,
     };
-    const ids = requested === "auto" ? RUNTIME_IDS : [requested];
+    const all = this.registry.ids();
+    if (requested !== "auto" && !this.registry.has(requested)) {
+      throw new ValidationError(`unknown runtime "${requested}": use auto or one of ${all.join(", ")}`, [
+        { path: "runtime", message: `not a registered runtime (registered: ${all.join(", ")})` },
+      ]);
+    }
+    const ids = requested === "auto" ? all : [requested];
     const modules = importedModules(request.language, request.code);
     const evaluations = await Promise.all(
       ids.map((id) => this.evaluate(id, need, modules)),
     );
-    for (const id of RUNTIME_IDS) {
+    for (const id of all) {
       if (!ids.includes(id)) evaluations.push({ candidate: { runtime: id, eligible: false, reason: `not requested (runtime: "${requested}")` } });
     }
     const ranked = evaluations
@@ -291,7 +313,7 @@ export class Router {
     modules: string[],
   ): Promise<Evaluation> {
     const out = (reason: string): Evaluation => ({ candidate: { runtime: id, eligible: false, reason } });
-    if (!this.settings.enabledRuntimes.includes(id)) return out("disabled: not listed in CODEROUTER_RUNTIMES");
+    if (!this.enabled.has(id)) return out("disabled: not listed in CODEROUTER_RUNTIMES");
     const slot = await this.registry.load(id);
     if (slot.state === "missing") return out(slot.error.message);
     const runtime = slot.runtime;
@@ -300,8 +322,8 @@ export class Router {
     const caps = runtime.capabilities();
     const reason = ruleOut(caps, availability, need);
     if (reason) return out(reason);
-    const missing = modules.length && runtime.missingModules ? await runtime.missingModules(need.language, modules).catch(() => []) : [];
-    const { score: total, breakdown } = score(id, caps, need, missing);
+    const missing = modules.length && runtime.missingModules ? await runtime.missingModules(need.language, modules, need.isolation).catch(() => []) : [];
+    const { score: total, breakdown } = score(caps, need, missing);
     const why = missing.length
       ? `eligible; cannot import ${missing.join(", ")}`
       : `eligible (${caps.isolation} isolation, ~${caps.startupMs} ms start-up, ${caps.location})`;

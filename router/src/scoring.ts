@@ -5,7 +5,6 @@ import {
   type Capabilities,
   type Isolation,
   type Language,
-  type RuntimeId,
 } from "@coderouter/core";
 
 export interface ScoringInput {
@@ -18,7 +17,7 @@ export interface ScoringInput {
 
 /** Jobs longer than this hold a local core for too long: the seeds send them to E2B. */
 export const LONG_JOB_MS = 30_000;
-/** Beyond this a batch scheduler's start-up cost no longer matters: Bacalhau's territory. */
+/** Beyond this a cloud sandbox's default life is past: a runtime that prefers such jobs takes them. */
 export const VERY_LONG_JOB_MS = 10 * 60_000;
 
 /** The hard filters: returns why the runtime cannot take the request, or undefined if it can. */
@@ -53,7 +52,6 @@ export function ruleOut(caps: Capabilities, availability: Availability, request:
  *   packages would not.
  */
 export function score(
-  id: RuntimeId,
   caps: Capabilities,
   request: ScoringInput,
   missingModules: string[],
@@ -64,7 +62,7 @@ export function score(
     cost: -(caps.costPerSecondUsd * ((expected ?? 1000) / 1000)) * 1000,
     isolation: isolationAtLeast(request.isolation, "sandbox") && caps.isolation === "vm" ? 70 : 0,
     fidelity: caps.emulated ? -30 : 0,
-    duration: durationFit(id, caps, expected),
+    duration: durationFit(caps, expected),
     dependencies: 0,
   };
   if (missingModules.length) breakdown.dependencies = caps.packages === "installable" ? 20 : -100;
@@ -72,8 +70,13 @@ export function score(
   return { score: Math.round(total * 100) / 100, breakdown };
 }
 
-function durationFit(id: RuntimeId, caps: Capabilities, expected: number | undefined): number {
-  if (id === "bacalhau") return expected !== undefined && expected > VERY_LONG_JOB_MS ? 80 : -40;
+/** From declared capabilities only: a runtime with preferred durations is favoured inside them and held back outside. */
+function durationFit(caps: Capabilities, expected: number | undefined): number {
+  const preferred = caps.preferredDurationMs;
+  if (preferred) {
+    const inside = expected !== undefined && expected > (preferred.min ?? 0) && expected <= (preferred.max ?? Number.POSITIVE_INFINITY);
+    return inside ? 80 : -40;
+  }
   if (expected === undefined || expected <= LONG_JOB_MS) return 0;
   if (caps.location === "local") return -30;
   // Past a cloud sandbox's default life the batch cluster is the better remote.

@@ -15,6 +15,8 @@ import {
 export class EchoRuntime implements Runtime {
   executions: NormalizedRequest[] = [];
   closed = false;
+  /** Set by a test that needs the runtime to report some imports as not installed. */
+  missingModules?: Runtime["missingModules"];
 
   constructor(
     readonly id: RuntimeId,

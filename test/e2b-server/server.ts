@@ -1,78 +1,76 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
-import { createInterface } from "node:readline";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { body, json, type Faults, type SandboxRecord } from "./common.js";
+import { Envd } from "./envd.js";
+import { Interpreter, type InterpreterStats } from "./interpreter.js";
+
+export type { Faults } from "./common.js";
 
 /**
- * A local E2B: the control plane (api.e2b.app) and the in-sandbox services (envd on :49983, the
- * code interpreter on :49999) on one loopback port, speaking the JSON shapes the real SDK sends
- * and expects. Sandboxes are records with a server-side timeout; a code context is a real Python
- * or node kernel process; executions stream NDJSON like the code interpreter. Faults can be
- * injected to test what the client does when the service misbehaves.
+ * A local E2B: the control plane (api.e2b.app) and each sandbox's services — envd on port 49983,
+ * and in code-interpreter templates the interpreter on 49999 — on one loopback port, told apart
+ * by the E2b-Sandbox-Id and E2b-Sandbox-Port headers the SDK sends, speaking the shapes the real
+ * SDK sends and expects. Sandboxes are records with a server-side timeout and a home directory of
+ * their own; a code context is a real Python or node kernel process that behaves like E2B's
+ * (see interpreter.ts and kernels/); `base` sandboxes have envd only, as on E2B.
  */
 
 export interface LocalE2BOptions {
   /** The one key the control plane accepts. */
   apiKey?: string;
   port?: number;
-  /** RAM of each sandbox: kernels get this address-space (Python) or heap (node) cap. */
+  /** RAM of each sandbox, modelled as address space a kernel may add to its idle footprint. */
   memoryMb?: number;
+  /** Address space of an idle Python kernel, as on E2B's template (default 790 MB). */
+  kernelFootprintMb?: number;
+  /** How long a new code context takes to start (default 1500 ms, as measured on E2B). */
+  contextDelayMs?: number;
   pythonBin?: string;
 }
 
-export interface Faults {
-  /** Answer the next `times` creates with this status (401, 429, 500, 503…). */
-  createStatus?: { status: number; times: number };
-  /** Delay every create by this long. */
-  createDelayMs?: number;
-  /** Cut the stream of the next execution whose code contains `match` after this many messages. */
-  dropStream?: { after: number; match: string };
-  /** The next execution whose code contains this is accepted and never answered. */
-  hangExecution?: string;
-}
-
-interface Context {
-  id: string;
-  language: string;
-  cwd: string;
-  kernel: ChildProcess;
-  /** Receives the kernel's messages for the execution running now. */
-  listener?: (message: Record<string, unknown>) => void;
-  exit?: string;
-}
-
-interface LocalSandbox {
-  sandboxID: string;
-  templateID: string;
+interface LocalSandbox extends SandboxRecord {
   startedAt: Date;
   endAt: Date;
   timer: NodeJS.Timeout;
-  contexts: Map<string, Context>;
-  envs: Record<string, string>;
   metadata: Record<string, string>;
-  running: number;
+  created: Record<string, string>;
+  interpreter?: Interpreter;
+  envd: Envd;
 }
 
-const KERNELS = fileURLToPath(new URL("./kernels/", import.meta.url));
 const ENVD_VERSION = "0.2.0";
+const ENVD_PORT = "49983";
 const TEMPLATES = new Set(["code-interpreter-v1", "code-interpreter", "base"]);
 
 export class LocalE2B {
   readonly apiKey: string;
   readonly faults: Faults = {};
-  readonly stats = { created: 0, killed: 0, expired: 0, executions: 0, maxLive: 0, maxExecutionsInOneSandbox: 0 };
+  readonly stats: InterpreterStats & { created: number; killed: number; expired: number; maxLive: number } = {
+    created: 0,
+    killed: 0,
+    expired: 0,
+    maxLive: 0,
+    executions: 0,
+    maxExecutionsInOneSandbox: 0,
+    contextsCreated: 0,
+    contextsDeleted: 0,
+    streamsAborted: 0,
+  };
+  /** The start of each executed cell's code, in order, for tests that count what was sent. */
+  readonly cells: string[] = [];
+  /** Context start-up time; tests that make many contexts lower it. */
+  contextDelayMs: number;
   private readonly sandboxes = new Map<string, LocalSandbox>();
   private readonly server: Server;
-  private readonly memoryMb: number;
-  private readonly pythonBin: string;
   url = "";
 
   constructor(private readonly options: LocalE2BOptions = {}) {
     this.apiKey = options.apiKey ?? `e2b_local_${randomBytes(8).toString("hex")}`;
-    this.memoryMb = options.memoryMb ?? 512;
-    this.pythonBin = options.pythonBin ?? "/usr/bin/python3";
+    this.contextDelayMs = options.contextDelayMs ?? 1500;
     this.server = createServer((req, res) => {
       this.route(req, res).catch((error: Error) => {
         if (!res.headersSent) json(res, 500, { code: 500, message: error.message });
@@ -107,11 +105,12 @@ export class LocalE2B {
     const url = new URL(req.url ?? "/", this.url);
     const path = url.pathname;
     const sandboxHeader = req.headers["e2b-sandbox-id"];
-    if (typeof sandboxHeader === "string") return this.sandboxPlane(sandboxHeader, req, res, path);
+    if (typeof sandboxHeader === "string") return this.sandboxPlane(sandboxHeader, String(req.headers["e2b-sandbox-port"] ?? ""), req, res, url);
 
     if (req.headers["x-api-key"] !== this.apiKey) return json(res, 401, { code: 401, message: "Invalid API key" });
     const match = /^\/sandboxes\/([^/]+)(\/timeout)?$/.exec(path);
     if (req.method === "POST" && path === "/v2/sandboxes") return this.create(await body(req), res);
+    if (req.method === "POST" && path === "/sandboxes") return this.create(await body(req), res);
     if (req.method === "GET" && (path === "/v2/sandboxes" || path === "/sandboxes")) {
       // ?metadata=key%3Dvalue%26…: the SDK's filter, one URL-encoded query string of pairs.
       const wanted = [...new URLSearchParams(url.searchParams.get("metadata") ?? "")];
@@ -145,22 +144,42 @@ export class LocalE2B {
     }
     const templateID = String(request.templateID ?? "base");
     if (!TEMPLATES.has(templateID)) return json(res, 404, { code: 404, message: `template "${templateID}" not found` });
+    const sandboxID = `i${randomBytes(10).toString("hex")}`;
+    const created = (request.envVars as Record<string, string> | undefined) ?? {};
     const sandbox: LocalSandbox = {
-      sandboxID: `i${randomBytes(10).toString("hex")}`,
+      sandboxID,
       templateID,
+      home: mkdtempSync(join(tmpdir(), "e2b-local-home-")),
+      // envd's defaults: E2B_SANDBOX and the ids from the host (mmds), then the creation's variables.
+      envs: () => ({ E2B_SANDBOX: "true", E2B_SANDBOX_ID: sandboxID, E2B_TEMPLATE_ID: templateID, ...created }),
+      faults: this.faults,
+      running: 0,
       startedAt: new Date(),
       endAt: new Date(),
       timer: setTimeout(() => {}, 0),
-      contexts: new Map(),
-      envs: (request.envVars as Record<string, string> | undefined) ?? {},
       metadata: (request.metadata as Record<string, string> | undefined) ?? {},
-      running: 0,
+      created,
+      envd: undefined as unknown as Envd,
     };
+    sandbox.envd = new Envd(sandbox);
+    if (templateID !== "base") {
+      sandbox.interpreter = new Interpreter(
+        sandbox,
+        {
+          pythonBin: this.options.pythonBin ?? "/usr/bin/python3",
+          memoryMb: this.options.memoryMb ?? 1024,
+          kernelFootprintMb: this.options.kernelFootprintMb ?? 790,
+          contextDelayMs: () => this.contextDelayMs,
+        },
+        this.stats,
+        this.cells,
+      );
+    }
     this.schedule(sandbox, (Number(request.timeout) || 15) * 1000);
     this.sandboxes.set(sandbox.sandboxID, sandbox);
     this.stats.created++;
     this.stats.maxLive = Math.max(this.stats.maxLive, this.sandboxes.size);
-    json(res, 201, { sandboxID: sandbox.sandboxID, templateID, clientID: "local", envdVersion: ENVD_VERSION, domain: null });
+    json(res, 201, { sandboxID, templateID, clientID: "local", envdVersion: ENVD_VERSION, domain: null });
   }
 
   /** The server-side timeout: a sandbox nobody extends is killed, as E2B does. */
@@ -178,176 +197,20 @@ export class LocalE2B {
     const sandbox = this.sandboxes.get(id);
     if (!sandbox) return;
     clearTimeout(sandbox.timer);
-    for (const context of sandbox.contexts.values()) stopKernel(context);
+    sandbox.interpreter?.close();
+    sandbox.envd.close();
+    rmSync(sandbox.home, { recursive: true, force: true });
     this.sandboxes.delete(id);
     if (counted) this.stats.killed++;
   }
 
-  private async sandboxPlane(id: string, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  private async sandboxPlane(id: string, port: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const sandbox = this.sandboxes.get(id);
     // E2B's edge answers 502 for a sandbox that is gone; the SDK reads it as "not running".
     if (!sandbox) return void res.writeHead(502, { "content-type": "text/plain" }).end(`The sandbox ${id} was not found`);
-    const interpreter = sandbox.templateID !== "base";
-    if (req.method === "GET" && path === "/health") return void res.writeHead(204).end();
-    if (!interpreter) return void res.writeHead(502, { "content-type": "text/plain" }).end("port 49999 is not open in this sandbox");
-    if (req.method === "POST" && path === "/contexts") {
-      const { language, cwd } = (await body(req)) as { language?: string; cwd?: string };
-      const context = this.startKernel(sandbox, language ?? "python", cwd ?? "/home/user");
-      return json(res, 200, { id: context.id, language: context.language, cwd: context.cwd });
-    }
-    if (req.method === "GET" && path === "/contexts") {
-      return json(res, 200, [...sandbox.contexts.values()].map(({ id: cid, language, cwd }) => ({ id: cid, language, cwd })));
-    }
-    const contextMatch = /^\/contexts\/([^/]+)$/.exec(path);
-    if (req.method === "DELETE" && contextMatch) {
-      const context = sandbox.contexts.get(contextMatch[1]!);
-      if (!context) return void res.writeHead(404).end(`context ${contextMatch[1]} not found`);
-      stopKernel(context);
-      sandbox.contexts.delete(context.id);
-      return void res.writeHead(204).end();
-    }
-    if (req.method === "POST" && path === "/execute") return this.execute(sandbox, (await body(req)) as ExecuteBody, res);
-    res.writeHead(404).end(`no route for ${req.method} ${path}`);
-  }
-
-  private startKernel(sandbox: LocalSandbox, language: string, cwd: string): Context {
-    const bytes = this.memoryMb * 1024 * 1024;
-    const python = language === "python";
-    const command = python ? "prlimit" : process.execPath;
-    const args = python
-      ? [`--as=${bytes}`, this.pythonBin, "-u", `${KERNELS}python_kernel.py`]
-      : [`--max-old-space-size=${this.memoryMb}`, `${KERNELS}node_kernel.cjs`];
-    const kernel = spawn(command, args, {
-      // The sandbox's own environment: nothing of the host's but what a process needs to start.
-      // A sandbox's Python is its user's to install into, as in E2B's own image.
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", PIP_BREAK_SYSTEM_PACKAGES: "1", ...sandbox.envs },
-      cwd: "/tmp",
-      detached: true,
-      stdio: ["pipe", "pipe", "pipe", "pipe"],
-    });
-    const context: Context = { id: randomUUID(), language, cwd, kernel };
-    createInterface({ input: kernel.stdio[3] as NodeJS.ReadableStream, crlfDelay: Infinity }).on("line", (line) => {
-      context.listener?.(JSON.parse(line) as Record<string, unknown>);
-    });
-    // What the kernel's process (or anything it started) writes to its real stdout and stderr.
-    kernel.stdout!.on("data", (chunk: Buffer) => context.listener?.({ type: "stdout", text: chunk.toString() }));
-    let stderrTail = "";
-    kernel.stderr!.on("data", (chunk: Buffer) => {
-      stderrTail = (stderrTail + chunk.toString()).slice(-4096);
-      context.listener?.({ type: "stderr", text: chunk.toString() });
-    });
-    kernel.stdin!.on("error", () => {});
-    kernel.on("exit", (code, signal) => {
-      const oom = /out of memory|MemoryError|Cannot allocate/i.test(stderrTail);
-      context.exit = `the kernel died (${signal ?? `exit ${code}`})${oom ? ": out of memory" : ""}`;
-      context.listener?.({ type: "died", message: context.exit });
-    });
-    sandbox.contexts.set(context.id, context);
-    return context;
-  }
-
-  /** The start of each executed cell's code, in order, for tests that count what was sent. */
-  readonly cells: string[] = [];
-
-  private execute(sandbox: LocalSandbox, request: ExecuteBody, res: ServerResponse): void {
-    this.stats.executions++;
-    this.cells.push(request.code.slice(0, 40));
-    let context: Context | undefined;
-    if (request.context_id) {
-      context = sandbox.contexts.get(request.context_id);
-      if (!context) return void res.writeHead(404).end(`context ${request.context_id} not found`);
-    } else {
-      const language = request.language ?? "python";
-      context = [...sandbox.contexts.values()].find((c) => c.language === language && c.cwd === "default");
-      context ??= this.startKernel(sandbox, language, "default");
-    }
-    res.writeHead(200, { "content-type": "application/x-ndjson" });
-    sandbox.running++;
-    this.stats.maxExecutionsInOneSandbox = Math.max(this.stats.maxExecutionsInOneSandbox, sandbox.running);
-    res.on("close", () => sandbox.running--);
-    if (this.faults.hangExecution !== undefined && request.code.includes(this.faults.hangExecution)) {
-      this.faults.hangExecution = undefined;
-      return;
-    }
-    let dropAfter: number | undefined;
-    if (this.faults.dropStream && request.code.includes(this.faults.dropStream.match)) {
-      dropAfter = this.faults.dropStream.after;
-      this.faults.dropStream = undefined;
-    }
-    const write = (message: Record<string, unknown>) => {
-      if (res.destroyed) return;
-      res.write(JSON.stringify(message) + "\n");
-      if (dropAfter !== undefined && --dropAfter <= 0) res.destroy();
-    };
-    const finish = () => {
-      if (context.listener === listener) context.listener = undefined;
-      if (!res.destroyed) res.end();
-    };
-    const listener = (message: Record<string, unknown>) => {
-      const timestamp = new Date().toISOString();
-      switch (message.type) {
-        case "stdout":
-        case "stderr":
-          return write({ type: message.type, text: message.text, timestamp });
-        case "number_of_executions":
-          return write(message);
-        case "result":
-          return write(resultMessage(message));
-        case "error":
-          return write({ type: "error", name: message.name, value: message.value, traceback: message.traceback });
-        case "died":
-          write({ type: "error", name: "DeadKernelError", value: message.message, traceback: "" });
-          write({ type: "end_of_execution" });
-          return finish();
-        case "end":
-          write({ type: "end_of_execution" });
-          return finish();
-      }
-    };
-    if (context.exit) {
-      listener({ type: "died", message: context.exit });
-      return;
-    }
-    context.listener = listener;
-    res.on("close", () => {
-      if (context.listener === listener) context.listener = undefined;
-    });
-    context.kernel.stdin!.write(JSON.stringify({ code: request.code, env: request.env_vars ?? {} }) + "\n");
-  }
-}
-
-interface ExecuteBody {
-  code: string;
-  context_id?: string;
-  language?: string;
-  env_vars?: Record<string, string>;
-}
-
-/** A kernel's MIME bundle in the code interpreter's result shape. */
-function resultMessage(message: Record<string, unknown>): Record<string, unknown> {
-  const fields: Record<string, string> = {
-    "text/plain": "text",
-    "text/html": "html",
-    "text/markdown": "markdown",
-    "image/svg+xml": "svg",
-    "image/png": "png",
-    "image/jpeg": "jpeg",
-    "application/pdf": "pdf",
-    "text/latex": "latex",
-    "application/json": "json",
-    "application/javascript": "javascript",
-  };
-  const out: Record<string, unknown> = { type: "result", is_main_result: message.is_main_result };
-  for (const [mime, field] of Object.entries(fields)) if (message[mime] !== undefined) out[field] = message[mime];
-  return out;
-}
-
-function stopKernel(context: Context): void {
-  context.listener?.({ type: "died", message: "the sandbox was killed" });
-  try {
-    process.kill(-context.kernel.pid!, "SIGKILL");
-  } catch {
-    // Already gone.
+    if (port === ENVD_PORT) return sandbox.envd.route(req, res, url);
+    if (!sandbox.interpreter) return void res.writeHead(502, { "content-type": "text/plain" }).end(`port ${port} is not open in this sandbox`);
+    return sandbox.interpreter.route(req, res, url.pathname);
   }
 }
 
@@ -365,15 +228,4 @@ function describe(sandbox: LocalSandbox): Record<string, unknown> {
     state: "running",
     envdVersion: ENVD_VERSION,
   };
-}
-
-function json(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
-}
-
-async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString();
-  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
 }

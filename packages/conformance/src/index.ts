@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import * as S from "./snippets.js";
 import { paritySection } from "./parity.js";
 import { describeTenantAttacks } from "./tenant-state.js";
+import { unsettledPromiseSection } from "./unsettled.js";
 
 export interface ConformanceOptions {
   /** Label of the suite, e.g. "subprocess". */
@@ -31,6 +32,11 @@ export interface ConformanceOptions {
    * files, JavaScript's through the engine).
    */
   sandbox?: "engine" | "os" | "wasm";
+  /**
+   * false for a remote kernel that cannot tell an unsettled promise from a slow one (it waits for
+   * the cell's timeout); every local runtime keeps the rule (unsettled.ts).
+   */
+  unsettledPromises?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -272,6 +278,7 @@ export function runConformance(options: ConformanceOptions): void {
         });
       });
 
+      if (language !== "python" && options.unsettledPromises !== false) unsettledPromiseSection(run, language);
       paritySection(language, run, () => runtime.id);
 
       if ((options.sandbox === "engine" || options.sandbox === "wasm") && language !== "python") {

@@ -155,6 +155,36 @@ def syntax_result(exc):
     return {"error": {"kind": "syntax", "name": type(exc).__name__, "message": message, "traceback": text}}
 
 
+def display_module():
+    """coderouter_display, beside this file (the bootstrap took the runners' directory off sys.path)."""
+    module = sys.modules.get("coderouter_display")
+    if module is None:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        try:
+            import coderouter_display as module
+        finally:
+            del sys.path[0]
+    return module
+
+
+def display(*values):
+    """IPython's display(), as E2B's interpreter offers it; see coderouter_display."""
+    display_module().display(*values)
+
+
+def with_artifacts(result):
+    """Figures and display() output as the result's artifacts (matplotlib non-interactive)."""
+    if "coderouter_display" in sys.modules or "matplotlib.pyplot" in sys.modules:
+        try:
+            artifacts = display_module().collect()
+        except Exception as exc:  # noqa: BLE001 - a figure that cannot render must not lose the result
+            sys.stderr.write("coderouter: a display could not be rendered: %s\n" % exc)
+            artifacts = []
+        if artifacts:
+            result["artifacts"] = artifacts
+    return result
+
+
 MAIN = [None]  # the __main__ module whose namespace the code runs in
 
 
@@ -174,6 +204,9 @@ def make_globals(inputs, scope=None):
         module.__builtins__ = builtins
         MAIN[0] = module
         scope = module.__dict__
+    # Figures render off-screen (they come back as artifacts), and display() is at hand, as on E2B.
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    scope.setdefault("display", display)
     scope["inputs"] = inputs
     for key, value in inputs.items():
         if key.isidentifier() and not keyword.iskeyword(key):
@@ -186,6 +219,10 @@ def run(code, inputs, scope=None):
 
     `scope` is a session's namespace, kept between runs; without one every run starts empty.
     """
+    return with_artifacts(run_code(code, inputs, scope))
+
+
+def run_code(code, inputs, scope=None):
     SOURCE[0] = code
     fresh = scope is None
     import _ast

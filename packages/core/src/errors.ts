@@ -1,11 +1,45 @@
 import type { RoutingDecision, RuntimeId } from "./schemas.js";
 
-/** Every error coderouter throws carries a stable `kind` callers can switch on. */
+/** The closed set of `kind`s an error thrown by coderouter carries (a result's own errors are ERROR_KINDS). */
+export const FAILURE_KINDS = [
+  "validation",
+  "config",
+  "no_runtime",
+  "runtime_unavailable",
+  "infrastructure",
+  "not_installed",
+  "closed",
+  "router_closed",
+  "too_many_sessions",
+  "session_closed",
+  "code",
+] as const;
+export type FailureKind = (typeof FAILURE_KINDS)[number];
+
+// A registered symbol: isInstance holds across two copies of this package in one process.
+const MARKER = Symbol.for("coderouter.error");
+
+/**
+ * Every error coderouter throws carries a stable `kind` callers can switch on, the HTTP status it
+ * answers with, and whether trying the same call again later can help (as the AI SDK's
+ * APICallError: 408, 409, 429 and 5xx are retryable, other statuses are not, unless said otherwise).
+ */
 export abstract class CoderouterError extends Error {
-  abstract readonly kind: string;
+  abstract readonly kind: FailureKind;
+  abstract readonly statusCode: number;
+  readonly [MARKER] = true;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
+  }
+
+  get isRetryable(): boolean {
+    return [408, 409, 429].includes(this.statusCode) || this.statusCode >= 500;
+  }
+
+  /** Like instanceof, but true for an error from another copy of coderouter too. */
+  static isInstance(error: unknown): error is CoderouterError {
+    return typeof error === "object" && error !== null && (error as { [MARKER]?: unknown })[MARKER] === true;
   }
 }
 
@@ -17,6 +51,7 @@ export interface ValidationIssue {
 /** The request (or a file path, or an option) is not acceptable; nothing was run. */
 export class ValidationError extends CoderouterError {
   readonly kind = "validation";
+  readonly statusCode = 400;
   constructor(
     message: string,
     readonly issues: ValidationIssue[] = [],
@@ -28,6 +63,11 @@ export class ValidationError extends CoderouterError {
 /** A configuration value (environment variable or option) is invalid; names the variable. */
 export class ConfigError extends CoderouterError {
   readonly kind = "config";
+  /** The service, not the caller, is misconfigured; that does not mend itself, so it is not retryable. */
+  readonly statusCode = 500;
+  override get isRetryable(): boolean {
+    return false;
+  }
   constructor(
     message: string,
     readonly variable: string,
@@ -39,6 +79,7 @@ export class ConfigError extends CoderouterError {
 /** `runtime: "auto"` found no runtime that can take the request; the decision says why for each. */
 export class NoRuntimeAvailableError extends CoderouterError {
   readonly kind = "no_runtime";
+  readonly statusCode = 503;
   constructor(
     message: string,
     readonly decision: RoutingDecision,
@@ -50,6 +91,7 @@ export class NoRuntimeAvailableError extends CoderouterError {
 /** An explicitly requested runtime cannot take the request; it is never silently replaced. */
 export class RuntimeUnavailableError extends CoderouterError {
   readonly kind = "runtime_unavailable";
+  readonly statusCode = 503;
   constructor(
     readonly runtime: RuntimeId,
     readonly reason: string,
@@ -64,13 +106,22 @@ export class RuntimeUnavailableError extends CoderouterError {
  * not be created, a service that refused the credentials. The router falls back to the next candidate.
  */
 export class InfrastructureError extends CoderouterError {
-  readonly kind: string = "infrastructure";
+  readonly kind: FailureKind = "infrastructure";
+  /** 502 by default: a backend behind coderouter failed. */
+  readonly statusCode: number;
+  readonly #retryable: boolean | undefined;
   constructor(
     readonly runtime: RuntimeId,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { statusCode?: number; isRetryable?: boolean },
   ) {
     super(message, options);
+    this.statusCode = options?.statusCode ?? 502;
+    this.#retryable = options?.isRetryable;
+  }
+
+  override get isRetryable(): boolean {
+    return this.#retryable ?? super.isRetryable;
   }
 }
 
@@ -82,7 +133,8 @@ export class RuntimeNotInstalledError extends InfrastructureError {
     readonly hint: string,
     options?: ErrorOptions & { fix?: string },
   ) {
-    super(runtime, `runtime "${runtime}" is not installed: ${hint}`, options);
+    // Installing takes an operator: trying again will not help by itself.
+    super(runtime, `runtime "${runtime}" is not installed: ${hint}`, { ...options, statusCode: 503, isRetryable: false });
     this.fix = options?.fix;
   }
   /** The command that installs it, when one does. */
@@ -93,7 +145,7 @@ export class RuntimeNotInstalledError extends InfrastructureError {
 export class RuntimeClosedError extends InfrastructureError {
   override readonly kind = "closed";
   constructor(runtime: RuntimeId) {
-    super(runtime, `runtime "${runtime}" has been closed`);
+    super(runtime, `runtime "${runtime}" has been closed`, { statusCode: 503 });
   }
 }
 
@@ -104,6 +156,7 @@ export class RuntimeClosedError extends InfrastructureError {
  */
 export class CodeExecutionError extends CoderouterError {
   readonly kind = "code";
+  readonly statusCode = 422;
   constructor(
     message: string,
     readonly language: string,
@@ -117,10 +170,32 @@ export class CodeExecutionError extends CoderouterError {
 /** The session is gone: closed, expired after idling, or its worker ended. Open a new one. */
 export class SessionClosedError extends CoderouterError {
   readonly kind = "session_closed";
+  readonly statusCode = 404;
   constructor(
     readonly sessionId: string,
     readonly reason: string,
   ) {
     super(`session ${sessionId} has ended (${reason}): open a new session`);
+  }
+}
+
+/** The router was closed (a service draining for shutdown): another instance can take the call. */
+export class RouterClosedError extends CoderouterError {
+  readonly kind = "router_closed";
+  readonly statusCode = 503;
+  constructor() {
+    super("the router has been closed: it takes no more work (the service is shutting down)");
+  }
+}
+
+/** As many sessions are open as the limit allows; one closing or idling out makes room. */
+export class TooManySessionsError extends CoderouterError {
+  readonly kind = "too_many_sessions";
+  readonly statusCode = 429;
+  constructor(
+    readonly open: number,
+    readonly limit: number,
+  ) {
+    super(`${open} sessions are open, the most CODEROUTER_MAX_SESSIONS (${limit}) allows: close one or wait for an idle one to expire`);
   }
 }

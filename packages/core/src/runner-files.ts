@@ -10,6 +10,8 @@ export const runnersDir = fileURLToPath(new URL("../runners/", import.meta.url))
 
 export const runnerFiles = {
   python: join(runnersDir, "coderouter_runner.py"),
+  /** Figures and display() as artifacts; imported by the Python runner when the code uses them. */
+  display: join(runnersDir, "coderouter_display.py"),
   node: join(runnersDir, "node_runner.cjs"),
   toOutput: join(runnersDir, "to-output.cjs"),
   inspect: join(runnersDir, "inspect.cjs"),

@@ -21,6 +21,11 @@ export interface Capabilities {
    * extensions. The router prefers a native interpreter when one can take the request.
    */
   emulated?: boolean;
+  /**
+   * The expected durations this runtime is best at (a batch cluster: hours, not seconds). Inside
+   * the range it is favoured, outside it is held back; without one, duration counts by location.
+   */
+  preferredDurationMs?: { min?: number; max?: number };
 }
 
 export interface Availability {
@@ -44,7 +49,7 @@ export interface Runtime {
    * Of the modules the code imports, those this runtime cannot provide. Lets the router favour a
    * runtime with packages over one that would fail with ModuleNotFoundError.
    */
-  missingModules?(language: Language, modules: string[]): Promise<string[]>;
+  missingModules?(language: Language, modules: string[], isolation?: Isolation): Promise<string[]>;
   /** Sizes of the runtime's warm pools, for metrics: pool name → resources ready now. */
   poolSizes?(): Record<string, number>;
   /** Frees every process, pool and handle the runtime owns. Idempotent. */
@@ -58,11 +63,21 @@ export interface SharedSettings {
 }
 
 /**
+ * The version of the runtime contract (Runtime, Capabilities, RuntimeDefinition) this build
+ * implements. A definition carries the version of the coderouter it was built with, stamped by
+ * defineRuntime; the router refuses one built for another contract instead of failing later.
+ */
+export const RUNTIME_CONTRACT_VERSION = 1;
+
+/**
  * A backend as the registry sees it: its own settings (read from the environment by the router,
  * validated by this schema, named after the variables users set) and a factory.
- * Each runtime package's default export is one of these.
+ * Each runtime package's default export is one of these; a plug-in passes its own to
+ * `createRouter({ runtimes: [...] })`.
  */
 export interface RuntimeDefinition<S extends z.ZodType = z.ZodType> {
+  /** The contract this definition implements; defineRuntime fills it in. */
+  contractVersion: number;
   id: RuntimeId;
   description: string;
   /** Maps each environment variable this runtime reads to its settings key. */
@@ -71,8 +86,11 @@ export interface RuntimeDefinition<S extends z.ZodType = z.ZodType> {
   create(settings: z.output<S>, shared: SharedSettings): Runtime;
 }
 
-export function defineRuntime<S extends z.ZodType>(definition: RuntimeDefinition<S>): RuntimeDefinition<S> {
-  return definition;
+/** Declares a runtime: built-ins and plug-ins alike. The contract version is this build's. */
+export function defineRuntime<S extends z.ZodType>(
+  definition: Omit<RuntimeDefinition<S>, "contractVersion"> & { contractVersion?: number },
+): RuntimeDefinition<S> {
+  return { contractVersion: RUNTIME_CONTRACT_VERSION, ...definition };
 }
 
 /** What a runtime needs to open a session; the router fills in the defaults. */

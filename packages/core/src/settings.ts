@@ -35,8 +35,19 @@ export const setting = {
           : v,
       z.array(z.enum(allowed, { error: `each entry must be one of: ${allowed.join(", ")}` })),
     ),
+  /** A comma-separated list of names (an env var) or an array (an option), checked by the caller. */
+  names: () => z.preprocess(splitList, z.array(z.string().min(1))),
   string: () => z.string().trim().min(1),
 };
+
+function splitList(v: unknown): unknown {
+  return typeof v === "string"
+    ? v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : v;
+}
 
 /**
  * Validates settings read from `env` (through `variables`: env var → settings key) merged with

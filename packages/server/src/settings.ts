@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { ConfigError, IsolationSchema, readSettings, setting } from "coderouter";
+import { ConfigError, IsolationSchema } from "coderouter";
+import { readSettings, setting } from "coderouter/runtime-kit";
 
 const names = z.preprocess((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()));
 

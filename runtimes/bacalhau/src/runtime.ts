@@ -77,6 +77,8 @@ export class BacalhauRuntime implements Runtime {
       packages: "none",
       sessions: false,
       location: "remote",
+      // A batch scheduler's start-up stops mattering past ten minutes: it is held back for anything shorter.
+      preferredDurationMs: { min: 10 * 60_000 },
     };
   }
 

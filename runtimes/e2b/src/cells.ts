@@ -10,10 +10,15 @@ import {
 /**
  * The code cells sent to E2B's interpreter. A context is first given a prelude that defines
  * `__coderouter_run` from the same wrappers the local runtimes use (coderouter_runner.py,
- * to-output.cjs); each execution is then one short cell calling it with the user's code and
- * inputs as base64 data, never spliced into source. The result comes back as the cell's displayed
- * value: an object whose MIME bundle holds application/json, which the interpreter returns in the
- * main result's `json`.
+ * to-output.cjs); each execution is then one short cell calling it with the user's code, inputs
+ * and environment as base64 data, never spliced into source (the interpreter's own `env_vars`
+ * would be: it writes them into the cell unquoted). The result comes back as the cell's displayed
+ * value: an object whose MIME bundle holds application/json (IPython's `_repr_json_`, nel's
+ * `_toMime()` in E2B's ijavascript kernel), which the interpreter returns in the result's `json`.
+ *
+ * The interpreter prepends the sandbox's environment to a context's first cell as assignment
+ * lines without a terminator (`process.env['E2B_SANDBOX'] = 'true'`), so each cell starts with a
+ * statement that a preceding expression cannot swallow.
  */
 
 const base64 = (text: string) => Buffer.from(text).toString("base64");
@@ -29,15 +34,15 @@ export function preludeCell(language: Language): string {
 }
 
 export function pythonCell(request: NormalizedRequest): string {
-  const payload = base64(JSON.stringify({ code: request.code, inputs: request.inputs, memoryMb: request.memoryMb }));
+  const payload = base64(JSON.stringify({ code: request.code, inputs: request.inputs, env: request.env ?? {}, memoryMb: request.memoryMb }));
   return `__coderouter_run("${payload}")`;
 }
 
 /** JavaScript and TypeScript: the snippet was prepared (types stripped, last expression returned) on the host. */
 export function javascriptCell(request: NormalizedRequest, prepared: Extract<PreparedJavaScript, { ok: true }>): string {
   const { source } = asyncFunctionSource(prepared.body);
-  const payload = base64(JSON.stringify({ source, filename: prepared.filename, inputs: request.inputs }));
-  return `await globalThis.__coderouter_run("${payload}")`;
+  const payload = base64(JSON.stringify({ source, filename: prepared.filename, inputs: request.inputs, env: request.env ?? {} }));
+  return `;await globalThis.__coderouter_run("${payload}")`;
 }
 
 function pythonPreludeCell(): string {
@@ -45,7 +50,11 @@ function pythonPreludeCell(): string {
   // runner) is refused: such code then runs on a thread of its own.
   return `def __coderouter_define():
 ${indent(pythonRunnerSource(), "    ")}
-    import asyncio, base64, json, resource, threading
+    import asyncio, base64, builtins, json, os, resource, threading
+
+    # The kernel shows figures and display() itself (the inline backend, IPython's display).
+    runner.with_artifacts = lambda result: result
+    runner.display = getattr(builtins, "display", runner.display)
 
     class Result:
         def __init__(self, result):
@@ -57,32 +66,54 @@ ${indent(pythonRunnerSource(), "    ")}
         def __repr__(self):
             return ${JSON.stringify(RESULT_TEXT)}
 
+    def limit_memory(megabytes):
+        """Bounds what the code may add to the kernel's address space (the kernel already maps
+        ~790 MB on E2B: a limit on the whole would starve it). Returns the limit to restore."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        with open("/proc/self/status") as status:
+            used = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+        wanted = used + megabytes * 1048576
+        if hard != resource.RLIM_INFINITY and wanted >= hard:
+            return None
+        resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+        return soft, hard
+
     def run(payload):
         request = json.loads(base64.b64decode(payload))
-        # The request's memory limit, unless the sandbox's own is already lower.
-        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-        if request.get("memoryMb") and hard != resource.RLIM_INFINITY and request["memoryMb"] * 1048576 >= hard:
-            request["memoryMb"] = None
-        runner.apply_limits(request, cpu=False)
+        env = request.get("env") or {}
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        previous = limit_memory(request["memoryMb"]) if request.get("memoryMb") else None
         try:
-            asyncio.get_running_loop()
-            in_loop = "await" in request["code"]
-        except RuntimeError:
-            in_loop = False
-        if in_loop:
-            box = []
-            worker = threading.Thread(target=lambda: box.append(runner.run(request["code"], request["inputs"])))
-            worker.start()
-            worker.join()
-            result = box[0]
-        else:
-            result = runner.run(request["code"], request["inputs"])
+            try:
+                asyncio.get_running_loop()
+                in_loop = "await" in request["code"]
+            except RuntimeError:
+                in_loop = False
+            if in_loop:
+                box = []
+                worker = threading.Thread(target=lambda: box.append(runner.run(request["code"], request["inputs"])))
+                worker.start()
+                worker.join()
+                result = box[0]
+            else:
+                result = runner.run(request["code"], request["inputs"])
+        finally:
+            if previous:
+                resource.setrlimit(resource.RLIMIT_AS, previous)
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         try:
             json.dumps(result, allow_nan=False)
         except (TypeError, ValueError) as exc:
             result = runner.error_result("runtime", exc, "")
         return Result(result)
 
+    # A first run pays the runner's one-time costs (imports, codecs) here, off the request's clock.
+    runner.run("None", {})
     return run
 
 
@@ -92,14 +123,28 @@ del __coderouter_define
 }
 
 function javascriptPreludeCell(): string {
-  return `(() => {
+  // The environment is the process's for the run, then put back as it was.
+  return `;(() => {
   const run = ${javascriptRunnerSource()};
+  const withEnv = async (payload) => {
+    const { env } = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(payload), (c) => c.charCodeAt(0))));
+    const saved = Object.keys(env ?? {}).map((key) => [key, process.env[key]]);
+    Object.assign(process.env, env);
+    try {
+      return await run(payload);
+    } finally {
+      for (const [key, value] of saved) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  };
   const display = async (payload) => {
-    const result = await run(payload);
-    return { [Symbol.for("Jupyter.display")]: () => ({ "application/json": result, "text/plain": ${JSON.stringify(RESULT_TEXT)} }) };
+    const result = await withEnv(payload);
+    return { _toMime: () => ({ "application/json": result, "text/plain": ${JSON.stringify(RESULT_TEXT)} }) };
   };
   Object.defineProperty(globalThis, "__coderouter_run", { value: display, enumerable: false });
-})()
+})();
 `;
 }
 

@@ -13,7 +13,7 @@ export class E2BServiceError extends InfrastructureError {
     readonly status?: number,
     options?: ErrorOptions,
   ) {
-    super("e2b", message, options);
+    super("e2b", message, { ...options, isRetryable: retryable });
   }
 }
 

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { createDebug, RuntimeClosedError } from "@coderouter/core";
+import { RuntimeClosedError } from "@coderouter/core";
+import { log } from "./log.js";
 import type { Sandbox } from "./sdk.js";
 
-const debug = createDebug("coderouter:e2b");
 
 /** A sandbox lent to one execution; nobody else uses it until it is released. */
 export interface Lease {
@@ -82,6 +82,7 @@ export class SandboxPool {
         const [{ lease, timer }] = this.idle.splice(index, 1) as [Idle];
         clearTimeout(timer);
         this.busy.add(lease.sandbox);
+        log.pool(`lent warm sandbox ${lease.sandbox.sandboxId} (${lease.fresh ? "unused" : "used before"}), ${this.idle.length} left idle`);
         this.refill();
         return { ...lease, waitedMs: performance.now() - started };
       }
@@ -98,8 +99,10 @@ export class SandboxPool {
   release(lease: Lease, reusable: boolean): void {
     // Not busy any more: close() has already killed it.
     if (!this.busy.delete(lease.sandbox)) return;
-    if (reusable && !this.closed && lease.expiresAt - Date.now() > 10_000) this.keep({ ...lease, fresh: false });
-    else this.kill(lease.sandbox);
+    if (reusable && !this.closed && lease.expiresAt - Date.now() > 10_000) {
+      this.keep({ ...lease, fresh: false });
+      log.pool(`sandbox ${lease.sandbox.sandboxId} back in the pool, ${this.idle.length} idle`);
+    } else this.kill(lease.sandbox);
     this.refill();
     this.wake();
   }
@@ -117,7 +120,7 @@ export class SandboxPool {
         })
         .catch((error: Error) => {
           this.lastError = error;
-          debug(`warming a sandbox failed: ${error.message}`);
+          log.pool(`warming a sandbox failed: ${error.message}`);
         })
         .finally(() => this.refilling--);
     }
@@ -150,17 +153,17 @@ export class SandboxPool {
     try {
       ids = await this.options.tagged(this.owner);
     } catch (error) {
-      return debug(`listing this pool's sandboxes failed: ${(error as Error).message}`);
+      return log.kill(`listing this pool's sandboxes failed: ${(error as Error).message}`);
     }
     await Promise.all(
       ids
         .filter((id) => !this.known.has(id))
         .map((id) => {
           this.known.add(id);
-          debug(`killing sandbox ${id}, created after its creation request had given up`);
+          log.kill(`killing sandbox ${id}, created after its creation request had given up`);
           return this.options.killById(id).then(
             () => void this.counts.orphansKilled++,
-            (error: Error) => debug(`killing orphan ${id} failed: ${error.message}`),
+            (error: Error) => log.kill(`killing orphan ${id} failed: ${error.message}`),
           );
         }),
     );
@@ -174,6 +177,7 @@ export class SandboxPool {
 
   private async createOne(): Promise<Lease> {
     this.creating++;
+    const started = performance.now();
     try {
       const sandbox = await this.options.create(this.owner).catch((error: Error) => {
         if (error.name === "TimeoutError" || error.name === "AbortError" || (error.cause as Error | undefined)?.name === "TimeoutError") {
@@ -185,7 +189,7 @@ export class SandboxPool {
       });
       this.known.add(sandbox.sandboxId);
       this.counts.created++;
-      debug(`created sandbox ${sandbox.sandboxId}`);
+      log.create(`created sandbox ${sandbox.sandboxId} in ${Math.round(performance.now() - started)} ms`);
       // Closed while it was being created: it must not outlive the pool.
       if (this.closed) {
         this.kill(sandbox);
@@ -217,8 +221,11 @@ export class SandboxPool {
     const killing = sandbox
       .kill()
       .then(
-        () => void this.counts.killed++,
-        (error: Error) => debug(`killing sandbox ${sandbox.sandboxId} failed (its service-side timeout will end it): ${error.message}`),
+        () => {
+          this.counts.killed++;
+          log.kill(`killed sandbox ${sandbox.sandboxId}`);
+        },
+        (error: Error) => log.kill(`killing sandbox ${sandbox.sandboxId} failed (its service-side timeout will end it): ${error.message}`),
       )
       .finally(() => this.kills.delete(killing));
     this.kills.add(killing);
@@ -241,9 +248,11 @@ export class SandboxPool {
 }
 
 /**
- * On SIGINT/SIGTERM every pool kills its sandboxes before the process ends: a sandbox left behind
- * costs money until its service-side timeout. Listening to a signal replaces Node's default exit,
- * so once the pools are closed the signal is raised again for the default (or other listeners).
+ * Every pool kills its sandboxes before the process ends: a sandbox left behind costs money
+ * until its service-side timeout. On SIGINT/SIGTERM, listening replaces Node's default exit, so
+ * once the pools are closed the signal is raised again for the default (or other listeners).
+ * When the process ends on its own (its event loop drained, `router.close()` never called),
+ * `beforeExit` closes the pools; their kills keep the loop alive until they are done.
  */
 const pools = new Set<SandboxPool>();
 let handlersInstalled = false;
@@ -261,4 +270,9 @@ function installSignalHandlers(): void {
     };
     process.on(signal, handler);
   }
+  process.on("beforeExit", () => {
+    if (!pools.size) return;
+    log.kill(`the process is ending: closing ${pools.size} pool(s)`);
+    for (const pool of pools) void pool.close();
+  });
 }

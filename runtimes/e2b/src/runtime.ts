@@ -1,5 +1,4 @@
 import {
-  createDebug,
   inUserPositions,
   isolationAtLeast,
   limitError,
@@ -16,23 +15,41 @@ import {
   type Language,
   type LimitKind,
   type NormalizedRequest,
+  type PreparedJavaScript,
   type Runtime,
   type RuntimeResult,
 } from "@coderouter/core";
 import { installCell, javascriptCell, preludeCell, pythonCell } from "./cells.js";
 import { E2BServiceError, redact, serviceError } from "./errors.js";
 import { SandboxPool, type Lease } from "./pool.js";
-import { loadSdk, sandboxClass, type Context, type Execution, type Result, type Sandbox, type SandboxClass } from "./sdk.js";
-import { costUsd, INTERPRETER_TEMPLATE, type E2BSettings } from "./settings.js";
+import { toArtifacts } from "./artifacts.js";
+import { log } from "./log.js";
+import { installWrappers, runCommand } from "./commands.js";
+import { runCell, type CellExecution, type CellOptions } from "./interpreter.js";
+import { loadSdk, sandboxClass, type Context, type Sandbox, type SandboxClass } from "./sdk.js";
+import { costUsd, type E2BSettings } from "./settings.js";
 
-const debug = createDebug("coderouter:e2b");
 
 /** Room past the execution's own timeout before the service may end the sandbox under it. */
 const LIFE_MARGIN_MS = 30_000;
 /** How long a package installation may take, on top of the execution's timeout. */
 const INSTALL_TIMEOUT_MS = 120_000;
 
-type Outcome = { execution: Execution } | { failure: unknown } | { limit: LimitKind };
+interface RunOutcome {
+  stdout: OutputStream;
+  stderr: OutputStream;
+  startupMs: number;
+  artifacts: Artifact[];
+  /** The code context it ran in; none when it ran as a command. */
+  contextId?: string;
+  output?: JsonValue;
+  error?: ExecutionError;
+  reusable: boolean;
+  /** A limit ended the execution while the kernel was running it. */
+  limited?: boolean;
+}
+
+type Outcome = { execution: CellExecution } | { failure: unknown } | { limit: LimitKind };
 
 /**
  * E2B's Firecracker sandboxes through the real @e2b/code-interpreter SDK. Each execution gets a
@@ -59,8 +76,9 @@ export class E2BRuntime implements Runtime {
       languages: [...s.languages],
       isolation: "vm",
       maxDurationMs: 24 * 3600_000,
-      // A warm pool hides creation (a context and a round trip remain); otherwise a sandbox is made.
-      startupMs: s.poolSize > 0 ? 150 : 600,
+      // A warm sandbox comes with a context already started; otherwise a sandbox is made (~0.6 s)
+      // and a kernel started in it (~1.5–2 s on E2B). Commands (E2B_TEMPLATE=base) start none.
+      startupMs: (s.poolSize > 0 ? 200 : 600) + (s.poolSize > 0 || s.template === "base" ? 0 : 1900),
       costPerSecondUsd: s.vcpus * s.priceVcpuSecondUsd + s.memoryGb * s.priceGbSecondUsd,
       network: true,
       packages: "installable",
@@ -79,13 +97,6 @@ export class E2BRuntime implements Runtime {
         available: false,
         reason: s.enabled ? "E2B_ENABLED=true but E2B_API_KEY is not set" : "no E2B_API_KEY is set",
         fix: "create a key at https://e2b.dev/dashboard and set E2B_API_KEY (E2B is then enabled by default)",
-      };
-    }
-    if (s.template === "base") {
-      return {
-        available: false,
-        reason: `E2B_TEMPLATE=base has no code interpreter, which coderouter runs code through`,
-        fix: `unset E2B_TEMPLATE (the default is ${INTERPRETER_TEMPLATE}) or name a template built on ${INTERPRETER_TEMPLATE}`,
       };
     }
     let Sandbox: SandboxClass;
@@ -132,14 +143,11 @@ export class E2BRuntime implements Runtime {
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError("e2b");
     const started = performance.now();
-    let cell: string;
     let prepared: ReturnType<typeof prepareJavaScript> | undefined;
-    if (request.language === "python") cell = pythonCell(request);
-    else {
+    if (request.language !== "python") {
       // JavaScript is parsed here: a syntax error needs no sandbox to be reported.
       prepared = prepareJavaScript(request.code, request.language);
       if (!prepared.ok) return runtimeResult("e2b", request, started, { error: prepared.error });
-      cell = javascriptCell(request, prepared);
     }
     const pool = await this.pool(Boolean(request.network));
     // "sandbox" or "vm" isolation: a sandbox no other execution has used, never lent again.
@@ -147,11 +155,18 @@ export class E2BRuntime implements Runtime {
     const lease = await this.acquire(pool, exclusive, request.signal);
     let reusable = !exclusive;
     let contextId: string | undefined;
+    let limited = false;
     try {
-      const run = await this.run(lease, request, cell, started);
+      const run: RunOutcome = this.commandsOnly
+        ? { artifacts: [], ...(await this.runAsCommand(lease, request, prepared?.ok ? prepared : undefined)), startupMs: performance.now() - started }
+        : await this.run(lease, request, prepared?.ok ? javascriptCell(request, prepared) : pythonCell(request), started);
       contextId = run.contextId;
       reusable &&= run.reusable;
+      limited = run.limited === true;
       const error = run.error && prepared?.ok ? inUserPositions(run.error, prepared) : run.error;
+      log.execute(
+        `${request.language} in sandbox ${lease.sandbox.sandboxId}: ${error ? `${error.kind} ${error.name}` : "ok"}, ${Math.round(performance.now() - started)} ms (${Math.round(run.startupMs)} ms to start)`,
+      );
       return runtimeResult("e2b", request, started, {
         output: run.output,
         error,
@@ -166,7 +181,7 @@ export class E2BRuntime implements Runtime {
       reusable = false;
       throw error instanceof E2BServiceError || error instanceof RuntimeClosedError ? error : serviceError(error, "run the code", this.settings);
     } finally {
-      this.giveBack(pool, lease, reusable, contextId, request.language);
+      this.giveBack(pool, lease, reusable, contextId, request.language, limited);
     }
   }
 
@@ -175,19 +190,30 @@ export class E2BRuntime implements Runtime {
     await Promise.all([...this.pools.values()].map((pool) => pool.close()));
   }
 
-  private async run(lease: Lease, request: NormalizedRequest, cell: string, started: number) {
+  /** Templates without the code interpreter (E2B_TEMPLATE=base) run code through envd's process API. */
+  private get commandsOnly(): boolean {
+    return this.settings.template === "base";
+  }
+
+  private async runAsCommand(lease: Lease, request: NormalizedRequest, prepared: Extract<PreparedJavaScript, { ok: true }> | undefined) {
+    await this.extendLife(lease, request.timeoutMs + (request.packages?.length ? INSTALL_TIMEOUT_MS : 0));
+    return runCommand(lease.sandbox, request, prepared, INSTALL_TIMEOUT_MS);
+  }
+
+  private async run(lease: Lease, request: NormalizedRequest, cell: string, started: number): Promise<RunOutcome> {
     const { sandbox } = lease;
     await this.extendLife(lease, request.timeoutMs + (request.packages?.length ? INSTALL_TIMEOUT_MS : 0));
     const context = await this.takeContext(sandbox, request.language);
     const startupMs = performance.now() - started;
 
+    // A limit ends the execution at once: the stream is closed (the interpreter then interrupts
+    // the kernel) and the context is removed before the sandbox goes.
+    const stream = new AbortController();
     let limit: LimitKind | undefined;
-    let endNow: (kind: LimitKind) => void = () => {};
-    const ended = new Promise<LimitKind>((resolve) => (endNow = resolve));
     const end = (kind: LimitKind) => {
       if (limit) return;
       limit = kind;
-      endNow(kind);
+      stream.abort();
     };
     const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
     const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
@@ -197,17 +223,27 @@ export class E2BRuntime implements Runtime {
     const onAbort = () => end("killed");
     if (request.signal?.aborted) onAbort();
     request.signal?.addEventListener("abort", onAbort, { once: true });
+    const cellRun = async (code: string, timeoutMs: number, options: Omit<CellOptions, "contextId" | "signal">): Promise<Outcome> => {
+      const timer = setTimeout(() => end("timeout"), timeoutMs);
+      try {
+        const execution = await runCell(sandbox, code, { ...options, contextId: context.id, signal: stream.signal });
+        // A limit reached by the last messages of a stream that still ended normally.
+        return limit ? { limit } : { execution };
+      } catch (failure) {
+        return limit ? { limit } : { failure };
+      } finally {
+        clearTimeout(timer);
+      }
+    };
     try {
       if (request.packages?.length) {
-        const installed = await this.race(sandbox.runCode(installCell(request.language, request.packages), {
-          context,
-          timeoutMs: INSTALL_TIMEOUT_MS,
-          onStdout: (m) => stderr.write(m.line),
-          onStderr: (m) => stderr.write(m.line),
-        }), ended, INSTALL_TIMEOUT_MS, end);
-        if ("limit" in installed) return { ...base, reusable: false, error: limitError(installed.limit, request) };
+        const installed = await cellRun(installCell(request.language, request.packages), INSTALL_TIMEOUT_MS, {
+          onStdout: (text) => stderr.write(text),
+          onStderr: (text) => stderr.write(text),
+        });
+        if ("limit" in installed) return { ...base, reusable: false, limited: true, error: limitError(installed.limit, request) };
         if ("failure" in installed) throw installed.failure;
-        const code = installed.execution.results.find((r) => r.isMainResult)?.text;
+        const code = installed.execution.results.find((r) => r.is_main_result)?.text;
         if (installed.execution.error || code !== "0") {
           return {
             ...base,
@@ -220,23 +256,14 @@ export class E2BRuntime implements Runtime {
           };
         }
       }
-      const outcome = await this.race(
-        sandbox.runCode(cell, {
-          context,
-          envs: request.env,
-          // The SDK's own deadline is a backstop; ours below ends the execution on time.
-          timeoutMs: request.timeoutMs + 5000,
-          onStdout: (m) => stdout.write(m.line),
-          onStderr: (m) => stderr.write(m.line),
-          onResult: (result) => {
-            if (!result.isMainResult) artifacts.push(...toArtifacts(result));
-          },
-        }),
-        ended,
-        request.timeoutMs,
-        end,
-      );
-      if ("limit" in outcome) return { ...base, reusable: false, error: limitError(outcome.limit, request) };
+      const outcome = await cellRun(cell, request.timeoutMs, {
+        onStdout: (text) => stdout.write(text),
+        onStderr: (text) => stderr.write(text),
+        onResult: (result) => {
+          if (!result.is_main_result) artifacts.push(...toArtifacts(result));
+        },
+      });
+      if ("limit" in outcome) return { ...base, reusable: false, limited: true, error: limitError(outcome.limit, request) };
       if ("failure" in outcome) {
         throw new E2BServiceError(
           `the connection to sandbox ${sandbox.sandboxId} failed during the execution (not retried: the code may have run): ${redact(String((outcome.failure as Error)?.message ?? outcome.failure), this.settings)}`,
@@ -252,8 +279,8 @@ export class E2BRuntime implements Runtime {
   }
 
   /** The cell's result: our wrapper's JSON, or what the interpreter said when the cell itself broke. */
-  private read(execution: Execution, request: NormalizedRequest): { output?: JsonValue; error?: ExecutionError; reusable: boolean } {
-    const main = execution.results.find((r) => r.isMainResult && r.json);
+  private read(execution: CellExecution, request: NormalizedRequest): { output?: JsonValue; error?: ExecutionError; reusable: boolean } {
+    const main = execution.results.find((r) => r.is_main_result && r.json);
     if (main) {
       const reported = main.json as unknown as { output?: JsonValue; error?: ExecutionError };
       return { output: reported.output, error: reported.error, reusable: true };
@@ -266,23 +293,6 @@ export class E2BRuntime implements Runtime {
       return { error: { kind: "runtime", name: failure.name, message: failure.value, traceback: failure.traceback }, reusable: false };
     }
     throw new E2BServiceError("the code interpreter returned no result for the execution", false);
-  }
-
-  /** Waits for the execution, a limit, or the timeout, whichever comes first. */
-  private async race(running: Promise<Execution>, ended: Promise<LimitKind>, timeoutMs: number, end: (kind: LimitKind) => void): Promise<Outcome> {
-    const timer = setTimeout(() => end("timeout"), timeoutMs);
-    running.catch(() => {});
-    try {
-      return await Promise.race([
-        running.then(
-          (execution) => ({ execution }),
-          (failure: unknown) => ({ failure }),
-        ),
-        ended.then((limit) => ({ limit })),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** Makes sure the service will not end the sandbox before this execution can finish. */
@@ -311,9 +321,9 @@ export class E2BRuntime implements Runtime {
     const context = await sandbox
       .createCodeContext({ language, requestTimeoutMs })
       .catch((error: unknown) => Promise.reject(serviceError(error, "create a code context", this.settings)));
-    const prelude = await sandbox
-      .runCode(preludeCell(language), { context, timeoutMs: requestTimeoutMs })
-      .catch((error: unknown) => Promise.reject(serviceError(error, "prepare a code context", this.settings)));
+    const prelude = await runCell(sandbox, preludeCell(language), { contextId: context.id, signal: AbortSignal.timeout(requestTimeoutMs) }).catch(
+      (error: unknown) => Promise.reject(serviceError(error, "prepare a code context", this.settings)),
+    );
     if (prelude.error) {
       throw new E2BServiceError(`the code interpreter could not prepare a ${language} context: ${prelude.error.name}: ${prelude.error.value}`, false);
     }
@@ -322,22 +332,33 @@ export class E2BRuntime implements Runtime {
 
   private makeSpare(sandbox: Sandbox, language: Language): void {
     const context = this.prepareContext(sandbox, language).catch((error: Error) => {
-      debug(`preparing a spare context in ${sandbox.sandboxId} failed: ${error.message}`);
+      log.pool(`preparing a spare context in ${sandbox.sandboxId} failed: ${error.message}`);
       return undefined;
     });
     this.spares.set(sandbox, { language, context });
   }
 
-  /** A reusable sandbox goes back once its context is removed and the next one is under way; any other is killed now. */
-  private giveBack(pool: SandboxPool, lease: Lease, reusable: boolean, contextId: string | undefined, language: Language): void {
-    if (!reusable || !contextId) return pool.release(lease, false);
+  /**
+   * A reusable sandbox goes back once its context is removed and the next one is under way; any
+   * other is killed, after its context is removed when a limit ended the execution (the kernel
+   * may still be running the code, and removal is what stops it).
+   */
+  private giveBack(pool: SandboxPool, lease: Lease, reusable: boolean, contextId: string | undefined, language: Language, limited: boolean): void {
+    if (this.commandsOnly) return pool.release(lease, reusable);
+    if (!reusable || !contextId) {
+      if (!limited || !contextId) return pool.release(lease, false);
+      return void lease.sandbox
+        .removeCodeContext(contextId)
+        .catch((error: Error) => log.kill(`removing context ${contextId} after a limit failed: ${error.message}`))
+        .finally(() => pool.release(lease, false));
+    }
     lease.sandbox.removeCodeContext(contextId).then(
       () => {
         this.makeSpare(lease.sandbox, language);
         pool.release(lease, true);
       },
       (error: Error) => {
-        debug(`removing context ${contextId} failed, killing sandbox ${lease.sandbox.sandboxId}: ${error.message}`);
+        log.kill(`removing context ${contextId} failed, killing sandbox ${lease.sandbox.sandboxId}: ${error.message}`);
         pool.release(lease, false);
       },
     );
@@ -352,7 +373,7 @@ export class E2BRuntime implements Runtime {
         if (error instanceof RuntimeClosedError) throw error;
         const failure = error instanceof E2BServiceError ? error : serviceError(error, "create a sandbox", this.settings);
         if (attempt >= 2 || !failure.retryable || signal?.aborted) throw failure;
-        debug(`retrying sandbox creation after: ${failure.message}`);
+        log.create(`retrying sandbox creation after: ${failure.message}`);
       }
     }
   }
@@ -376,7 +397,8 @@ export class E2BRuntime implements Runtime {
           allowInternetAccess: network,
           metadata: { createdBy: "coderouter", coderouterPool: owner },
         }).catch((error: unknown) => Promise.reject(serviceError(error, "create a sandbox", s)));
-        this.makeSpare(sandbox, s.languages[0] ?? "python");
+        if (this.commandsOnly) void installWrappers(sandbox).catch((error: Error) => log.pool(`uploading the wrappers to ${sandbox.sandboxId} failed: ${error.message}`));
+        else this.makeSpare(sandbox, s.languages[0] ?? "python");
         return sandbox;
       },
       tagged: async (owner) => {
@@ -405,26 +427,4 @@ export class E2BRuntime implements Runtime {
     );
     return this.sandboxes;
   }
-}
-
-/** Rich display data (charts, images, HTML) as artifacts: binary formats in base64, text as is. */
-function toArtifacts(result: Result): Artifact[] {
-  const formats: [keyof Result, string, Artifact["encoding"]][] = [
-    ["png", "image/png", "base64"],
-    ["jpeg", "image/jpeg", "base64"],
-    ["pdf", "application/pdf", "base64"],
-    ["svg", "image/svg+xml", "utf8"],
-    ["html", "text/html", "utf8"],
-    ["markdown", "text/markdown", "utf8"],
-    ["latex", "text/latex", "utf8"],
-    ["javascript", "application/javascript", "utf8"],
-  ];
-  const out: Artifact[] = [];
-  for (const [field, mimeType, encoding] of formats) {
-    const value = result[field];
-    if (typeof value === "string") out.push({ mimeType, data: value, encoding });
-  }
-  if (result.json) out.push({ mimeType: "application/json", data: JSON.stringify(result.json), encoding: "utf8" });
-  if (!out.length && result.text) out.push({ mimeType: "text/plain", data: result.text, encoding: "utf8" });
-  return out;
 }

@@ -1,5 +1,8 @@
 import { z } from "zod";
-import { LANGUAGES, setting } from "@coderouter/core";
+import { setting } from "@coderouter/core";
+
+/** What E2B's sandboxes run: the code interpreter's Python and JavaScript kernels (TypeScript through the latter). */
+export const E2B_LANGUAGES = ["python", "javascript", "typescript"] as const;
 
 /** The template E2B's code interpreter runs in; `runCode` needs its interpreter service. */
 export const INTERPRETER_TEMPLATE = "code-interpreter-v1";
@@ -34,7 +37,7 @@ export const E2BSettingsSchema = z.object({
   /** Default: on when a key is present. */
   enabled: setting.boolean().optional(),
   template: setting.string().default(INTERPRETER_TEMPLATE),
-  languages: setting.list(LANGUAGES).default([...LANGUAGES]),
+  languages: setting.list(E2B_LANGUAGES).default([...E2B_LANGUAGES]),
   domain: setting.string().optional(),
   apiUrl: setting.string().url().optional(),
   sandboxUrl: setting.string().url().optional(),

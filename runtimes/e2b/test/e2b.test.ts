@@ -1,5 +1,5 @@
 import { normalizedRequest as request } from "@coderouter/conformance";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createRouter, type Router } from "coderouter";
 import { readSettings } from "@coderouter/core";
 import { LocalE2B, runtimeFor } from "./local.js";
@@ -8,7 +8,8 @@ import { E2B_ENV, E2BRuntime, E2BSettingsSchema } from "../src/index.js";
 /** How the cell of an execution (not a context's prelude) calls the wrapper. */
 const RUN_CALL = "__coderouter_run(";
 
-const server = new LocalE2B();
+// Contexts start faster than on E2B (1.5 s), so the many tests here stay quick.
+const server = new LocalE2B({ contextDelayMs: 50 });
 const opened: E2BRuntime[] = [];
 const routers: Router[] = [];
 beforeAll(() => server.start());
@@ -49,11 +50,6 @@ describe("configuration and availability", () => {
     expect(await runtimeFor(server, { enabled: false }).availability()).toMatchObject({ available: false, reason: expect.stringContaining("E2B_ENABLED=false") });
   });
 
-  it("refuses the seeds' E2B_TEMPLATE=base with the fix, since it has no code interpreter", async () => {
-    const availability = await runtimeFor(server, { template: "base" }).availability();
-    expect(availability.available).toBe(false);
-    expect(availability.fix).toContain("code-interpreter-v1");
-  });
 
   it("is ready when the service answers, and unreachable (key never shown) when the key is refused", async () => {
     expect(await runtime().availability()).toMatchObject({ available: true, reason: expect.stringContaining("ready") });
@@ -205,13 +201,16 @@ describe("faults of the service", () => {
 describe("the pool", () => {
   it("keeps sandboxes warm so a request does not wait for creation", async () => {
     const r = runtime({ poolSize: 2 });
+    const executions = server.stats.executions;
     await r.warm();
     for (let i = 0; i < 100 && r.poolSizes()["e2b.sandboxes"]! < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(r.poolSizes()["e2b.sandboxes"]).toBe(2);
-    server.faults.createDelayMs = 400;
+    // Each came with a context already given its prelude: the request waits for neither.
+    await vi.waitFor(() => expect(server.stats.executions).toBe(executions + 2), { timeout: 15_000 });
+    const warm = server.live();
     const result = await r.execute(request());
     expect(result.ok).toBe(true);
-    expect(result.metadata.startupMs).toBeLessThan(400);
+    expect(warm).toContain(result.metadata.sandboxId);
   });
 
   it("serves 200 parallel requests, never two at once in one sandbox, leaking none", async () => {

@@ -34,3 +34,30 @@ it.each(["SIGTERM", "SIGINT"] as const)("kills every sandbox when the host proce
   expect(await exited).toBe(signal);
   expect(server.live()).toEqual([]);
 }, 30_000);
+
+/** A script that runs one code node on E2B and returns, never closing its router. */
+const SCRIPT = `
+import { createRouter } from "coderouter";
+const router = createRouter({ dotenv: false });
+const result = await router.execute({ language: "python", code: "6 * 7", runtime: "e2b" });
+process.stdout.write(JSON.stringify(result.output) + "\\n");
+`;
+
+it("kills every sandbox when the host process ends on its own, without router.close()", async () => {
+  const child = spawn(process.execPath, ["--input-type=module", "-e", SCRIPT], {
+    cwd: fileURLToPath(new URL("../../..", import.meta.url)),
+    env: { ...process.env, ...server.env(), E2B_POOL_SIZE: "2", DEBUG: "e2b:*" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk));
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  expect(code).toBe(0);
+  expect(stdout).toBe("42\n");
+  expect(server.stats.created).toBeGreaterThan(0);
+  expect(server.live()).toEqual([]);
+  // DEBUG=e2b:* showed what the runtime did, as the seeds document.
+  for (const event of ["e2b:create", "e2b:pool", "e2b:execute", "e2b:kill"]) expect(stderr).toContain(event);
+}, 30_000);

@@ -4,7 +4,8 @@
 // closures and hands user code nothing of the host.
 //
 // The callback's operations: HOST_WRITE(stream, text) → whether to keep writing; HOST_SLEEP() and
-// HOST_FETCH() → a Reference to the host's sleep or fetch, asked for on first use only, because
+// HOST_FETCH() → a Reference to the host's sleep or fetch, HOST_TICK() → one to a host function that
+// resolves at once (a round trip: every microtask queued before it has run when it returns); asked for on first use only, because
 // moving a Reference into a context costs more than a whole trivial execution.
 //
 // `toOutput`, `publishInputs`, `nodeConsole` (from core's shared guest files) and `EXPOSE_WASM`
@@ -14,10 +15,12 @@
 const HOST_WRITE = 0;
 const HOST_SLEEP = 1;
 const HOST_FETCH = 2;
+const HOST_TICK = 3;
 // Taken before user code runs: code that replaces Promise.prototype.then must not be able to
 // stop its own result from reaching the host.
 const promiseThen = Promise.prototype.then;
 const promiseResolve = Promise.resolve.bind(Promise);
+const NativePromise = Promise;
 
 function describe(error, filename) {
   if (!(error instanceof Error)) {
@@ -67,6 +70,24 @@ function installTimers(host) {
   }
 }
 
+/**
+ * The host operations (timer sleeps, fetches) the running execution waits on. With none left and
+ * its promise still pending, nothing can settle it: the execution reports UnsettledPromiseError at
+ * once, as a process runtime does when its event loop runs dry, instead of waiting for the timeout.
+ */
+let tracker = { ops: 0, idle: null };
+function hostOp(promise) {
+  const t = tracker;
+  t.ops++;
+  const done = () => {
+    if (--t.ops === 0 && t.idle) t.idle();
+  };
+  return promiseThen.call(promise, (value) => (done(), value), (error) => {
+    done();
+    throw error;
+  });
+}
+
 function makeTimers(host) {
   let sleep;
   let nextId = 1;
@@ -77,7 +98,7 @@ function makeTimers(host) {
     live.add(id);
     sleep ??= host(HOST_SLEEP);
     const tick = () =>
-      sleep.apply(undefined, [delay], { result: { promise: true } }).then(() => {
+      hostOp(sleep.apply(undefined, [delay], { result: { promise: true } })).then(() => {
         if (!live.has(id)) return;
         if (!repeat) live.delete(id);
         if (typeof fn === "function") fn(...args);
@@ -108,7 +129,7 @@ function installFetch(host) {
       headers: Object.fromEntries(Object.entries(init.headers ?? {}).map(([k, v]) => [String(k), String(v)])),
       body: init.body === undefined ? null : String(init.body),
     };
-    const raw = await bridge.apply(undefined, [JSON.stringify(request)], { result: { promise: true } });
+    const raw = await hostOp(bridge.apply(undefined, [JSON.stringify(request)], { result: { promise: true } }));
     const response = JSON.parse(raw);
     if (response.error) throw new TypeError(`fetch failed: ${response.error}`);
     return {
@@ -145,23 +166,47 @@ function start(host, network, inputsJson, envJson, filename, fn) {
   publishInputs(globalThis, inputs);
   globalThis.process = { env: JSON.parse(envJson) };
   const report = (result) => JSON.stringify(result);
+  const t = (tracker = { ops: 0, idle: null });
   let pending;
   try {
     pending = fn();
   } catch (error) {
     return report({ error: describe(error, filename) });
   }
-  return promiseThen.call(
-    promiseResolve(pending),
-    (value) => {
-      try {
-        return report({ output: toOutput(value) });
-      } catch (error) {
-        return report({ error: { ...describe(error, filename), traceback: "" } });
-      }
-    },
-    (error) => report({ error: describe(error, filename) }),
-  );
+  return new NativePromise((resolve) => {
+    let settled = false;
+    const settle = (result) => {
+      if (settled) return;
+      settled = true;
+      t.idle = null;
+      resolve(report(result));
+    };
+    let tick;
+    // Asked only when no host operation is pending; confirmed after a round trip, by when every
+    // continuation queued before it has run (and may have started a timer).
+    t.idle = () => {
+      tick ??= host(HOST_TICK);
+      promiseThen.call(tick.apply(undefined, [], { result: { promise: true } }), () => {
+        if (t.ops === 0) settle({ error: UNSETTLED });
+      });
+    };
+    promiseThen.call(
+      promiseResolve(pending),
+      (value) => {
+        try {
+          settle({ output: toOutput(value) });
+        } catch (error) {
+          settle({ error: { ...describe(error, filename), traceback: "" } });
+        }
+      },
+      (error) => settle({ error: describe(error, filename) }),
+    );
+    // Most code settles within a few microtasks: only code still pending then is worth a round trip.
+    const afterMicrotasks = (hops, then) => promiseThen.call(promiseResolve(), hops ? () => afterMicrotasks(hops - 1, then) : then);
+    afterMicrotasks(3, () => !settled && t.ops === 0 && t.idle?.());
+  });
 }
+
+const UNSETTLED = { kind: "runtime", name: "UnsettledPromiseError", message: "the code awaited a promise that nothing is left to settle", traceback: "" };
 
 Object.defineProperty(globalThis, "__coderouter_start", { value: start, enumerable: false });

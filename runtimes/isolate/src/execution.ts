@@ -19,6 +19,8 @@ import type { FetchBridge } from "./fetch-bridge.js";
 const HOST_WRITE = 0;
 const HOST_SLEEP = 1;
 const HOST_FETCH = 2;
+const HOST_TICK = 3;
+const tick = async () => undefined;
 
 export interface ContextRun {
   ivm: typeof ivm;
@@ -73,6 +75,7 @@ export async function runInContext(run: ContextRun): Promise<{ result: RuntimeRe
     }
     if (op === HOST_SLEEP) return lend(sleep);
     if (op === HOST_FETCH && network) return lend((json: string) => fetchBridge.fetch(json, deadline));
+    if (op === HOST_TICK) return lend(tick);
     return null;
   });
   const deadlineTimer = setTimeout(() => end("timeout"), request.timeoutMs);

@@ -101,7 +101,7 @@ describe("WebAssembly", () => {
   it("is absent from guest contexts, in fresh contexts and in sessions alike", async () => {
     expect((await run("typeof WebAssembly")).output).toBe("undefined");
     expect((await run("globalThis.WebAssembly === undefined && !Object.getOwnPropertyNames(globalThis).includes('WebAssembly')")).output).toBe(true);
-    const session = await runtime.openSession({ language: "javascript" });
+    const session = await runtime.openSession({ language: "javascript", isolation: "sandbox" });
     try {
       const request = { language: "javascript" as const, inputs: {}, timeoutMs: 5000, isolation: "sandbox" as const, maxOutputBytes: 1 << 20 };
       expect((await session.execute({ ...request, code: "typeof WebAssembly" })).output).toBe("undefined");

@@ -3,6 +3,7 @@ import {
   InfrastructureError,
   parseExactJson,
   watchLimits,
+  type Artifact,
   type Ending,
   type ExecutionError,
   type OutputStream,
@@ -29,7 +30,7 @@ export interface ChildOutcome {
   exitCode: number | null;
   signal: string | null;
   /** What the wrapper reported, when it got that far. */
-  reported?: { output?: JsonValue; error?: ExecutionError };
+  reported?: { output?: JsonValue; error?: ExecutionError; artifacts?: Artifact[] };
   stdout: OutputStream;
   stderr: OutputStream;
 }

@@ -22,7 +22,7 @@ const MODULES_PROBE =
 export class Interpreters {
   private python?: Promise<Interpreter>;
   private node?: Promise<Interpreter>;
-  private pythonModules?: Promise<Set<string>>;
+  private readonly pythonModules = new Map<string, Promise<Set<string>>>();
 
   constructor(private readonly settings: { pythonBin?: string; nodeBin?: string }) {}
 
@@ -50,12 +50,20 @@ export class Interpreters {
     return this.node;
   }
 
-  /** Every top-level module the local Python can import, probed once. */
-  async pythonModuleNames(): Promise<Set<string>> {
-    this.pythonModules ??= this.resolvePython()
-      .then((python) => probe(python.path, ["-c", MODULES_PROBE], "PYTHON_BIN"))
-      .then((out) => new Set(JSON.parse(out) as string[]));
-    return this.pythonModules;
+  /**
+   * Every top-level module a Python can import, probed once per interpreter: the local one, or
+   * `bin` (the sandbox's, which runs the code when isolation asks for the sandbox).
+   */
+  async pythonModuleNames(bin?: string): Promise<Set<string>> {
+    const key = bin ?? "";
+    let names = this.pythonModules.get(key);
+    if (!names) {
+      names = (bin ? Promise.resolve(bin) : this.resolvePython().then((python) => python.path))
+        .then((path) => probe(path, ["-c", MODULES_PROBE], bin ? "SUBPROCESS_SANDBOX_PYTHON_BIN" : "PYTHON_BIN"))
+        .then((out) => new Set(JSON.parse(out) as string[]));
+      this.pythonModules.set(key, names);
+    }
+    return names;
   }
 }
 

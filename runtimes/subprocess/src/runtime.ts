@@ -131,9 +131,11 @@ export class SubprocessRuntime implements SessionRuntime {
     return `, a different Python from plain mode's ${plain}: set PYTHON_BIN=${boxed} for one Python in both`;
   }
 
-  async missingModules(language: Language, modules: string[]): Promise<string[]> {
+  async missingModules(language: Language, modules: string[], isolation: Isolation = "none"): Promise<string[]> {
     if (language === "python") {
-      const installed = await this.interpreters.pythonModuleNames();
+      // Asked of the interpreter that would run the code: the sandbox's when the run is sandboxed.
+      const sandboxed = this.bubblewrap && (this.settings.sandbox === "bwrap" || isolationAtLeast(isolation, "sandbox"));
+      const installed = await this.interpreters.pythonModuleNames(sandboxed ? this.bubblewrap!.settings.pythonBin : undefined);
       return modules.filter((m) => !installed.has(m.split(".")[0]!));
     }
     const builtins = new Set(builtinModules);
@@ -207,6 +209,7 @@ export class SubprocessRuntime implements SessionRuntime {
           ? inUserPositions(reported.error, prepared)
           : reported.error
         : describeEnding(outcome, request),
+      artifacts: reported?.artifacts,
     });
   }
 

@@ -75,7 +75,9 @@ export class Bubblewrap {
     for (const dir of ["/bin", "/lib", "/lib64", "/sbin"]) {
       if (existsSync(dir)) mounts.push("--ro-bind", dir, dir);
     }
-    const etc = ["/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"];
+    // Debian's matplotlib reads its defaults from /etc/matplotlibrc (it will not import without
+    // it) and renders text with the fonts fontconfig finds through /etc/fonts.
+    const etc = ["/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/matplotlibrc", "/etc/fonts"];
     if (network) etc.push("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates");
     for (const path of etc) if (existsSync(path)) mounts.push("--ro-bind", path, path);
     const environment = interpreterEnv(undefined, { HOME: WORKDIR, TMPDIR: "/tmp", ...env });

@@ -1,21 +1,32 @@
 """A stand-in for the IPython kernel behind E2B's code interpreter, for the local E2B server.
 
-One process per code context. Cells arrive as JSON lines on stdin ({"code", "env"}); messages
-leave as JSON lines on fd 3 in the shapes the code interpreter streams: stdout, stderr, result
-(a MIME bundle, is_main_result), error (name, value, traceback), end. Like IPython, cells run
-inside a running asyncio event loop, in one namespace kept between cells, and the value of a
-cell's last expression is displayed through the object's _repr_*_ methods.
+One process per code context. Cells arrive as JSON lines on stdin ({"id", "code"}); messages leave
+as JSON lines on fd 3, each tagged with its cell's id, in the shapes the code interpreter streams:
+stdout, stderr, result (a MIME bundle, is_main_result), error (name, value, traceback), end.
+Like E2B's kernel:
+- cells run inside a running asyncio event loop, in one namespace kept between cells, and the value
+  of a cell's last expression is displayed through IPython's formatters (the object's _repr_*_
+  methods; dicts and lists as application/json, as the template's E2BJSONFormatter does);
+- matplotlib runs with an inline backend: after each cell every open figure is displayed as
+  image/png with E2B's `e2b/chart` data, even without show(), then closed;
+- the kernel idles at about the address space of the real one (~790 MB with the template's
+  libraries mapped), so a limit on the kernel's whole address space starves it as it does there.
 """
 
 import ast
 import asyncio
+import base64
 import builtins
+import io
 import json
+import mmap
 import os
+import signal
 import sys
 import traceback
 
 CHANNEL = 3
+CELL = [None]
 MIME_METHODS = {
     "_repr_json_": "application/json",
     "_repr_png_": "image/png",
@@ -23,10 +34,14 @@ MIME_METHODS = {
     "_repr_svg_": "image/svg+xml",
     "_repr_html_": "text/html",
     "_repr_markdown_": "text/markdown",
+    "_repr_latex_": "text/latex",
 }
+# Reserved, never touched: address space without memory, as the real kernel's mapped libraries are.
+FOOTPRINT = mmap.mmap(-1, int(os.environ.pop("E2B_LOCAL_KERNEL_FOOTPRINT_MB", "0") or 0) << 20 or 1)
 
 
 def send(message):
+    message["cell"] = CELL[0]
     data = (json.dumps(message) + "\n").encode()
     view = memoryview(data)
     while view:
@@ -53,8 +68,45 @@ class Stream:
         return False
 
 
+def figure_bundle(figure):
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    width, height = figure.get_size_inches() * figure.dpi
+    return {
+        "text/plain": "<Figure size %dx%d with %d Axes>" % (width, height, len(figure.axes)),
+        "image/png": base64.b64encode(buffer.getvalue()).decode(),
+        "e2b/chart": chart(figure),
+    }
+
+
+def chart(figure):
+    """A reduced form of e2b_charts' chart_figure_to_dict: type, title, one element per line/bar set."""
+    axes = figure.axes[0] if figure.axes else None
+    if axes is None:
+        return {}
+    elements = [
+        {"label": line.get_label(), "points": [[float(x), float(y)] for x, y in line.get_xydata()]}
+        for line in axes.get_lines()
+    ]
+    return {
+        "type": "line" if elements else "unknown",
+        "title": axes.get_title() or None,
+        "x_label": axes.get_xlabel() or None,
+        "y_label": axes.get_ylabel() or None,
+        "elements": elements,
+    }
+
+
 def bundle(value):
+    figure_type = getattr(sys.modules.get("matplotlib.figure"), "Figure", None)
+    if figure_type is not None and isinstance(value, figure_type):
+        return figure_bundle(value)
     data = {"text/plain": repr(value)}
+    if isinstance(value, (dict, list)):
+        try:
+            data["application/json"] = json.loads(json.dumps(value))
+        except (TypeError, ValueError):
+            pass
     for method, mime in MIME_METHODS.items():
         render = getattr(value, method, None)
         if callable(render):
@@ -67,6 +119,16 @@ def bundle(value):
 def display(*values):
     for value in values:
         send(dict(type="result", is_main_result=False, **bundle(value)))
+
+
+def flush_figures():
+    """The inline backend's post-execute hook: every figure left open is shown, then closed."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return
+    for number in pyplot.get_fignums():
+        send(dict(type="result", is_main_result=False, **figure_bundle(pyplot.figure(number))))
+    pyplot.close("all")
 
 
 def cell_traceback(exc):
@@ -95,6 +157,9 @@ async def run_cell(code, namespace):
 async def main():
     # IPython makes display() a builtin: code run in any namespace can call it.
     builtins.display = display
+    # An interrupt (the server's, when a client leaves mid-execution) stops the cell, not the kernel.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.environ.setdefault("MPLBACKEND", "Agg")
     namespace = {"__name__": "__main__"}
     sys.stdout, sys.stderr = Stream("stdout"), Stream("stderr")
     reader = asyncio.StreamReader(limit=1 << 30)
@@ -106,7 +171,7 @@ async def main():
         if not line:
             return
         request = json.loads(line)
-        os.environ.update(request.get("env") or {})
+        CELL[0] = request["id"]
         count += 1
         send({"type": "number_of_executions", "execution_count": count})
         try:
@@ -120,6 +185,10 @@ async def main():
                 "value": str(exc),
                 "traceback": cell_traceback(exc),
             })
+        try:
+            flush_figures()
+        except Exception as exc:  # noqa: BLE001
+            send({"type": "stderr", "text": "figure display failed: %s\n" % exc})
         send({"type": "end"})
 
 

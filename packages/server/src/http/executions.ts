@@ -25,10 +25,10 @@ export class Executions {
   }
 
   async run(exchange: Exchange, run: Run): Promise<void> {
-    if (this.stopping) throw new HttpError(503, { error: { kind: "stopping", message: "the server is shutting down" } });
+    if (this.stopping) throw new HttpError(503, { error: { kind: "stopping", message: "the server is shutting down", retryable: true } }, { "retry-after": "1" });
     const release = await this.gate.enter();
     if (!release) {
-      throw new HttpError(429, { error: { kind: "busy", message: "too many executions are running or queued; retry shortly" } }, { "retry-after": "1" });
+      throw new HttpError(429, { error: { kind: "busy", message: "too many executions are running or queued; retry shortly", retryable: true } }, { "retry-after": "1" });
     }
     const { req, res } = exchange;
     const abort = new AbortController();

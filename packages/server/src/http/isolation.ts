@@ -1,4 +1,5 @@
-import { isolationAtLeast, type Isolation, type Router } from "coderouter";
+import type { Isolation, Router } from "coderouter";
+import { isolationAtLeast } from "coderouter/runtime-kit";
 
 /**
  * The isolation an HTTP request or session gets when it names none. A service runs other people's
