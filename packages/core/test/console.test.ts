@@ -19,12 +19,14 @@ describe("inspect.cjs prints as Node's util.inspect", () => {
   twoCycles.top = twoCycles;
   const values: [string, unknown][] = [
     ["accessors", { get a() { return 1; }, set b(_v: unknown) {}, get c() { return 1; }, set c(_v: unknown) {}, [Symbol("s")]: 2 }],
+    // biome-ignore lint/suspicious/noSparseArray: holes are what is being printed
     ["holes", [1, , 3, , , 6]],
     ["only holes", new Array(5)],
     ["a cycle", cyclic],
     ["two cycles", twoCycles],
     ["an array that holds itself", (() => { const a: unknown[] = [1]; a.push(a); return a; })()],
     ["an error", new TypeError("bad")],
+    // biome-ignore lint/suspicious/noSparseArray: holes are what is being printed
     ["a long sparse array", [1, 2, , ...Array(120).fill(0)]],
   ];
   it.each(values)("%s", (_name, value) => {

@@ -30,6 +30,7 @@ describe("web-globals.cjs and url.cjs behave as Node's globals", () => {
   });
 
   it("structuredClone copies cycles, dates, maps, sets and typed arrays, and refuses functions", () => {
+    // biome-ignore lint/suspicious/noSparseArray: holes are what is being printed
     const original: Record<string, unknown> = { d: new Date(0), m: new Map([[1, { x: 1 }]]), s: new Set([1]), a: [1, , 3], t: new Uint8Array([1, 2]) };
     original.self = original;
     const copy = guest.structuredClone(original);
