@@ -71,7 +71,7 @@ export async function subprocessRows(rounds: (n: number) => number): Promise<Row
       name: "subprocess python in the bubblewrap sandbox, warm fork-server",
       request: { language: "python", code: "1 + 1", runtime: "subprocess", isolation: "sandbox" },
       settings: {},
-      baselineName: `a cold bwrap + ${sandboxSettings.sandboxPythonBin} spawn with the same sandbox`,
+      baselineName: `a cold bwrap + ${sandboxPython} spawn with the same sandbox`,
       bare: bareSandbox,
       target: 0.5,
       minRate: 200,
