@@ -52,7 +52,7 @@ describe("web-globals.cjs and url.cjs behave as Node's globals", () => {
     ["data:text/plain,hi there"],
     ["/abs/path", "https://h.com/a/b"],
     ["http://h/ä ö"],
-  ])("URL %s (base %s)", (input, base) => {
+  ])("URL %s (base %s)", (input: string, base?: string) => {
     const ours = new guest.URL(input, base);
     const node = new URL(input, base);
     for (const key of ["href", "origin", "protocol", "username", "password", "host", "hostname", "port", "pathname", "search", "hash"] as const) {
