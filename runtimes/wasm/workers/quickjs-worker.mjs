@@ -58,9 +58,12 @@ async function run({ payload, filename, memoryMb, timeoutMs, stop }) {
     const promise = keep(started.value);
     for (;;) {
       const jobs = runtime.executePendingJobs();
-      if (jobs.error) keep(jobs.error);
       // An interrupt inside a promise job rejects the code's promise: the stop is what happened.
       if (stopped()) return { stop: stopped() };
+      // Promise jobs turn the code's own exceptions into rejections; what escapes a job is the
+      // engine's (out of memory in a microtask flood): the code's promise would never settle.
+      // QuickJS throws null when it cannot even allocate the error object, i.e. out of memory.
+      if (jobs.error) return { error: ctx.dump(keep(jobs.error)) ?? { name: "InternalError", message: "out of memory" } };
       const state = ctx.getPromiseState(promise);
       if (state.type === "fulfilled") return { json: ctx.getString(keep(state.value)) };
       if (state.type === "rejected") return { stop: stopped(), error: ctx.dump(keep(state.error)) };
