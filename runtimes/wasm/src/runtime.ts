@@ -51,7 +51,10 @@ export class WasmRuntime implements Runtime {
   private quickjs: WorkerPool | undefined;
   private closed = false;
   private wasmedge: Promise<string | undefined> | undefined;
-  /** Pyodide's memory right after loading, before any user code: new interpreters restore it. */
+  /**
+   * Pyodide's memory right after loading, before any user code: new interpreters restore it. An
+   * ordinary buffer, so each worker's workerData holds a structured-clone copy of its own.
+   */
   private pyodideSnapshot: Uint8Array | undefined;
 
   constructor(private readonly settings: WasmSettings) {
@@ -208,7 +211,7 @@ export class WasmRuntime implements Runtime {
       size: this.settings.pyodideWorkers,
       maxExecutions: this.settings.maxExecutions,
       onWorkerMessage: (m) => {
-        if (m.type === "snapshot" && m.bytes instanceof Uint8Array) this.pyodideSnapshot ??= m.bytes;
+        if (m.type === "snapshot" && m.bytes instanceof Uint8Array && !(m.bytes.buffer instanceof SharedArrayBuffer)) this.pyodideSnapshot ??= m.bytes;
       },
     });
     this.pyodide.fill();
