@@ -91,6 +91,12 @@ try { forever(0) } catch (error) { caught = [error instanceof RangeError, error.
     value: "caught",
   },
   {
+    name: "Intl formats numbers and dates for a locale",
+    body: "const formatted = typeof Intl === 'object' ? [new Intl.NumberFormat('de-DE').format(1234.5), new Date(0).toLocaleDateString('en-US', { timeZone: 'UTC' })] : null",
+    value: "formatted",
+    differs: { wasm: { output: null } },
+  },
+  {
     name: "a lone surrogate is written as one replacement character",
     body: `console.log("a\\ud800b", "\\udc00")`,
     value: "null",

@@ -97,4 +97,16 @@ worker.join()`,
     value: "box",
     differs: { wasm: { error: "RuntimeError" } },
   },
+  {
+    name: "the interpreter is a 64-bit CPython",
+    body: "import sys, platform",
+    value: "[sys.maxsize == 2**63 - 1, platform.python_implementation()]",
+    differs: { wasm: { output: [false, "CPython"] } },
+  },
+  {
+    name: "the standard library has sqlite3 and time-zone data",
+    body: "import zoneinfo\nzone = str(zoneinfo.ZoneInfo('Europe/Paris'))\nimport sqlite3",
+    value: "[zone, sqlite3.connect(':memory:').execute('select 6 * 7').fetchone()[0]]",
+    differs: { wasm: { error: "ZoneInfoNotFoundError" } },
+  },
 ];

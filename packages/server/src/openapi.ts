@@ -11,7 +11,12 @@ const errorBody = {
   properties: {
     error: {
       type: "object",
-      properties: { kind: { type: "string" }, message: { type: "string" }, issues: { type: "array" } },
+      properties: {
+        kind: { type: "string" },
+        message: { type: "string" },
+        retryable: { type: "boolean", description: "Whether the same call may succeed later (429 and 503 also send Retry-After)" },
+        issues: { type: "array" },
+      },
       required: ["kind", "message"],
     },
   },
@@ -45,7 +50,7 @@ export function openApiDocument(): object {
             "401": { description: "Missing or wrong bearer token" },
             "413": { description: "Body over CODEROUTER_BODY_LIMIT_BYTES" },
             "429": { description: "Too many executions running and queued; see Retry-After" },
-            "503": { description: "No runtime can take the request, or shutting down" },
+            "503": { description: "No runtime can take the request, the router is closed, or the server is shutting down" },
           },
         },
       },
@@ -62,7 +67,7 @@ export function openApiDocument(): object {
         post: {
           summary: "Open a session: { language, runtime?, isolation?, timeoutMs?, idleTimeoutMs?, memoryMb?, env?, network? }.",
           requestBody: { required: true, content: { "application/json": { schema: json(SessionRequestSchema, "input") } } },
-          responses: { "201": { description: "SessionInfo: { id, runtime, language, alive, createdAt, lastUsedAt, idleTimeoutMs }" }, "503": { description: "No runtime keeps such sessions" } },
+          responses: { "201": { description: "SessionInfo: { id, runtime, language, alive, createdAt, lastUsedAt, idleTimeoutMs }" }, "400": { description: "Invalid session body" }, "429": { description: "CODEROUTER_MAX_SESSIONS sessions are open; see Retry-After" }, "503": { description: "No runtime keeps such sessions" } },
         },
       },
       "/v1/sessions/{id}": {

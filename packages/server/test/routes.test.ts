@@ -22,7 +22,8 @@ const echoRouter = (settings: RouterOptions["settings"] = {}) =>
 const call = async (server: RunningServer, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
   const response = await fetch(`${server.url}${path}`, {
     method,
-    headers,
+    // A JSON body is sent as application/json, as every client of the API does (the server refuses others with 415).
+    headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
     ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as any };

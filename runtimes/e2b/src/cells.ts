@@ -112,6 +112,8 @@ ${indent(pythonRunnerSource(), "    ")}
             result = runner.error_result("runtime", exc, "")
         return Result(result)
 
+    # A first run pays the runner's one-time costs (imports, codecs) here, off the request's clock.
+    runner.run("None", {})
     return run
 
 

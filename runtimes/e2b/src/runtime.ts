@@ -226,7 +226,9 @@ export class E2BRuntime implements Runtime {
     const cellRun = async (code: string, timeoutMs: number, options: Omit<CellOptions, "contextId" | "signal">): Promise<Outcome> => {
       const timer = setTimeout(() => end("timeout"), timeoutMs);
       try {
-        return { execution: await runCell(sandbox, code, { ...options, contextId: context.id, signal: stream.signal }) };
+        const execution = await runCell(sandbox, code, { ...options, contextId: context.id, signal: stream.signal });
+        // A limit reached by the last messages of a stream that still ended normally.
+        return limit ? { limit } : { execution };
       } catch (failure) {
         return limit ? { limit } : { failure };
       } finally {
