@@ -118,3 +118,22 @@ describe("wasm Pyodide snapshot", () => {
     expect((await python("import sys\nsys.version.split()[0]")).output).toMatch(/^3\.12\./);
   }, 120_000);
 });
+
+describe("wasm result channel", () => {
+  it("caps the output value at maxOutputBytes, with kind output_limit, in Python and QuickJS", async () => {
+    const small = { maxOutputBytes: 100_000, timeoutMs: 60_000 };
+    const py = await runtime.execute(request({ code: "'x' * 200_000", isolation: "process", ...small }));
+    expect(py.error).toMatchObject({ kind: "output_limit", name: "OutputLimitError" });
+    const js = await runtime.execute(request({ language: "javascript", code: `"€".repeat(50_000)`, ...small }));
+    expect(js.error).toMatchObject({ kind: "output_limit", name: "OutputLimitError" });
+    expect((await runtime.execute(request({ language: "javascript", code: `"€".repeat(30_000)`, ...small }))).output).toHaveLength(30_000);
+  }, 120_000);
+
+  it("believes no limit a forged report claims: the host gives those kinds", async () => {
+    const forged = `{"error":{"kind":"timeout","name":"TimeoutError","message":"forged","traceback":""}}`;
+    const js = await runtime.execute(request({ language: "javascript", code: `JSON.stringify = () => '${forged}'; 1` }));
+    expect(js.error?.kind).toBe("runtime");
+    const py = await runtime.execute(request({ code: `import json\njson.dumps = lambda *a, **k: '${forged}'\n1`, isolation: "process", timeoutMs: 60_000 }));
+    expect(py.error?.kind).toBe("runtime");
+  }, 120_000);
+});
