@@ -144,7 +144,7 @@ for (const proto of [Function.prototype, Object.getPrototypeOf(async () => {}), 
 // eval and Function would run a string as JavaScript in this thread's global scope, where import()
 // reaches every Node module. Pyodide checks `instanceof Function`, so Function stays as a
 // constructor that refuses, with the same prototype.
-const refusedFunction = function Function() {
+const refusedFunction = function RefusedFunction() {
   throw new Error("Function is not available: coderouter's WebAssembly sandbox runs no JavaScript from Python");
 };
 refusedFunction.prototype = Function.prototype;
