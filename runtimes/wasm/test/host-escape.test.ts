@@ -57,6 +57,20 @@ print(run(b"require('child_process').execSync('id; touch ${marker}').toString()"
     expect(existsSync(join(dir, "a")) || existsSync(join(dir, "b"))).toBe(false);
   }, 180_000);
 
+  it("gives libc's system() and dlopen of host libraries nothing, even with ctypes regained", async () => {
+    const marker = join(dir, "libc-system");
+    const result = await python(`${CTYPES_PAST_THE_GUARD}out = [lib.system(b"touch ${marker}")]
+for path in ("/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6", "${process.execPath}"):
+    try:
+        ctypes.CDLL(path)
+        out.append("loaded " + path)
+    except OSError:
+        pass
+out`);
+    expect(result.output).toEqual([127 << 8]);
+    expect(existsSync(marker)).toBe(false);
+  }, 60_000);
+
   it("gives os.system no shell on the host", async () => {
     const marker = join(dir, "system");
     const result = await python(`import os\nos.system("touch ${marker}")`);
