@@ -12,7 +12,7 @@
 // moving a Reference into a context costs more than a whole trivial execution.
 //
 // `toOutput`, `publishInputs`, `nodeConsole` (from core's shared guest files), `EXPOSE_WASM`
-// (ISOLATE_WASM) and `MAX_PENDING_SLEEPS` (execution.ts) are in scope, and the web globals are installed: the snapshot source wraps them.
+// (ISOLATE_WASM), `MAX_PENDING_SLEEPS` and `MAX_FETCHES_IN_FLIGHT` (execution.ts) are in scope, and the web globals are installed: the snapshot source wraps them.
 const HOST_WRITE = 0;
 const HOST_SLEEP = 1;
 const HOST_FETCH = 2;
@@ -138,7 +138,10 @@ function makeTimers(host) {
 /** fetch() over the host's bridge, which enforces the allow-list, the timeout and the size cap. */
 function installFetch(host) {
   let bridge;
+  // Each fetch in flight holds a connection and buffers in the host: past the cap one is refused here.
+  let inFlight = 0;
   globalThis.fetch = async (url, init = {}) => {
+    if (inFlight >= MAX_FETCHES_IN_FLIGHT) throw new TypeError(`fetch failed: more than ${MAX_FETCHES_IN_FLIGHT} requests in flight`);
     bridge ??= host(HOST_FETCH);
     const request = {
       url: String(url),
@@ -146,7 +149,13 @@ function installFetch(host) {
       headers: Object.fromEntries(Object.entries(init.headers ?? {}).map(([k, v]) => [String(k), String(v)])),
       body: init.body === undefined ? null : String(init.body),
     };
-    const raw = await hostOp(bridge.apply(undefined, [JSON.stringify(request)], { result: { promise: true } }));
+    inFlight++;
+    let raw;
+    try {
+      raw = await hostOp(bridge.apply(undefined, [stringify(request)], { result: { promise: true } }));
+    } finally {
+      inFlight--;
+    }
     const response = JSON.parse(raw);
     if (response.error) throw new TypeError(`fetch failed: ${response.error}`);
     return {

@@ -28,6 +28,8 @@ const tick = async () => undefined;
  * promise, so a guest that starts them in a loop would grow the host's memory past memoryMb.
  */
 export const MAX_PENDING_SLEEPS = 10_000;
+/** Fetches one execution may have in flight at once (the guest refuses more; the host too). */
+export const MAX_FETCHES_IN_FLIGHT = 100;
 
 export interface ContextRun {
   ivm: typeof ivm;
@@ -81,13 +83,24 @@ export async function runInContext(run: ContextRun): Promise<{ result: RuntimeRe
   };
   const network = Boolean(request.network && fetchBridge.enabled);
   let finished = false;
+  let fetchesInFlight = 0;
   const host = new ivmModule.Callback((op: number, stream: number, text: string) => {
     if (op === HOST_WRITE) {
       if (!finished) (stream === 1 ? stderr : stdout).write(String(text));
       return !ending && !finished;
     }
     if (op === HOST_SLEEP) return lend(sleep);
-    if (op === HOST_FETCH && network) return lend((json: string) => fetchBridge.fetch(json, deadline));
+    if (op === HOST_FETCH && network) {
+      return lend(async (json: string) => {
+        if (fetchesInFlight >= MAX_FETCHES_IN_FLIGHT) return JSON.stringify({ error: `more than ${MAX_FETCHES_IN_FLIGHT} requests in flight` });
+        fetchesInFlight++;
+        try {
+          return await fetchBridge.fetch(json, deadline);
+        } finally {
+          fetchesInFlight--;
+        }
+      });
+    }
     if (op === HOST_TICK) return lend(tick);
     if (op === HOST_TOO_MANY_TIMERS) end("memory");
     return null;

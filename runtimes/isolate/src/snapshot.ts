@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { commonJsSource, guestLibrarySource, runnerFiles } from "@coderouter/core";
-import { MAX_PENDING_SLEEPS } from "./execution.js";
+import { MAX_FETCHES_IN_FLIGHT, MAX_PENDING_SLEEPS } from "./execution.js";
 
 /**
  * The source baked into every isolate's start-up snapshot: core's output conversion, console and
@@ -15,6 +15,7 @@ const { toOutput, publishInputs } = ${commonJsSource(runnerFiles.toOutput)};
 ${guestLibrarySource()}
 const EXPOSE_WASM = ${options.wasm};
 const MAX_PENDING_SLEEPS = ${MAX_PENDING_SLEEPS};
+const MAX_FETCHES_IN_FLIGHT = ${MAX_FETCHES_IN_FLIGHT};
 ${guest}
 })();`;
 }

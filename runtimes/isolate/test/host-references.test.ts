@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NormalizedRequest } from "@coderouter/core";
 import { IsolateRuntime } from "../src/index.js";
-import { MAX_PENDING_SLEEPS } from "../src/execution.js";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { MAX_FETCHES_IN_FLIGHT, MAX_PENDING_SLEEPS } from "../src/execution.js";
 
 // The attacks of the issue-12 security review on the isolate, as the attacker wrote them: host
 // references in the user's scope, an output value with no cap, and a forged result.
@@ -70,6 +72,27 @@ probe()`;
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
     expect((await run("1 + 1")).output).toBe(2);
   }, 30_000);
+});
+
+describe("isolate: fetches in flight", () => {
+  it(`refuses more than ${MAX_FETCHES_IN_FLIGHT} fetches in flight at once`, async () => {
+    // A server that never answers: every fetch stays in flight until the execution's deadline.
+    const server = createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const networked = new IsolateRuntime({ poolSize: 1, memoryMb: 64, maxExecutions: 5, fetchAllow: ["127.0.0.1"], fetchTimeoutMs: 3000, fetchMaxBytes: 1024, fetchAllowPrivate: true, wasm: false });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const code = `const started = []; for (let i = 0; i < 1000; i++) started.push(fetch("${url}").then(() => "answered", (e) => e.message));
+const first = await Promise.race(started.slice(${MAX_FETCHES_IN_FLIGHT}));
+first`;
+      const result = await networked.execute({ language: "javascript", code, inputs: {}, timeoutMs: 5000, isolation: "sandbox", maxOutputBytes: 1 << 20, network: true });
+      expect(result.output).toMatch(new RegExp(`more than ${MAX_FETCHES_IN_FLIGHT} requests in flight`));
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      await networked.close();
+    }
+  });
 });
 
 describe("isolate: the output value", () => {
