@@ -9,5 +9,8 @@ export default defineConfig({
     exclude: ["**/node_modules/**", "**/dist/**"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Some dependencies export their TypeScript under the same "source" condition (eventsource-parser,
+    // used by the MCP SDK's HTTP client); Vite transforms them instead of handing .ts to Node.
+    server: { deps: { inline: ["@modelcontextprotocol/sdk", "eventsource-parser"] } },
   },
 });

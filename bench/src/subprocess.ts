@@ -3,6 +3,7 @@ import { createRouter, type ExecutionRequestInput } from "coderouter";
 import definition, { Bubblewrap, defaultSandboxPython } from "@coderouter/runtime-subprocess";
 import { interleaved, percentile, summary, throughput } from "./measure.js";
 import type { Row } from "./table.js";
+import { sandboxCostRows, spawnSandboxed } from "./sandbox-costs.js";
 
 // The same clean environment our children get: variables such as NODE_EXTRA_CA_CERTS slow a start
 // by tens of milliseconds and would flatter every ratio.
@@ -40,10 +41,7 @@ export async function subprocessRows(rounds: (n: number) => number): Promise<Row
     diskMb: sandboxSettings.sandboxDiskMb,
     processes: sandboxSettings.sandboxProcesses,
   });
-  const bareSandbox = () => {
-    const command = sandbox.command(sandboxPython, ["-c", "1 + 1"], {}, false);
-    return execa(command.file, command.args, { uid: command.uid, gid: command.uid, extendEnv: false, env: {} });
-  };
+  const bareSandbox = () => spawnSandboxed(sandbox.command(sandboxPython, ["-c", "1 + 1"], {}, false));
   const cases: Case[] = [
     {
       name: "subprocess python, cold start per execution",
@@ -73,7 +71,7 @@ export async function subprocessRows(rounds: (n: number) => number): Promise<Row
       name: "subprocess python in the bubblewrap sandbox, warm fork-server",
       request: { language: "python", code: "1 + 1", runtime: "subprocess", isolation: "sandbox" },
       settings: {},
-      baselineName: `a cold bwrap + ${sandboxSettings.sandboxPythonBin} spawn with the same sandbox`,
+      baselineName: `a cold bwrap + ${sandboxPython} spawn with the same sandbox`,
       bare: bareSandbox,
       target: 0.5,
       minRate: 200,
@@ -100,5 +98,6 @@ export async function subprocessRows(rounds: (n: number) => number): Promise<Row
     });
     await router.close();
   }
+  rows.push(...(await sandboxCostRows(rounds, sandbox, sandboxPython)));
   return rows;
 }

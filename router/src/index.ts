@@ -58,6 +58,7 @@ export {
   SessionClosedError,
   RouterClosedError,
   TooManySessionsError,
+  PackageInstallError,
   FAILURE_KINDS,
   type FailureKind,
   type ValidationIssue,
@@ -79,4 +80,6 @@ export {
   type SessionOptions,
   type SessionFiles,
   type FileEntry,
+  type InstallOutcome,
+  type InstallOptions,
 } from "@coderouter/core";

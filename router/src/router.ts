@@ -28,6 +28,7 @@ import {
 import { loadEnv } from "./env.js";
 import { readRouterSettings, type RouterSettings } from "./config.js";
 import { importedModules } from "./imports.js";
+import { withModuleHint } from "./module-hint.js";
 import { pluginsFromEnv } from "./builtins.js";
 import { Registry, type RuntimePlugin } from "./registry.js";
 import { describeChoice, ruleOut, score } from "./scoring.js";
@@ -114,7 +115,7 @@ export class Router {
         });
         decision.selected = runtime!.id;
         if (attempts.length > 1) decision.reason = `${decision.reason}; ran on ${runtime!.id} after ${attempts.length - 1} failed attempt(s)`;
-        return executionResult(result, decision);
+        return executionResult(withModuleHint(result, request.code), decision);
       } catch (error) {
         if (error instanceof ValidationError) throw error;
         const message = (error as Error).message;
@@ -211,6 +212,7 @@ export class Router {
         maxOutputBytes: this.settings.maxOutputBytes,
         isolation,
         memoryMb: options.memoryMb,
+        network: options.network,
       },
       (ended) => this.openSessions.delete(ended.id),
     );

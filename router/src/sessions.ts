@@ -5,14 +5,20 @@ import {
   IsolationSchema,
   JsonValueSchema,
   LanguageSchema,
+  PackageInstallError,
+  PackageSpecSchema,
   SessionClosedError,
   ValidationError,
+  checkInputDepth,
   type ExecutionResult,
+  type InstallOptions,
+  type InstallOutcome,
   type JsonValue,
   type NormalizedRequest,
   type RuntimeSession,
   type SessionFiles,
 } from "@coderouter/core";
+import { withModuleHint } from "./module-hint.js";
 
 export const SessionRequestSchema = z
   .object({
@@ -65,7 +71,7 @@ export class Session {
 
   constructor(
     private readonly inner: RuntimeSession,
-    private readonly defaults: { timeoutMs: number; idleTimeoutMs: number; maxOutputBytes: number; isolation: NormalizedRequest["isolation"]; memoryMb?: number },
+    private readonly defaults: { timeoutMs: number; idleTimeoutMs: number; maxOutputBytes: number; isolation: NormalizedRequest["isolation"]; memoryMb?: number; network?: boolean },
     private readonly onEnd: (session: Session) => void,
   ) {
     const guard =
@@ -104,6 +110,7 @@ export class Session {
   }
 
   async execute(code: string, options: SessionExecuteOptions = {}): Promise<ExecutionResult> {
+    checkInputDepth(options.inputs);
     const parsed = SessionExecuteSchema.safeParse(options);
     if (!parsed.success || typeof code !== "string") {
       const issues = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
@@ -124,7 +131,7 @@ export class Session {
       ...(parsed.data.onStderr ? { onStderr: parsed.data.onStderr } : {}),
     });
     if (!this.inner.alive) void this.end(`its worker was stopped by ${result.error?.kind ?? "a failure"}`);
-    return executionResult(result, {
+    return executionResult(withModuleHint(result, code), {
       requested: this.inner.runtime,
       selected: this.inner.runtime,
       reason: `session ${this.id}`,
@@ -133,9 +140,46 @@ export class Session {
     });
   }
 
+  /**
+   * What code in this session runs with: the interpreter and its version, installed packages with
+   * versions, platform and working directory (from the runtime), and the limits in force.
+   */
   async environment(): Promise<Record<string, JsonValue>> {
     this.touch();
-    return this.inner.environment();
+    const described = await this.inner.environment();
+    return {
+      ...described,
+      sessionId: this.id,
+      runtime: this.inner.runtime,
+      limits: {
+        timeoutMs: this.defaults.timeoutMs,
+        memoryMb: this.defaults.memoryMb ?? null,
+        maxOutputBytes: this.defaults.maxOutputBytes,
+        isolation: this.defaults.isolation,
+        idleTimeoutMs: this.defaults.idleTimeoutMs,
+        network: this.defaults.network ?? false,
+      },
+    };
+  }
+
+  /**
+   * Installs packages into this session only (pip into its own virtual environment, npm into its
+   * node_modules); later executions import them. Rejects with PackageInstallError naming the package.
+   */
+  async installPackages(packages: string[], options: InstallOptions = {}): Promise<InstallOutcome> {
+    const specs = z.array(PackageSpecSchema).min(1).max(100).safeParse(packages);
+    if (!specs.success) {
+      const issues = specs.error.issues.map((i) => ({ path: `packages.${i.path.join(".")}`, message: i.message }));
+      throw new ValidationError(`invalid packages: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
+    }
+    this.touch();
+    if (!this.inner.installPackages) {
+      throw new PackageInstallError(
+        specs.data,
+        `${this.inner.runtime} sessions cannot install packages: open the session on the subprocess runtime (runtime: "subprocess") or on e2b`,
+      );
+    }
+    return this.inner.installPackages(specs.data, { timeoutMs: this.defaults.timeoutMs, ...options });
   }
 
   async close(): Promise<void> {

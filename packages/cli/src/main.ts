@@ -9,6 +9,7 @@ import {
 } from "coderouter";
 import type { Io } from "./io.js";
 import { formatDecision, formatDoctor, formatResult } from "./format.js";
+import { mcp } from "./mcp.js";
 import { formatProbe, probe } from "./probe.js";
 import { serve } from "./serve.js";
 import { readRequest, type RequestFlags } from "./request.js";
@@ -21,7 +22,8 @@ const USAGE = `usage:
                           [--isolation LEVEL] [--expected-duration MS] [--package P]... [--json]
   coderouter explain [FILE|-] [same flags]
   coderouter doctor [--json] [--probe ID]  # --probe runs a tiny job on runtime ID, end to end
-  coderouter serve [--port N] [--host H]     # the HTTP API (CODEROUTER_* variables in .env.example)
+  coderouter serve [--port N] [--host H]     # the HTTP API (CODEROUTER_* variables in .env.example), MCP at /mcp
+  coderouter mcp                             # an MCP server over stdin/stdout, for agents
 
 FILE is read from disk, - (or no FILE) from stdin. The language comes from the extension
 (.py, .js, .mjs, .cjs, .ts, .mts; .wasm for a WASI module) unless --language is given.
@@ -50,8 +52,9 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     print(USAGE);
     return command ? EXIT.ok : EXIT.usage;
   }
-  if (!["run", "explain", "doctor", "serve"].includes(command)) return fail(`unknown command "${command}"\n${USAGE}`, EXIT.usage);
+  if (!["run", "explain", "doctor", "serve", "mcp"].includes(command)) return fail(`unknown command "${command}"\n${USAGE}`, EXIT.usage);
   if (command === "serve") return serve(rest, io);
+  if (command === "mcp") return mcp(rest, io);
 
   let flags: RequestFlags & { json?: boolean; help?: boolean; probe?: string };
   let positionals: string[];

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NormalizedRequest, Runtime, RuntimeResult, SourceLanguage } from "@coderouter/core";
 import { createServer } from "node:net";
@@ -8,6 +7,8 @@ import * as S from "./snippets.js";
 import { paritySection } from "./parity.js";
 import { describeTenantAttacks } from "./tenant-state.js";
 import { unsettledPromiseSection } from "./unsettled.js";
+import { processesWith } from "./processes.js";
+import { hostileTenantSection } from "./hostile.js";
 
 export interface ConformanceOptions {
   /** Label of the suite, e.g. "subprocess". */
@@ -37,6 +38,8 @@ export interface ConformanceOptions {
    * the cell's timeout); every local runtime keeps the rule (unsettled.ts).
    */
   unsettledPromises?: boolean;
+  /** Run the hostile-tenant section's process-level attacks (it runs whole for an "os" sandbox). */
+  hostile?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -280,6 +283,9 @@ export function runConformance(options: ConformanceOptions): void {
 
       if (language !== "python" && options.unsettledPromises !== false) unsettledPromiseSection(run, language);
       paritySection(language, run, () => runtime.id);
+      if ((options.sandbox === "os" || options.hostile) && language !== "typescript") {
+        hostileTenantSection({ language, runtime: () => runtime, create: options.create, request: options.request ?? {}, sandbox: options.sandbox === "os" });
+      }
 
       if ((options.sandbox === "engine" || options.sandbox === "wasm") && language !== "python") {
         describe("security: no way out of the sandbox", () => {
@@ -387,11 +393,6 @@ function hostLoopbackServer(): { port: number } {
 /** A request as a runtime receives it, for runtimes' own tests: `1 + 1` in Python unless `extra` says otherwise. */
 export function normalizedRequest(extra: Partial<NormalizedRequest> = {}): NormalizedRequest {
   return { language: "python", code: "1 + 1", inputs: {}, timeoutMs: 10_000, isolation: "none", maxOutputBytes: MiB, ...extra };
-}
-
-function processesWith(marker: string): string[] {
-  const lines = execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" }).split("\n");
-  return lines.filter((line) => line.includes(marker) && !line.includes("ps -eo"));
 }
 
 function restoreEnv(name: string, value: string | undefined): void {

@@ -81,7 +81,6 @@ const values = [order, copy.self === copy, copy.d.getTime(), [...copy.m.get("k")
     name: "recursion 10,000 deep runs",
     body: "function depth(n) { return n === 0 ? 0 : 1 + depth(n - 1) }",
     value: "depth(10000)",
-    differs: { wasm: { error: "RangeError" } },
   },
   {
     name: "a stack overflow is a RangeError",

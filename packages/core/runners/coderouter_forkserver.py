@@ -4,13 +4,14 @@ The server has imported the runner and the commonly used standard library once; 
 fresh process (fork), so executions share no state, yet skip the interpreter's start-up.
 
 One execution at a time. Protocol, one JSON object per line:
-  stdin  (host -> server): {"run": payload, "env": {...}} | {"kill": true}
+  stdin  (host -> server): {"run": payload, "env": {...}}
   fd 3   (server -> host): {"ready": true} once, then per execution {"result": ...} (the child's,
          forwarded) and {"exit": code, "signal": n, "fence": token}.
 After a child ends, the server writes the fence token to its stdout and stderr: the host knows the
 child's output is complete when it has read the token on both. The token is drawn after the child
-is gone, so code can neither forge the end of its output nor any control message (the child has
-neither fd 3 nor stdin).
+is gone, so code can neither forge the end of its output nor any control message: the child's
+fd 3 is its own result pipe, read by this server, and its stdin is /dev/null. What it writes there
+is untrusted, and so checked by the host (see forward()).
 """
 
 import os
@@ -36,48 +37,177 @@ def child(payload, env, workdir, result_w, dumps):
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    os.close(runner.CONTROL_FD)
+    # The result pipe takes fd 3, in place of the server's control channel; every other
+    # descriptor of the server (its wake-up pipe, the result pipe's first number) is closed.
+    os.dup2(result_w, runner.CONTROL_FD)
+    runner.close_inherited()
     os.chdir(workdir)
     os.environ.clear()
     os.environ.update(env)
     os.environ.update({"HOME": workdir, "TMPDIR": workdir})
-    runner.execute(payload, dumps, result_w)
+    runner.execute(payload, dumps, runner.CONTROL_FD)
 
 
-def clean_up(pid, workdir, sandboxed):
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+
+
+def kill_group(pid):
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
-    if sandboxed:
-        # As the sandbox's pid 1, this reaches every process left in it, however detached.
+
+
+class TenantBytes:
+    """A request or a result on its way through the server, held in one bytearray.
+
+    Every child is forked with a copy of this server's memory. Tenant bytes are therefore never
+    turned into bytes or str objects here, whose freed memory a later child could scan for an
+    earlier execution's code, inputs or result: they are read straight into this buffer, decoded
+    only in the child they belong to, forwarded to the host as they are, and zeroed once used.
+    """
+
+    def __init__(self):
+        self.data = bytearray(1 << 16)
+        self.filled = 0
+
+    def read_from(self, fd):
+        """Reads what `fd` has into the buffer, growing it as needed; 0 at the end of input."""
+        if self.filled == len(self.data):
+            bigger = bytearray(2 * len(self.data))
+            bigger[: self.filled] = memoryview(self.data)[: self.filled]
+            self.data[:] = bytes(len(self.data))
+            self.data = bigger
+        count = os.readv(fd, [memoryview(self.data)[self.filled :]])
+        self.filled += count
+        return count
+
+    def line_end(self):
+        return self.data.find(b"\n", 0, self.filled)
+
+    def view(self, end):
+        return memoryview(self.data)[:end]
+
+    def wipe(self):
+        self.data[: self.filled] = bytes(self.filled)
+        self.filled = 0
+
+
+def forward(result, dumps):
+    """Passes the child's result to the host as it came, framed as one control line. The code can
+    write to the child's result pipe: what cannot be one line is replaced by a value the host
+    refuses (it then replaces this server); the host checks everything else."""
+    if not result.filled:
+        return
+    if result.filled > MAX_RESULT_BYTES or result.line_end() != -1:
+        send(dumps, {"result": "oversized" if result.filled > MAX_RESULT_BYTES else "garbled"})
+    else:
+        message = [b'{"result": ', result.view(result.filled), b"}\n"]
+        while message:
+            written = os.writev(runner.CONTROL_FD, message)
+            while message and written >= len(message[0]):
+                written -= len(message[0])
+                message.pop(0)
+            if message and written:
+                message[0] = memoryview(message[0])[written:]
+    result.wipe()
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def kill_adopted():
+    """Without a PID namespace, this server is a subreaper: what its executions left (a setsid
+    daemon, a double fork) was adopted by it, and is killed here until none is left."""
+    while True:
+        children = []
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/children") as handle:
+                    children += [int(pid) for pid in handle.read().split()]
+            except OSError:
+                pass
+        if not children:
+            return
+        for child in children:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except OSError:
+                pass
+        for child in children:
+            try:
+                os.waitpid(child, 0)
+            except ChildProcessError:
+                pass
+
+
+# Every place a sandboxed execution can write. Emptied after each one, whatever it left there.
+SCRATCH = ("/work", "/tmp", "/dev/shm")
+
+
+def clean_up(pid, workdir, sandboxed):
+    kill_group(pid)
+    if os.getpid() == 1:
+        # As pid 1 of our own PID namespace (the sandbox's, or the one a plain server runs in),
+        # this reaches every process the execution left, however detached.
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
-        while True:
-            try:
-                if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                    break
-            except ChildProcessError:
+    else:
+        kill_adopted()
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
                 break
+        except ChildProcessError:
+            break
+    if sandboxed:
+        for place, mode in SCRATCH_MODES.items():
+            wipe(place, mode)
+    else:
+        wipe(workdir, None)
+
+
+SCRATCH_MODES = {}
+
+
+def wipe(place, mode):
+    """Empties `place` (removes it when mode is None), whatever modes the code set inside it."""
     import shutil
 
-    shutil.rmtree(workdir, ignore_errors=True)
-    if sandboxed:
-        for entry in os.listdir("/tmp"):
-            path = os.path.join("/tmp", entry)
+    def unlock(remove, path, _exc):
+        try:
+            os.chmod(os.path.dirname(path), 0o700)
+            remove(path)
+        except OSError:
+            pass
+
+    if mode is None:
+        shutil.rmtree(place, onerror=unlock)
+        return
+    try:
+        os.chmod(place, 0o700)
+        for entry in os.listdir(place):
+            path = os.path.join(place, entry)
             if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
+                os.chmod(path, 0o700)
+                shutil.rmtree(path, onerror=unlock)
             else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+                os.unlink(path)
+        os.chmod(place, mode)
+    except OSError:
+        pass
 
 
 def main():
     runner.die_with_parent()
+    runner.close_inherited()
+    # Not dumpable: a process of the same uid (an execution forked from here) can neither ptrace
+    # this server nor open its /proc/<pid>/mem, fd or environ; its children inherit the flag.
+    runner.prctl(runner.PR_SET_DUMPABLE, 0)
+    if os.getpid() != 1:
+        runner.prctl(PR_SET_CHILD_SUBREAPER, 1)
     for name in PRELOAD:
         try:
             __import__(name)
@@ -86,53 +216,51 @@ def main():
     import tempfile
 
     loads, dumps = runner.json_codec()
-    sandboxed = os.getpid() == 1
-    base = "/work" if sandboxed else tempfile.gettempdir()
+    # Inside the sandbox the wrappers are mounted at /coderouter, and the sandbox is ours alone.
+    sandboxed = runner.__file__.startswith("/coderouter/")
+    if sandboxed:
+        SCRATCH_MODES.update({place: os.stat(place).st_mode & 0o7777 for place in SCRATCH})
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    pending = b""
+    request = TenantBytes()
+    result = TenantBytes()
     send(dumps, {"ready": True})
     while True:
-        line, pending = runner.next_request(pending)
-        if line is None:
-            return
-        request = loads(line.decode())
-        if "run" not in request:
-            continue
+        end = request.line_end()
+        while end == -1:
+            if not request.read_from(0):
+                return
+            end = request.line_end()
         # Named after the host, so a host that died without cleaning up can be swept after.
-        workdir = tempfile.mkdtemp(prefix=f"coderouter-{os.getppid()}-", dir=base)
+        workdir = "/work" if sandboxed else tempfile.mkdtemp(prefix=f"coderouter-{os.getppid()}-")
         result_r, result_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(result_r)
-            child(request["run"], request.get("env", {}), workdir, result_w, dumps)
+            try:
+                message = loads(request.view(end).tobytes().decode())
+            except Exception:  # noqa: BLE001 - the host sends what it validated; a broken line ends only this child
+                os._exit(70)
+            child(message["run"], message.get("env", {}), workdir, result_w, dumps)
         os.close(result_w)
-        result = []
+        request.wipe()
         status = None
         watching = [0, wake_r, result_r]
         while status is None:
             readable, _, _ = select.select(watching, [], [])
             if result_r in readable:
-                data = os.read(result_r, 65536)
-                if data:
-                    result.append(data)
-                else:
+                if not result.read_from(result_r) or result.filled > MAX_RESULT_BYTES:
                     watching.remove(result_r)
+                    if result.filled > MAX_RESULT_BYTES:
+                        kill_group(pid)
             if 0 in readable:
-                chunk = os.read(0, 65536)
-                if not chunk:
-                    os.killpg(pid, signal.SIGKILL)
+                # The host sends nothing while an execution runs, and ends one by killing this
+                # server whole, never by asking it: only the end of its input matters here.
+                if not os.read(0, 65536):
+                    kill_group(pid)
                     return
-                pending += chunk
-                while b"\n" in pending:
-                    line, pending = pending.split(b"\n", 1)
-                    if loads(line.decode()).get("kill"):
-                        try:
-                            os.killpg(pid, signal.SIGKILL)
-                        except OSError:
-                            pass
             if wake_r in readable:
                 os.read(wake_r, 4096)
             done, code = os.waitpid(pid, os.WNOHANG)
@@ -141,16 +269,12 @@ def main():
         if result_r in watching:
             os.set_blocking(result_r, False)
             try:
-                while True:
-                    data = os.read(result_r, 65536)
-                    if not data:
-                        break
-                    result.append(data)
+                while result.filled <= MAX_RESULT_BYTES and result.read_from(result_r):
+                    pass
             except BlockingIOError:
                 pass
         os.close(result_r)
         clean_up(pid, workdir, sandboxed)
-        if result:
-            send(dumps, {"result": loads(b"".join(result).decode())})
+        forward(result, dumps)
         exit_code = os.waitstatus_to_exitcode(status)
         runner.end_output(dumps, max(exit_code, 0), max(-exit_code, 0))

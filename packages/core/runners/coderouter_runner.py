@@ -356,22 +356,31 @@ def send(dumps, message):
         data = data[os.write(CONTROL_FD, data):]
 
 
+_libc = None
+
+
+def prctl(option, value):
+    """Linux's prctl through ctypes, loaded once per worker (a few milliseconds); forked children
+    call the loaded function again, in microseconds."""
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc.prctl(option, value, 0, 0, 0)
+
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+
+
 def die_with_parent():
-    """Long-lived workers end with the host, even when it is killed without a chance to clean up.
-
-    Linux's PR_SET_PDEATHSIG through ctypes: a few milliseconds, paid once per worker, never per
-    execution (the forked children call the loaded function again, in microseconds).
-    """
-    global _prctl
+    """Long-lived workers end with the host, even when it is killed without a chance to clean up."""
     try:
-        if _prctl is None:
-            import ctypes
-            import signal
+        import signal
 
-            libc = ctypes.CDLL(None, use_errno=True)
-            _prctl = lambda: libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # noqa: E731
         parent = os.getppid()
-        _prctl()
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
         # The host may have gone between our start and the prctl call.
         if os.getppid() != parent:
             os._exit(1)
@@ -379,7 +388,9 @@ def die_with_parent():
         pass
 
 
-_prctl = None
+def close_inherited():
+    """Only stdin, stdout, stderr and fd 3 stay open: nothing else the host or a server held."""
+    os.closerange(4, os.sysconf("SC_OPEN_MAX"))
 
 
 def next_request(pending):
@@ -402,6 +413,7 @@ def end_output(dumps, exit_code=0, signal_number=0):
 
 
 def main():
+    close_inherited()
     loads, dumps = json_codec()
     payload = loads(sys.stdin.buffer.read().decode())
     sys.stdin.close()

@@ -73,6 +73,25 @@ def files(root, request):
     raise PathError(f"unknown files operation {op!r}")
 
 
+def end_processes():
+    """Nothing an execution started outlives it: as pid 1 of the worker's PID namespace, kill every
+    other process in it (setsid daemons and double forks included) and reap them."""
+    if os.getpid() != 1:
+        return
+    import signal
+
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                return
+        except ChildProcessError:
+            return
+
+
 def environment():
     import platform
     from importlib import metadata
@@ -91,6 +110,7 @@ def environment():
 
 def main():
     runner.die_with_parent()
+    runner.close_inherited()
     loads, dumps = runner.json_codec()
     root = os.path.realpath(os.getcwd())
     scope = None
@@ -108,6 +128,7 @@ def main():
                 runner.apply_limits(payload, cpu=False)
             result = runner.run(payload["code"], payload["inputs"], scope)
             runner.flush()
+            end_processes()
             send(dumps, {"result": result})
             runner.end_output(dumps)
         else:

@@ -110,6 +110,13 @@ async function run(payload) {
   } catch (error) {
     result = { error: error && error.name === "CircularOutputError" ? { ...describe(error, payload.filename), traceback: "" } : describe(error, payload.filename) };
   }
+  // Nothing an execution started outlives it: as pid 1 of the worker's PID namespace, every other
+  // process in it goes (node cannot reap the orphans it adopts; their zombies go with the session).
+  if (process.pid === 1) {
+    try {
+      process.kill(-1, "SIGKILL");
+    } catch {}
+  }
   send({ result });
   const fence = randomBytes(16).toString("hex");
   send({ exit: 0, signal: 0, fence });

@@ -5,10 +5,13 @@
 "use strict";
 
 const DEFAULT_PORTS = { "http:": "80", "https:": "443", "ws:": "80", "wss:": "443", "ftp:": "21", "file:": "" };
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the URL standard's percent-encode sets start at the C0 controls
 const PATH_UNSAFE = /[\u0000-\u0020"#<>?`{}\u007f-\uffff]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the URL standard's percent-encode sets start at the C0 controls
 const QUERY_UNSAFE = /[\u0000-\u0020"#<>\u007f-\uffff]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the URL standard's percent-encode sets start at the C0 controls
 const FRAGMENT_UNSAFE = /[\u0000-\u0020"<>`\u007f-\uffff]/g;
-const escape = (text, unsafe) => text.replace(unsafe, (c) => encodeURIComponent(c));
+const percentEncode = (text, unsafe) => text.replace(unsafe, (c) => encodeURIComponent(c));
 
 function invalid(input) {
   return new TypeError(`Invalid URL: ${input}`);
@@ -31,6 +34,7 @@ function normalizePath(path) {
 }
 
 function parse(input, base) {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the URL standard's percent-encode sets start at the C0 controls
   const text = String(input).replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, "").replace(/[\t\n\r]/g, "");
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text);
   if (!scheme) {
@@ -54,9 +58,10 @@ function parse(input, base) {
     rest = slash >= 0 ? rest.slice(slash) : special ? "/" : "";
     setAuthority(parts, authority, input);
     if (special && !parts.hostname && protocol !== "file:") throw invalid(input);
-    parts.pathname = special ? normalizePath(escape(rest, PATH_UNSAFE)) : escape(rest, PATH_UNSAFE);
+    parts.pathname = special ? normalizePath(percentEncode(rest, PATH_UNSAFE)) : percentEncode(rest, PATH_UNSAFE);
   } else {
-    parts.pathname = escape(rest, /[\u0000-\u001f\u007f-\uffff]/g);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the URL standard's percent-encode sets start at the C0 controls
+    parts.pathname = percentEncode(rest, /[\u0000-\u001f\u007f-\uffff]/g);
   }
   return finish(parts);
 }
@@ -65,8 +70,10 @@ function setAuthority(parts, authority, input) {
   const at = authority.lastIndexOf("@");
   if (at >= 0) {
     const [user, ...password] = authority.slice(0, at).split(":");
-    parts.username = escape(user, /[\u0000-\u0020"#<>?`{}/:;=@[\\\]^|\u007f-\uffff]/g);
-    parts.password = escape(password.join(":"), /[\u0000-\u0020"#<>?`{}/:;=@[\\\]^|\u007f-\uffff]/g);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the URL standard's percent-encode sets start at the C0 controls
+    parts.username = percentEncode(user, /[\u0000-\u0020"#<>?`{}/:;=@[\\\]^|\u007f-\uffff]/g);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the URL standard's percent-encode sets start at the C0 controls
+    parts.password = percentEncode(password.join(":"), /[\u0000-\u0020"#<>?`{}/:;=@[\\\]^|\u007f-\uffff]/g);
     authority = authority.slice(at + 1);
   }
   const port = /:(\d*)$/.exec(authority);
@@ -77,6 +84,7 @@ function setAuthority(parts, authority, input) {
   } catch {
     throw invalid(input);
   }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the URL standard's percent-encode sets start at the C0 controls
   if (/[\u0000\t\n\r #/<>?@[\\\]^|%]/.test(hostname.replace(/^\[[0-9a-f:.]+\]$/, "ipv6"))) throw invalid(input);
   parts.hostname = hostname;
   if (port && port[1] !== "") {
@@ -96,14 +104,14 @@ function resolve(reference, base) {
   const queryAt = rest.indexOf("?");
   if (queryAt >= 0) [rest, parts.search] = [rest.slice(0, queryAt), rest.slice(queryAt)];
   else if (rest === "") parts.search = base.parts.search;
-  if (rest.startsWith("/")) parts.pathname = normalizePath(escape(rest, PATH_UNSAFE));
-  else if (rest !== "") parts.pathname = normalizePath(`${base.parts.pathname.replace(/[^/]*$/, "")}${escape(rest, PATH_UNSAFE)}`);
+  if (rest.startsWith("/")) parts.pathname = normalizePath(percentEncode(rest, PATH_UNSAFE));
+  else if (rest !== "") parts.pathname = normalizePath(`${base.parts.pathname.replace(/[^/]*$/, "")}${percentEncode(rest, PATH_UNSAFE)}`);
   return finish(parts);
 }
 
 function finish(parts) {
-  parts.search = parts.search === "?" ? "" : escape(parts.search, QUERY_UNSAFE);
-  parts.hash = parts.hash === "#" ? "" : escape(parts.hash, FRAGMENT_UNSAFE);
+  parts.search = parts.search === "?" ? "" : percentEncode(parts.search, QUERY_UNSAFE);
+  parts.hash = parts.hash === "#" ? "" : percentEncode(parts.hash, FRAGMENT_UNSAFE);
   return parts;
 }
 
@@ -169,7 +177,7 @@ class URLSearchParams {
   set(name, value) {
     const at = this.#list.findIndex(([k]) => k === String(name));
     if (at < 0) this.#list.push([String(name), String(value)]);
-    else this.#list = this.#list.filter(([k], i) => i === at || k !== String(name)).map((p, i) => (p[0] === String(name) ? [p[0], String(value)] : p));
+    else this.#list = this.#list.filter(([k], i) => i === at || k !== String(name)).map((p) => (p[0] === String(name) ? [p[0], String(value)] : p));
     this.#changed();
   }
 
@@ -250,17 +258,17 @@ class URL {
 
   set search(value) {
     const text = String(value).replace(/^\?/, "");
-    this.#parts.search = text ? escape(`?${text}`, QUERY_UNSAFE) : "";
+    this.#parts.search = text ? percentEncode(`?${text}`, QUERY_UNSAFE) : "";
     URLSearchParams.reset(this.#params, this.#parts.search);
   }
 
   set hash(value) {
     const text = String(value).replace(/^#/, "");
-    this.#parts.hash = text ? escape(`#${text}`, FRAGMENT_UNSAFE) : "";
+    this.#parts.hash = text ? percentEncode(`#${text}`, FRAGMENT_UNSAFE) : "";
   }
 
   set pathname(value) {
-    this.#parts.pathname = normalizePath(`/${escape(String(value), PATH_UNSAFE).replace(/^\//, "")}`);
+    this.#parts.pathname = normalizePath(`/${percentEncode(String(value), PATH_UNSAFE).replace(/^\//, "")}`);
   }
 
   toString() {

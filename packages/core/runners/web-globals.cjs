@@ -136,6 +136,7 @@ const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
 
 function btoa(input) {
   const text = String(input);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: Latin-1 is every code unit from U+0000 up
   if (/[^\u0000-\u00ff]/.test(text)) throw new DOMException("Invalid character", "InvalidCharacterError");
   let out = "";
   for (let i = 0; i < text.length; i += 3) {

@@ -13,6 +13,7 @@ export const FAILURE_KINDS = [
   "too_many_sessions",
   "session_closed",
   "code",
+  "package_install",
 ] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];
 

@@ -1,4 +1,5 @@
 import { ValidationError } from "./errors.js";
+import { checkInputDepth } from "./untrusted.js";
 import {
   ExecutionRequestSchema,
   type ExecutionRequest,
@@ -15,6 +16,8 @@ export interface RequestDefaults {
 
 /** Validates a request from any caller (library, CLI, HTTP); a bad one is a ValidationError naming each field. */
 export function parseRequest(input: unknown): ExecutionRequest {
+  // Before the schema, whose recursive walk a very deep value would exhaust.
+  if (input && typeof input === "object") checkInputDepth((input as { inputs?: unknown }).inputs);
   const parsed = ExecutionRequestSchema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((issue) => ({

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { InstallOptions, InstallOutcome } from "./packages.js";
 import type { Isolation, JsonValue, Language, NormalizedRequest, RuntimeId, RuntimeResult } from "./schemas.js";
 
 /** What a runtime can do, declared up front so the router can rule it in or out without running it. */
@@ -127,6 +128,8 @@ export interface RuntimeSession {
   execute(request: NormalizedRequest): Promise<RuntimeResult>;
   files: SessionFiles;
   environment(): Promise<Record<string, JsonValue>>;
+  /** Installs packages into this session only; absent when the runtime cannot. Rejects with PackageInstallError. */
+  installPackages?(packages: string[], options: InstallOptions): Promise<InstallOutcome>;
   close(): Promise<void>;
 }
 

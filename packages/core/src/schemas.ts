@@ -58,7 +58,7 @@ const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment var
  * A package requirement as pip or npm takes it ("pandas", "requests==2.32.3", "@scope/pkg@1").
  * Never an option: it is passed as one argument, and a leading "-" would make it a flag.
  */
-const packageSpec = z
+export const PackageSpecSchema = z
   .string()
   .regex(/^[A-Za-z0-9@][A-Za-z0-9._\-/@=<>!~[\],^*+ ]*$/, "a package name with an optional version, e.g. pandas or requests==2.32.3");
 
@@ -77,7 +77,7 @@ export const ExecutionRequestSchema = z
     /** Arguments of a WebAssembly module (language "wasm"), after its name. */
     args: z.array(z.string()).max(1000).optional(),
     /** Third-party packages to install before the code runs (runtimes with installable packages only). */
-    packages: z.array(packageSpec).max(100).optional(),
+    packages: z.array(PackageSpecSchema).max(100).optional(),
     signal: z.instanceof(AbortSignal).optional(),
     onStdout: z.custom<(chunk: string) => void>((v) => typeof v === "function").optional(),
     onStderr: z.custom<(chunk: string) => void>((v) => typeof v === "function").optional(),

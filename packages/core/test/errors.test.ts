@@ -6,6 +6,7 @@ import {
   FAILURE_KINDS,
   InfrastructureError,
   NoRuntimeAvailableError,
+  PackageInstallError,
   RouterClosedError,
   RuntimeClosedError,
   RuntimeNotInstalledError,
@@ -30,6 +31,7 @@ describe("errors carry a kind from a closed set, an HTTP status and whether a re
     [new TooManySessionsError(3, 3), "too_many_sessions", 429, true],
     [new SessionClosedError("s", "closed"), "session_closed", 404, false],
     [new CodeExecutionError("failed", "python", {}), "code", 422, false],
+    [new PackageInstallError(["nothing-here"], "pip exited with code 1"), "package_install", 422, false],
   ] as const)("%s", (error, kind, status, retryable) => {
     expect(error.kind).toBe(kind);
     expect(FAILURE_KINDS).toContain(error.kind);

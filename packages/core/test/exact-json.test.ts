@@ -13,7 +13,7 @@ describe("parseExactJson", () => {
   });
 
   it("leaves every JavaScript number a number, as JSON.stringify printed it", () => {
-    const values = [2 ** 64, 2 ** 53 + 2, 1e20, -(2 ** 60), Number.MAX_SAFE_INTEGER, 0.1234567890123456789, 1.5e-300, 12345678901234567e10];
+    const values = [2 ** 64, 2 ** 53 + 2, 1e20, -(2 ** 60), Number.MAX_SAFE_INTEGER, Number("0.1234567890123456789"), 1.5e-300, Number("12345678901234567e10")];
     const text = JSON.stringify({ output: values });
     expect(parseExactJson(text)).toEqual(JSON.parse(text));
   });

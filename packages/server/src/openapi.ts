@@ -85,6 +85,22 @@ export function openApiDocument(): object {
         put: { summary: "?path=… writes the request body (bytes) to the file.", responses: { "200": { description: "Written" } } },
         delete: { summary: "?path=… removes a file or directory.", responses: { "200": { description: "Removed" } } },
       },
+      "/v1/sessions/{id}/environment": {
+        get: { summary: "The session's interpreter and version, packages with versions, platform, working directory and limits in force.", responses: { "200": { description: "{ success, environment }" }, "404": { description: "The session has ended" } } },
+      },
+      "/v1/sessions/{id}/packages": {
+        post: {
+          summary: "Install packages into the session: { packages: [spec] } (pip for Python, npm for JavaScript); NDJSON streams the installer's output.",
+          responses: { "200": { description: "{ success, requested, installed: {name: version}, stdout, stderr }" }, "400": { description: "A spec that is not a package name" }, "422": { description: "The installation failed: { success: false, error, stdout, stderr }" } },
+        },
+      },
+      "/mcp": {
+        post: { summary: "Model Context Protocol over streamable HTTP (JSON-RPC): the agent tools execute_code, install_package, get_environment, list_files, read_file, write_file.", responses: { "200": { description: "JSON-RPC answer or an event stream" } } },
+        get: { summary: "MCP: the server's event stream for a session (Mcp-Session-Id).", responses: { "200": { description: "text/event-stream" } } },
+        delete: { summary: "MCP: end the client's MCP session and close its coderouter sessions.", responses: { "200": { description: "Ended" } } },
+      },
+      "/api/e2b/environment/{id}": { get: { summary: "Seed 003's get_environment: the session's environment.", responses: { "200": { description: "{ success, environment }" } } } },
+      "/api/e2b/install_package": { post: { summary: "Seed 003's install_package: { session_id, package }.", responses: { "200": { description: "{ success, installed, stdout, stderr }" }, "422": { description: "The installation failed" } } } },
       "/api/sessions": { post: { summary: "The seed's route: { agent, environment, provider } opens a session; answers with session_id.", responses: { "201": { description: "SessionInfo with session_id" } } } },
       "/api/e2b/files": { post: { summary: "The seed's route: { session_id, file_path, content (base64) } writes a file.", responses: { "200": { description: "Written" } } } },
       "/api/e2b/files/{id}": { get: { summary: "The seed's route: ?directory=… lists; /api/e2b/files/{id}/{path} reads.", responses: { "200": { description: "Entries or bytes" } } } },

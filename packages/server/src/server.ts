@@ -10,6 +10,7 @@ import { Executions } from "./http/executions.js";
 import { guardRequest } from "./http/guard.js";
 import { DefaultIsolation } from "./http/isolation.js";
 import { Metrics } from "./metrics.js";
+import { LazyMcpEndpoint, mcpRoutes } from "./routes/mcp.js";
 import { seedRoutes } from "./routes/seed.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { v1Routes } from "./routes/v1.js";
@@ -22,7 +23,7 @@ export interface RunningServer {
 }
 
 /** Tried in order; the first group that knows the route answers it. */
-const ROUTES: Routes[] = [v1Routes, sessionRoutes, seedRoutes];
+const ROUTES: Routes[] = [v1Routes, sessionRoutes, seedRoutes, mcpRoutes];
 
 /**
  * The HTTP API over a router: JSON in, the ExecutionResult out (or a stream of output events and
@@ -33,9 +34,8 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
   const settings = readServerSettings(env, overrides);
   const metrics = new Metrics();
   const gate = new Gate(settings.concurrency, settings.queue);
-  const app: App = { router, settings, metrics, gate, executions: new Executions(gate, metrics), isolation: new DefaultIsolation(router, settings.defaultIsolation) };
-
-  app.isolation.prepare();
+  const isolation = new DefaultIsolation(router, settings.defaultIsolation);
+  const app: App = { router, settings, metrics, gate, executions: new Executions(gate, metrics), isolation, mcp: new LazyMcpEndpoint(router, gate, isolation) };
 
   const handle = async (exchange: Exchange): Promise<void> => {
     if (guardRequest(exchange.req, exchange.res, settings)) return;
@@ -70,6 +70,7 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await app.executions.stop(settings.shutdownTimeoutMs);
+      await app.mcp.close();
       server.closeAllConnections();
       await closed;
       await router.close();

@@ -1,13 +1,15 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { execa } from "execa";
+import { childStdio } from "./descriptors.js";
 import {
   InfrastructureError,
-  parseExactJson,
+  checkReported,
+  MAX_MESSAGE_BYTES,
+  parseUntrusted,
   watchLimits,
-  type Artifact,
+  type Reported,
   type Ending,
-  type ExecutionError,
   type OutputStream,
-  type JsonValue,
   type NormalizedRequest,
 } from "@coderouter/core";
 
@@ -18,6 +20,8 @@ export interface ProcessSpec {
   env: Record<string, string>;
   /** Runs the process as this uid and gid (the sandbox's own). */
   uid?: number;
+  /** Files opened read-only for the process as fds 4, 5, ... (bubblewrap's seccomp program, its runners). */
+  files?: string[];
 }
 
 export interface ChildSpec extends ProcessSpec {
@@ -30,13 +34,13 @@ export interface ChildOutcome {
   exitCode: number | null;
   signal: string | null;
   /** What the wrapper reported, when it got that far. */
-  reported?: { output?: JsonValue; error?: ExecutionError; artifacts?: Artifact[] };
+  reported?: Reported;
+  /** Why the result channel could not be believed (the code wrote to it), when it could not. */
+  protocol?: string;
   stdout: OutputStream;
   stderr: OutputStream;
 }
 
-/** The result channel is bounded too: a snippet returning gigabytes must not exhaust the host. */
-const MAX_RESULT_BYTES = 64 * 1024 * 1024;
 /** How long stdio may stay open after the child exits (a grandchild that escaped its group) before it is cut. */
 const DRAIN_MS = 200;
 
@@ -45,11 +49,44 @@ const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
 export function killGroup(pid: number): void {
+  signal(-pid, "SIGKILL");
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
   try {
-    process.kill(-pid, "SIGKILL");
+    process.kill(pid, name);
   } catch {
-    // ESRCH: the group is already gone.
+    // ESRCH: already gone.
   }
+}
+
+/** The children of a process, all its threads', from /proc (CONFIG_PROC_CHILDREN). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(" ").filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Kills a process and every descendant it still has, whatever session or group they moved to:
+ * each is stopped first (a stopped process can neither fork nor be reparented away by exiting),
+ * until no new one turns up, then all are killed.
+ */
+export function killTree(root: number): void {
+  const stopped = new Set<number>();
+  let found = [root];
+  while (found.length) {
+    for (const pid of found) {
+      stopped.add(pid);
+      signal(pid, "SIGSTOP");
+    }
+    found = [...stopped].flatMap(childrenOf).filter((pid) => !stopped.has(pid));
+  }
+  for (const pid of stopped) signal(pid, "SIGKILL");
 }
 
 function installExitHook(): void {
@@ -69,25 +106,35 @@ export function untrackGroup(pid: number): void {
   liveGroups.delete(pid);
 }
 
-/** Kills every child process group still running; used by close(). */
-export function killAllChildren(): void {
-  for (const pid of liveGroups) killGroup(pid);
+/** Kills these children, their groups and their trees; used by close() for the runtime's own. */
+export function killChildren(pids: Iterable<number>): void {
+  for (const pid of pids) {
+    killTree(pid);
+    killGroup(pid);
+  }
 }
 
 /** Starts a process in a group of its own, with a fourth pipe (fd 3) for the wrapper's messages. */
 export function spawnGroup(spec: ProcessSpec) {
-  return execa(spec.file, spec.args, {
-    cwd: spec.cwd,
-    env: spec.env,
-    extendEnv: false,
-    detached: true,
-    stdio: ["pipe", "pipe", "pipe", "pipe"],
-    buffer: false,
-    reject: false,
-    encoding: "buffer",
-    cleanup: false,
-    ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.uid } : {}),
-  });
+  const { stdio, release } = childStdio(spec.files);
+  try {
+    return execa(spec.file, spec.args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      extendEnv: false,
+      detached: true,
+      // execa's types take fds at 0-2 only; node (and execa at run time) take them at any index.
+      stdio: stdio as unknown as ["pipe", "pipe", "pipe", "pipe"],
+      buffer: false,
+      reject: false,
+      encoding: "buffer",
+      cleanup: false,
+      ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.uid } : {}),
+    });
+  } finally {
+    // The child has its copies once spawned (execa spawns synchronously).
+    release();
+  }
 }
 
 /**
@@ -95,10 +142,11 @@ export function spawnGroup(spec: ProcessSpec) {
  * the whole group (grandchildren included), and the group is killed once the child exits, so nothing
  * the code started outlives the execution.
  */
-export async function runChild(spec: ChildSpec, request: NormalizedRequest): Promise<ChildOutcome> {
+export async function runChild(spec: ChildSpec, request: NormalizedRequest, owned: Set<number>): Promise<ChildOutcome> {
   installExitHook();
   const child = spawnGroup(spec);
-  const limits = watchLimits(request, () => child.pid && killGroup(child.pid));
+  // Only while the child runs: once it is reaped its pid may be another process's.
+  const limits = watchLimits(request, () => child.pid && child.exitCode === null && child.signalCode === null && killTree(child.pid));
   const { stdout, stderr, end } = limits;
   const started = new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);
@@ -115,13 +163,14 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
   }
   const pid = child.pid!;
   liveGroups.add(pid);
+  owned.add(pid);
 
   const resultChunks: Buffer[] = [];
   let resultBytes = 0;
   const resultStream = child.stdio[3] as NodeJS.ReadableStream;
   resultStream.on("data", (chunk: Buffer) => {
     resultBytes += chunk.length;
-    if (resultBytes > MAX_RESULT_BYTES) end("output_limit");
+    if (resultBytes > MAX_MESSAGE_BYTES) end("output_limit");
     else resultChunks.push(chunk);
   });
   child.stdout!.on("data", (chunk: Buffer) => stdout.write(chunk));
@@ -146,7 +195,7 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
       ending: limits.ending(),
       exitCode: exit.code,
       signal: exit.signal,
-      reported: parseReported(Buffer.concat(resultChunks).toString("utf8")),
+      ...readReported(Buffer.concat(resultChunks).toString("utf8")),
       stdout,
       stderr,
     };
@@ -154,14 +203,15 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest): Pro
     limits.dispose();
     killGroup(pid);
     liveGroups.delete(pid);
+    owned.delete(pid);
   }
 }
 
-function parseReported(text: string): ChildOutcome["reported"] {
-  if (!text) return undefined;
-  try {
-    return parseExactJson(text) as ChildOutcome["reported"];
-  } catch (error) {
-    throw new InfrastructureError("subprocess", `the runner reported an unreadable result: ${(error as Error).message}`);
-  }
+/** The child's result channel, which its code can write to as well: read as untrusted input. */
+function readReported(text: string): Pick<ChildOutcome, "reported" | "protocol"> {
+  if (!text) return {};
+  const parsed = parseUntrusted(text);
+  if (!parsed.ok) return { protocol: parsed.why };
+  const checked = checkReported(parsed.value);
+  return checked.ok ? { reported: checked.reported } : { protocol: checked.why };
 }

@@ -1,7 +1,17 @@
 import type { ChildProcess } from "node:child_process";
-import { InfrastructureError, parseExactJson, ValidationError, watchLimits, type NormalizedRequest, type OutputStream } from "@coderouter/core";
+import {
+  checkReported,
+  InfrastructureError,
+  MAX_MESSAGE_BYTES,
+  parseUntrusted,
+  ValidationError,
+  watchLimits,
+  type NormalizedRequest,
+  type OutputStream,
+} from "@coderouter/core";
 import {
   killGroup,
+  killTree,
   spawnGroup,
   trackGroup,
   untrackGroup,
@@ -51,7 +61,7 @@ class FencedStream {
 interface Execution {
   stdout: FencedStream;
   stderr: FencedStream;
-  result?: unknown;
+  result?: ChildOutcome["reported"];
   exit?: { code: number; signal: number };
   settle: () => void;
   /** The worker ended: the execution's outcome if a limit ended it, an infrastructure failure otherwise. */
@@ -68,11 +78,11 @@ export class ForkServer {
   alive = true;
   busy = false;
 
-  private constructor(
-    private readonly child: ChildProcess,
-    /** How a limit stops the code: the fork-server kills its child; a session worker is killed whole. */
-    private readonly stopsByKilling: boolean,
-  ) {
+  /** Why the worker was stopped for what it wrote on its control channel, once it was. */
+  private violation?: string;
+  private ready = false;
+
+  private constructor(private readonly child: ChildProcess) {
     child.stdout!.on("data", (chunk: Buffer) => {
       this.current?.stdout.write(chunk);
       this.current?.settle();
@@ -87,7 +97,8 @@ export class ForkServer {
       this.alive = false;
       untrackGroup(child.pid!);
       this.current?.ended();
-      this.asked?.reject(new InfrastructureError("subprocess", "the session's worker ended"));
+      const why = this.violation ? `the session's worker sent ${this.violation} and was stopped` : "the session's worker ended";
+      this.asked?.reject(new InfrastructureError("subprocess", why));
     });
   }
 
@@ -107,12 +118,12 @@ export class ForkServer {
     return this.alive && !this.busy;
   }
 
-  static async start(command: ProcessSpec, { stopsByKilling = false } = {}): Promise<ForkServer> {
+  static async start(command: ProcessSpec): Promise<ForkServer> {
     const child = spawnGroup(command);
     trackGroup(child.pid!);
     // The execa promise settles when the server ends; its outcome is observed through "exit".
     child.catch(() => {});
-    const server = new ForkServer(child, stopsByKilling);
+    const server = new ForkServer(child);
     server.hold(false);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new InfrastructureError("subprocess", "the Python fork-server did not start within 15 s")), 15_000);
@@ -152,7 +163,9 @@ export class ForkServer {
   run(payload: object, env: Record<string, string>, request: NormalizedRequest): Promise<ChildOutcome> {
     this.busy = true;
     this.hold(true);
-    const limits = watchLimits(request, () => (this.stopsByKilling ? this.close() : this.send({ kill: true })));
+    // The host ends an execution by killing its worker whole: a message asking the server to kill
+    // its child would depend on a process the code may have stopped or taken over.
+    const limits = watchLimits(request, () => this.close());
     const { stdout, stderr } = limits;
     return new Promise<ChildOutcome>((resolve, reject) => {
       const finish = () => {
@@ -171,13 +184,17 @@ export class ForkServer {
             ending: limits.ending(),
             exitCode: execution.exit.code,
             signal: execution.exit.signal ? `signal ${execution.exit.signal}` : null,
-            reported: execution.result as ChildOutcome["reported"],
+            reported: execution.result,
             stdout,
             stderr,
           });
         },
         ended: () => {
           finish();
+          if (this.violation && limits.ending() === "exited") {
+            resolve({ ending: "exited", exitCode: null, signal: "SIGKILL", protocol: this.violation, stdout, stderr });
+            return;
+          }
           if (limits.ending() === "exited") {
             reject(new InfrastructureError("subprocess", "the Python worker died during the execution"));
             return;
@@ -191,6 +208,7 @@ export class ForkServer {
   }
 
   close(): void {
+    if (this.alive && this.child.pid) killTree(this.child.pid);
     this.alive = false;
     if (this.child.pid) killGroup(this.child.pid);
   }
@@ -199,33 +217,59 @@ export class ForkServer {
     this.child.stdin!.write(`${JSON.stringify(message)}\n`);
   }
 
+  /**
+   * Messages on fd 3. User code can write there (a session runs in the worker itself; a forked child
+   * might reach it), so each is checked against the protocol's shape and order. Anything else stops
+   * the worker: the execution ends with a protocol error and the host carries on.
+   */
   private onControl(chunk: Buffer): void {
+    if (this.violation) return;
     this.control += chunk.toString("utf8");
     let newline: number;
     while ((newline = this.control.indexOf("\n")) !== -1) {
       const line = this.control.slice(0, newline);
       this.control = this.control.slice(newline + 1);
-      const message = parseExactJson(line) as {
-        ready?: boolean;
-        result?: unknown;
-        exit?: number;
-        signal?: number;
-        fence?: string;
-        reply?: unknown;
-        reply_error?: { message: string };
-      };
-      if (message.ready) this.onReady?.();
-      if ("reply" in message) this.asked?.resolve(message.reply);
-      if ("reply_error" in message) this.asked?.reject(new ValidationError(message.reply_error!.message));
-      const execution = this.current;
-      if (!execution) continue;
-      if ("result" in message) execution.result = message.result;
-      if (message.fence !== undefined) {
-        execution.exit = { code: message.exit ?? 0, signal: message.signal ?? 0 };
-        execution.stdout.expect(message.fence);
-        execution.stderr.expect(message.fence);
-        execution.settle();
-      }
+      const why = this.accept(line);
+      if (why) return this.stop(why);
     }
+    if (this.control.length > MAX_MESSAGE_BYTES) this.stop(`a message of more than ${MAX_MESSAGE_BYTES} bytes`);
+  }
+
+  /** Acts on one control message; returns why it breaks the protocol, if it does. */
+  private accept(line: string): string | undefined {
+    const parsed = parseUntrusted(line);
+    if (!parsed.ok) return parsed.why;
+    const message = parsed.value as Record<string, unknown>;
+    if (!message || typeof message !== "object" || Array.isArray(message)) return "a message that is not an object";
+    const execution = this.current;
+    if (message.ready === true && !this.ready) {
+      this.ready = true;
+      this.onReady?.();
+    } else if ("reply" in message && this.asked) {
+      this.asked.resolve(message.reply);
+    } else if ("reply_error" in message && this.asked) {
+      const error = message.reply_error as { message?: unknown } | null;
+      this.asked.reject(new ValidationError(typeof error?.message === "string" ? error.message : "the session refused the request"));
+    } else if ("result" in message && execution && !execution.result && !execution.exit) {
+      const checked = checkReported(message.result);
+      if (!checked.ok) return checked.why;
+      execution.result = checked.reported;
+    } else if (typeof message.fence === "string" && /^[0-9a-f]{32}$/.test(message.fence) && execution && !execution.exit) {
+      const code = Number.isInteger(message.exit) ? (message.exit as number) : 0;
+      const signal = Number.isInteger(message.signal) ? (message.signal as number) : 0;
+      execution.exit = { code, signal };
+      execution.stdout.expect(message.fence);
+      execution.stderr.expect(message.fence);
+      execution.settle();
+    } else {
+      return "a message out of the protocol's order or shape";
+    }
+    return undefined;
+  }
+
+  private stop(why: string): void {
+    this.violation = why;
+    this.control = "";
+    this.close();
   }
 }

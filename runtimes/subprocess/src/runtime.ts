@@ -7,9 +7,9 @@ import {
   asyncFunctionSource,
   createDebug,
   InfrastructureError,
-  inUserPositions,
   isolationAtLeast,
   prepareJavaScript,
+  checkInputDepth,
   pythonRunnerArgs,
   RuntimeClosedError,
   runnerFiles,
@@ -20,18 +20,20 @@ import {
   type Isolation,
   type Language,
   type NormalizedRequest,
+  type PreparedJavaScript,
   type RuntimeResult,
   type RuntimeSession,
   type SessionOptions,
   type SessionRuntime,
 } from "@coderouter/core";
-import { killAllChildren, runChild, type ChildOutcome, type ChildSpec } from "./child.js";
-import { describeEnding } from "./ending.js";
+import { killChildren, runChild, type ChildSpec } from "./child.js";
+import { outcomeResult } from "./ending.js";
 import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
 import { WorkerSession } from "./worker-session.js";
 import { Interpreters } from "./interpreters.js";
 import { Bubblewrap, SANDBOX_RUNNERS, type SandboxSettings } from "./sandbox.js";
+import { nodeDataLimit, PidNamespace, withDataLimit, type Confinement } from "./pid-namespace.js";
 
 export interface SubprocessSettings {
   pythonBin?: string;
@@ -54,6 +56,7 @@ export class SubprocessRuntime implements SessionRuntime {
   readonly id = "subprocess" as const;
   private readonly interpreters: Interpreters;
   private readonly bubblewrap?: Bubblewrap;
+  private readonly pidNamespace: PidNamespace;
   /** Set by availability(): whether the sandbox was probed and works on this host. */
   private sandboxReady = false;
   private readonly servers = { plain: [] as ForkServer[], sandbox: [] as ForkServer[] };
@@ -62,12 +65,15 @@ export class SubprocessRuntime implements SessionRuntime {
   /** A fresh working directory made ahead of the next cold execution. */
   private spareWorkdir?: Promise<string>;
   private readonly housekeeping = new Set<Promise<void>>();
+  /** Cold children running now: close() kills these, never another runtime's. */
+  private readonly children = new Set<number>();
   private closed = false;
 
   constructor(private readonly settings: SubprocessSettings) {
     sweepAbandonedWorkdirs();
     this.interpreters = new Interpreters(settings);
     if (settings.sandboxSettings) this.bubblewrap = new Bubblewrap(settings.sandboxSettings);
+    this.pidNamespace = new PidNamespace(settings.sandboxSettings?.bwrapBin ?? "bwrap");
   }
 
   capabilities(): Capabilities {
@@ -144,13 +150,15 @@ export class SubprocessRuntime implements SessionRuntime {
 
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError(this.id);
+    checkInputDepth(request.inputs);
     const started = performance.now();
     const sandbox = await this.sandboxFor(request.isolation);
+    const confine = await this.plainConfinement(sandbox);
     const runners = sandbox ? SANDBOX_RUNNERS : runnersDir;
     let payload: object;
     let interpreterArgs: string[];
     let interpreter: string;
-    let prepared: ReturnType<typeof prepareJavaScript> | undefined;
+    let prepared: PreparedJavaScript | undefined;
     if (request.language === "python") {
       interpreter = sandbox ? sandbox.settings.pythonBin : (await this.interpreters.resolvePython()).path;
       interpreterArgs = pythonRunnerArgs(runners);
@@ -168,56 +176,38 @@ export class SubprocessRuntime implements SessionRuntime {
     }
 
     if (request.language === "python" && !(sandbox && request.network)) {
-      const server = this.warmServer(sandbox ? "sandbox" : "plain", interpreter);
+      const server = this.warmServer(sandbox ? "sandbox" : "plain", interpreter, confine);
       if (server) {
         const outcome = await server.run(payload, interpreterEnv(sandbox ? undefined : interpreter, request.env), request);
-        return this.shape(request, started, outcome, prepared);
+        return outcomeResult(request, started, outcome, prepared);
       }
     }
 
+    const dataBytes = request.language === "python" ? undefined : nodeDataLimit(request.memoryMb);
     // A sandbox has its own private /work; only a plain child needs a directory on the host.
     const workdir = sandbox ? tmpdir() : await this.takeWorkdir();
     try {
       let spec: ChildSpec;
       if (sandbox) {
         const network = Boolean(request.network && sandbox.settings.allowNetwork);
-        const command = sandbox.command(interpreter, interpreterArgs, request.env ?? {}, network);
-        spec = { file: command.file, args: command.args, uid: command.uid, cwd: workdir, env: {}, payload: JSON.stringify(payload) };
+        const command = sandbox.command(interpreter, interpreterArgs, request.env ?? {}, network, dataBytes);
+        spec = { ...command, cwd: workdir, env: {}, payload: JSON.stringify(payload) };
       } else {
-        spec = { file: interpreter, args: interpreterArgs, cwd: workdir, env: childEnv(interpreter, workdir, request.env), payload: JSON.stringify(payload) };
+        const command = confine(withDataLimit(interpreter, interpreterArgs, dataBytes));
+        spec = { ...command, cwd: workdir, env: childEnv(interpreter, workdir, request.env), payload: JSON.stringify(payload) };
       }
-      return this.shape(request, started, await runChild(spec, request), prepared);
+      return outcomeResult(request, started, await runChild(spec, request, this.children), prepared);
     } finally {
       // Removed off the critical path; close() waits for every removal still under way.
       if (!sandbox) this.track(removeWorkdir(workdir));
     }
   }
 
-  private shape(
-    request: NormalizedRequest,
-    started: number,
-    outcome: ChildOutcome,
-    prepared: ReturnType<typeof prepareJavaScript> | undefined,
-  ): RuntimeResult {
-    const reported = outcome.ending === "exited" ? outcome.reported : undefined;
-    return runtimeResult(this.id, request, started, {
-      stdout: outcome.stdout,
-      stderr: outcome.stderr,
-      output: reported?.output,
-      error: reported
-        ? prepared?.ok
-          ? inUserPositions(reported.error, prepared)
-          : reported.error
-        : describeEnding(outcome, request),
-      artifacts: reported?.artifacts,
-    });
-  }
-
   /**
    * An idle warm fork-server, if one is ready. Otherwise this execution starts cold, and a server
    * is started in the background for the ones after it.
    */
-  private warmServer(mode: "plain" | "sandbox", interpreter: string): ForkServer | undefined {
+  private warmServer(mode: "plain" | "sandbox", interpreter: string, confine: Confinement): ForkServer | undefined {
     const limit = this.settings.forkServers ?? 0;
     const servers = (this.servers[mode] = this.servers[mode].filter((s) => s.alive));
     const idle = servers.find((s) => s.usable);
@@ -226,7 +216,7 @@ export class SubprocessRuntime implements SessionRuntime {
     const command =
       mode === "sandbox"
         ? { ...this.bubblewrap!.command(interpreter, pythonRunnerArgs(SANDBOX_RUNNERS, "coderouter_forkserver"), {}, false), env: {}, cwd: tmpdir() }
-        : { file: interpreter, args: pythonRunnerArgs(runnersDir, "coderouter_forkserver"), env: childEnv(interpreter, tmpdir()), cwd: tmpdir() };
+        : { ...confine({ file: interpreter, args: pythonRunnerArgs(runnersDir, "coderouter_forkserver") }), env: childEnv(interpreter, tmpdir()), cwd: tmpdir() };
     ForkServer.start(command)
       .then((server) => (this.closed ? server.close() : this.servers[mode].push(server)))
       .catch((error) => log(`fork-server (${mode}) did not start: ${(error as Error).message}`))
@@ -251,10 +241,19 @@ export class SubprocessRuntime implements SessionRuntime {
     const interpreter = sandbox
       ? python ? sandbox.settings.pythonBin : sandbox.settings.nodeBin
       : (await (python ? this.interpreters.resolvePython() : this.interpreters.resolveNode())).path;
-    const session = await WorkerSession.open({ ...options, interpreter, sandbox });
+    const session = await WorkerSession.open({ ...options, interpreter, sandbox, confine: await this.plainConfinement(sandbox) });
     for (const known of this.sessions) if (!known.alive) this.sessions.delete(known);
     this.sessions.add(session);
     return session;
+  }
+
+  /**
+   * How a plain child is kept from outliving its execution: as pid 1 of a PID namespace where
+   * bubblewrap can make one (see PidNamespace), as it is otherwise. A sandbox has its own.
+   */
+  private async plainConfinement(sandbox: Bubblewrap | undefined): Promise<Confinement> {
+    if (sandbox || !(await this.pidNamespace.available())) return (command) => command;
+    return (command) => this.pidNamespace.wrap(command.file, command.args);
   }
 
   /**
@@ -291,7 +290,7 @@ export class SubprocessRuntime implements SessionRuntime {
     for (const server of [...this.servers.plain, ...this.servers.sandbox]) server.close();
     await Promise.all([...this.sessions].map((session) => session.close()));
     await Promise.all(this.housekeeping);
-    killAllChildren();
+    killChildren(this.children);
   }
 }
 

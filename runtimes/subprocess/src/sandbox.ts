@@ -1,11 +1,10 @@
-import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { promisify } from "node:util";
-import { runnersDir } from "@coderouter/core";
+import { execa } from "execa";
+import { childStdio } from "./descriptors.js";
 import { interpreterEnv } from "./env.js";
+import { privateRunners, SeccompUnavailableError, type PrivateRunners } from "./private-runners.js";
 
 export interface SandboxSettings {
   bwrapBin: string;
@@ -22,6 +21,8 @@ export interface SandboxSettings {
 /** Where the wrappers appear inside the sandbox. */
 export const SANDBOX_RUNNERS = "/coderouter";
 const WORKDIR = "/work";
+/** The sandbox's private working directory, as code inside sees it. */
+export const SANDBOX_WORKDIR = WORKDIR;
 /**
  * Each sandbox runs as a uid of its own, never used by anything else on the host: RLIMIT_NPROC
  * counts per uid (and never applies to root), so a fork bomb meets its limit and nobody else's.
@@ -40,7 +41,7 @@ const exec = promisify(execFile);
  */
 export class Bubblewrap {
   private probed?: Promise<{ ok: boolean; reason: string }>;
-  private runners?: string;
+  private runners?: PrivateRunners;
 
   constructor(readonly settings: SandboxSettings) {}
 
@@ -48,14 +49,18 @@ export class Bubblewrap {
   probe(): Promise<{ ok: boolean; reason: string }> {
     this.probed ??= (async () => {
       try {
-        const { file, args, uid } = this.command(this.settings.pythonBin, ["-I", "-c", "print('ok')"], {}, false);
-        const { stdout } = await exec(file, args, { uid, gid: uid, timeout: 15_000, env: {} });
+        const { file, args, uid, files } = this.command(this.settings.pythonBin, ["-I", "-c", "print('ok')"], {}, false);
+        const { stdio, release } = childStdio(files);
+        const probe = execa(file, args, { uid, gid: uid, timeout: 15_000, env: {}, extendEnv: false, stdio: stdio as unknown as ["pipe", "pipe", "pipe", "pipe"], encoding: "utf8" });
+        release();
+        const { stdout } = await probe;
         if (stdout.trim() !== "ok") return { ok: false, reason: `a sandboxed test run printed ${JSON.stringify(stdout)}` };
         const { stdout: version } = await exec(this.settings.bwrapBin, ["--version"]);
-        return { ok: true, reason: `${version.trim()} sandbox ready (python ${this.settings.pythonBin})` };
+        return { ok: true, reason: `${version.trim()} sandbox ready, seccomp filter on (python ${this.settings.pythonBin})` };
       } catch (error) {
         const e = error as { code?: string; stderr?: string; message: string };
         if (e.code === "ENOENT") return { ok: false, reason: `${this.settings.bwrapBin} was not found` };
+        if (error instanceof SeccompUnavailableError) return { ok: false, reason: error.message };
         return { ok: false, reason: `bubblewrap does not work here: ${(e.stderr || e.message).trim().split("\n").pop()}` };
       }
     })();
@@ -68,7 +73,10 @@ export class Bubblewrap {
     args: string[],
     env: Record<string, string>,
     network: boolean,
-  ): { file: string; args: string[]; uid: number } {
+    /** RLIMIT_DATA in bytes (node's memory beyond its heap), when set. */
+    dataBytes?: number,
+  ): { file: string; args: string[]; uid: number; files: string[] } {
+    const runners = this.runnersCopy();
     const uid = FIRST_UID + (nextUid++ % UIDS);
     const size = String(this.settings.diskMb * 1024 * 1024);
     const mounts = ["--ro-bind", "/usr", "/usr"];
@@ -84,8 +92,16 @@ export class Bubblewrap {
     return {
       file: this.settings.bwrapBin,
       uid,
+      // fd 4: the seccomp program, compiled once (see privateRunners).
+      files: [runners.seccomp],
       args: [
         "--unshare-all",
+        "--unshare-user",
+        // Nested user namespaces would hand the code every capability inside them (the seccomp
+        // filter denies unshare and namespace clones too: two locks on one door).
+        "--disable-userns",
+        "--seccomp",
+        "4",
         ...(network ? ["--share-net"] : []),
         "--die-with-parent",
         "--new-session",
@@ -96,11 +112,19 @@ export class Bubblewrap {
         "sandbox",
         ...mounts,
         "--ro-bind",
-        this.runnersCopy(),
+        runners.dir,
         SANDBOX_RUNNERS,
         "--proc",
         "/proc",
         "--dev",
+        "/dev",
+        // bwrap's /dev/shm is a folder of the unbounded /dev tmpfs: a bounded tmpfs of its own instead.
+        "--size",
+        size,
+        "--tmpfs",
+        "/dev/shm",
+        // Nothing else in /dev takes new files: /work, /tmp and /dev/shm are all the scratch space.
+        "--remount-ro",
         "/dev",
         "--size",
         size,
@@ -121,6 +145,7 @@ export class Bubblewrap {
         "/usr/bin/prlimit",
         `--nproc=${this.settings.processes}`,
         `--fsize=${size}`,
+        ...(dataBytes ? [`--data=${dataBytes}`] : []),
         "--",
         interpreter,
         ...args,
@@ -128,31 +153,9 @@ export class Bubblewrap {
     };
   }
 
-  /**
-   * The wrappers, copied once to a world-readable place: the sandbox runs as an unprivileged uid
-   * that may not be able to read the installation (a home directory is often 0700).
-   */
-  private runnersCopy(): string {
-    if (this.runners) return this.runners;
-    const files = readdirSync(runnersDir).filter((f) => /\.(py|cjs)$/.test(f)).sort();
-    const hash = createHash("sha256");
-    for (const file of files) hash.update(file).update(readFileSync(join(runnersDir, file)));
-    // Named by content, so every process of the same installation shares one copy.
-    const target = join(tmpdir(), `coderouter-runners-${hash.digest("hex").slice(0, 16)}`);
-    if (!existsSync(target)) {
-      const staging = `${target}.${process.pid}`;
-      mkdirSync(staging, { recursive: true, mode: 0o755 });
-      for (const file of files) copyFileSync(join(runnersDir, file), join(staging, file));
-      // Bytecode compiled now: the sandbox's copy is read-only, so Python could not cache it there.
-      spawnSync(this.settings.pythonBin, ["-m", "py_compile", join(staging, "coderouter_runner.py")]);
-      execFileSync("chmod", ["-R", "a+rX", staging]);
-      try {
-        renameSync(staging, target);
-      } catch {
-        rmSync(staging, { recursive: true, force: true }); // another process made it first
-      }
-    }
-    this.runners = target;
-    return target;
+  /** The private copy of the wrappers and the seccomp program, made once per process. */
+  private runnersCopy(): PrivateRunners {
+    this.runners ??= privateRunners(this.settings.pythonBin);
+    return this.runners;
   }
 }

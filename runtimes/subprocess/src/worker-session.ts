@@ -4,13 +4,14 @@ import { join } from "node:path";
 import {
   asyncFunctionSource,
   InfrastructureError,
-  inUserPositions,
   prepareJavaScript,
   pythonRunnerArgs,
   runnersDir,
   runtimeResult,
   ValidationError,
   type FileEntry,
+  type InstallOptions,
+  type InstallOutcome,
   type JsonValue,
   type Language,
   type NormalizedRequest,
@@ -21,8 +22,10 @@ import {
 } from "@coderouter/core";
 import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
-import { SANDBOX_RUNNERS, type Bubblewrap } from "./sandbox.js";
-import { describeEnding } from "./ending.js";
+import { SANDBOX_RUNNERS, SANDBOX_WORKDIR, type Bubblewrap } from "./sandbox.js";
+import { outcomeResult } from "./ending.js";
+import { nodeDataLimit, withDataLimit, type Confinement } from "./pid-namespace.js";
+import { SessionPackages } from "./session-packages.js";
 
 /**
  * A session on a long-lived interpreter (coderouter_session.py, or node_session.cjs) whose globals
@@ -32,11 +35,13 @@ import { describeEnding } from "./ending.js";
 export class WorkerSession implements RuntimeSession {
   readonly runtime = "subprocess" as const;
   readonly files: SessionFiles;
+  private readonly packages: SessionPackages;
 
   private constructor(
     readonly language: Language,
     private readonly worker: ForkServer,
     private readonly workdir: string | undefined,
+    interpreter: string,
   ) {
     this.files = {
       write: async (path, data) => {
@@ -48,6 +53,7 @@ export class WorkerSession implements RuntimeSession {
         await this.worker.ask({ files: { op: "remove", path } });
       },
     };
+    this.packages = new SessionPackages(language, { python: interpreter, npm: "npm" }, this.files, (dir) => this.addImportPath(dir), workdir ?? SANDBOX_WORKDIR);
   }
 
   static async open(options: {
@@ -57,25 +63,27 @@ export class WorkerSession implements RuntimeSession {
     env?: Record<string, string>;
     network?: boolean;
     memoryMb?: number;
+    /** How a plain worker is kept from outliving the session (a PID namespace). */
+    confine: Confinement;
   }): Promise<WorkerSession> {
+    const dataBytes = options.language === "python" ? undefined : nodeDataLimit(options.memoryMb);
     const args = (dir: string) =>
       options.language === "python"
         ? pythonRunnerArgs(dir, "coderouter_session")
         : [...(options.memoryMb ? [`--max-old-space-size=${options.memoryMb}`] : []), join(dir, "node_session.cjs")];
     if (options.sandbox) {
       const network = Boolean(options.network && options.sandbox.settings.allowNetwork);
-      const command = options.sandbox.command(options.interpreter, args(SANDBOX_RUNNERS), options.env ?? {}, network);
-      const worker = await ForkServer.start({ ...command, env: {}, cwd: tmpdir() }, { stopsByKilling: true });
-      return new WorkerSession(options.language, worker, undefined);
+      const command = options.sandbox.command(options.interpreter, args(SANDBOX_RUNNERS), options.env ?? {}, network, dataBytes);
+      const worker = await ForkServer.start({ ...command, env: {}, cwd: tmpdir() });
+      return new WorkerSession(options.language, worker, undefined, options.interpreter);
     }
     const workdir = await mkdtemp(join(tmpdir(), `coderouter-session-${process.pid}-`));
     try {
       const env = interpreterEnv(options.interpreter, { HOME: workdir, TMPDIR: workdir, ...options.env });
       const worker = await ForkServer.start(
-        { file: options.interpreter, args: args(runnersDir), env, cwd: workdir },
-        { stopsByKilling: true },
+        { ...options.confine(withDataLimit(options.interpreter, args(runnersDir), dataBytes)), env, cwd: workdir },
       );
-      return new WorkerSession(options.language, worker, workdir);
+      return new WorkerSession(options.language, worker, workdir, options.interpreter);
     } catch (error) {
       await rm(workdir, { recursive: true, force: true });
       throw error;
@@ -99,18 +107,22 @@ export class WorkerSession implements RuntimeSession {
       if (!prepared.ok) return runtimeResult("subprocess", request, started, { error: prepared.error });
       payload = { ...asyncFunctionSource(prepared.body), filename: prepared.filename, inputs: request.inputs };
     }
-    const outcome = await this.worker.run(payload, {}, request);
-    const reported = outcome.ending === "exited" ? outcome.reported : undefined;
-    return runtimeResult("subprocess", request, started, {
-      stdout: outcome.stdout,
-      stderr: outcome.stderr,
-      output: reported?.output,
-      error: reported ? (prepared?.ok ? inUserPositions(reported.error, prepared) : reported.error) : describeEnding(outcome, request),
-    });
+    return outcomeResult(request, started, await this.worker.run(payload, {}, request), prepared);
   }
 
   async environment(): Promise<Record<string, JsonValue>> {
-    return (await this.worker.ask({ environment: true })) as Record<string, JsonValue>;
+    return this.packages.describe((await this.worker.ask({ environment: true })) as Record<string, JsonValue>);
+  }
+
+  async installPackages(packages: string[], options: InstallOptions): Promise<InstallOutcome> {
+    return this.packages.install(packages, options);
+  }
+
+  /** Python only: the directory joins sys.path without a name left in the user's globals. */
+  private async addImportPath(dir: string): Promise<void> {
+    const code = `(lambda sys, p: (p in sys.path or sys.path.insert(0, p), __import__("importlib").invalidate_caches()))(__import__("sys"), ${JSON.stringify(dir)})`;
+    const result = await this.execute({ language: "python", code, inputs: {}, timeoutMs: 10_000, isolation: "none", maxOutputBytes: 64 * 1024 });
+    if (!result.ok) throw new InfrastructureError("subprocess", `the session could not add ${dir} to sys.path: ${result.error?.message}`);
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ runConformance({
   create: () => definition.create(definition.settings.parse({}), { defaultTimeoutMs: 30_000, maxOutputBytes: 1 << 20 }),
   languages: ["python", "javascript", "typescript"],
   processes: true,
+  hostile: true,
 });
 
 // Every execution a cold interpreter start: the path taken when no fork-server is idle.

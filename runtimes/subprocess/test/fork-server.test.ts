@@ -20,20 +20,27 @@ function create(overrides: Record<string, unknown> = {}): SubprocessRuntime {
 const python = (code: string, extra: Partial<NormalizedRequest> = {}) =>
   ({ language: "python", code, inputs: {}, timeoutMs: 10_000, isolation: "none", maxOutputBytes: 1 << 20, ...extra }) as NormalizedRequest;
 
-/** This test process's own plain fork-servers (other test files run theirs in parallel). */
+/**
+ * This test process's own plain fork-servers (other test files run theirs in parallel): each runs
+ * in a PID namespace of its own, so its parent is the bwrap we started, or us where there is none.
+ */
 function serverPids(): number[] {
-  return execFileSync("ps", ["-eo", "pid,ppid,args"], { encoding: "utf8" })
+  const processes = execFileSync("ps", ["-eo", "pid,ppid,args"], { encoding: "utf8" })
     .split("\n")
     .map((line) => line.trim().split(/\s+/))
-    .filter(([, ppid, ...args]) => Number(ppid) === process.pid && args.join(" ").includes("coderouter_forkserver.main()") && !args[0]!.includes("bwrap"))
-    .map(([pid]) => Number(pid));
+    .map(([pid, ppid, ...args]) => ({ pid: Number(pid), ppid: Number(ppid), args }));
+  const parentOf = new Map(processes.map((p) => [p.pid, p.ppid]));
+  return processes
+    .filter(({ args }) => args.join(" ").includes("coderouter_forkserver.main()") && !args[0]!.includes("bwrap"))
+    .filter(({ ppid }) => ppid === process.pid || parentOf.get(ppid) === process.pid)
+    .map(({ pid }) => pid);
 }
 
-/** Runs until an execution is served by a warm fork-server (its parent is a server, not us). */
+/** Runs until an execution is served by a warm fork-server: its parent is the server, pid 1 of the namespace. */
 async function warmUp(runtime: SubprocessRuntime, extra: Partial<NormalizedRequest> = {}): Promise<void> {
   for (let i = 0; i < 50; i++) {
     const result = await runtime.execute(python("import os\nos.getppid()", extra));
-    if (extra.isolation === "sandbox" ? result.output === 1 : serverPids().includes(result.output as number)) return;
+    if (result.output === 1 || serverPids().includes(result.output as number)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error("no fork-server became ready");

@@ -232,6 +232,9 @@ export class WasmRuntime implements Runtime {
       size: this.settings.quickjsWorkers,
       // Each execution has a QuickJS runtime of its own: the worker itself holds no user state.
       maxExecutions: Number.MAX_SAFE_INTEGER,
+      // QuickJS's 3 MB stack (recursion ~16,000 deep, past V8's ~10,800) costs more than the
+      // default 4 MB of the thread's own stack, which it runs on: measured, 16 MB holds 4 MB of it.
+      resourceLimits: { stackSizeMb: 16 },
     });
     return this.quickjs;
   }

@@ -27,7 +27,9 @@ async function run({ payload, filename, memoryMb, timeoutMs, stop }) {
   };
   const runtime = QuickJS.newRuntime();
   runtime.setMemoryLimit(memoryMb * 1024 * 1024);
-  runtime.setMaxStackSize(1024 * 1024);
+  // Recursion as deep as V8 allows (10,000 frames and more); a stack overflow is then a RangeError
+  // (see the guest), not a crash: the limit stays below the WebAssembly build's own stack.
+  runtime.setMaxStackSize(3 * 1024 * 1024);
   runtime.setInterruptHandler(() => Boolean(stopped()));
   const ctx = runtime.newContext();
   const handles = [];

@@ -1,6 +1,7 @@
 import type { Router } from "coderouter";
 import type { Gate } from "../gate.js";
 import type { Metrics } from "../metrics.js";
+import type { LazyMcpEndpoint } from "../routes/mcp.js";
 import type { ServerSettings } from "../settings.js";
 import type { Exchange } from "./exchange.js";
 import type { Executions } from "./executions.js";
@@ -14,6 +15,8 @@ export interface App {
   gate: Gate;
   executions: Executions;
   isolation: DefaultIsolation;
+  /** MCP over streamable HTTP at /mcp. */
+  mcp: LazyMcpEndpoint;
 }
 
 /** A group of routes: answers the exchange and resolves true, or resolves false when no route of it matches. */

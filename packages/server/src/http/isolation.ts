@@ -15,10 +15,6 @@ export class DefaultIsolation {
     private readonly configured: Isolation | undefined,
   ) {}
 
-  /** Starts finding the runtimes that give a sandbox now, off the first request's path. */
-  prepare(): void {
-    if (!this.configured) void this.sandboxLanguages();
-  }
 
   /** `body` with the default isolation added when it names none (and is a JSON object). */
   async apply<T>(body: T): Promise<T> {

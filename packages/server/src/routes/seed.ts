@@ -1,10 +1,12 @@
 import type { Routes } from "../http/app.js";
 import { isJsonObject, parseBody } from "../http/exchange.js";
-import { SeedFileSchema, SeedSessionExecuteSchema, SeedSessionSchema } from "../schemas.js";
+import { SeedFileSchema, SeedInstallSchema, SeedSessionExecuteSchema, SeedSessionSchema } from "../schemas.js";
 import { fileOperation } from "./files.js";
+import { sendEnvironment, sendInstall } from "./session-tools.js";
 import { execute } from "./v1.js";
 
 const SEED_FILES_PATH = /^\/api\/e2b\/files\/([^/]+)(?:\/(.+))?$/;
+const SEED_ENVIRONMENT_PATH = /^\/api\/e2b\/environment\/([^/]+)$/;
 
 /** The seed's routes, kept so its clients work unchanged: the same answers as the v1 API. */
 export const seedRoutes: Routes = async (app, exchange) => {
@@ -40,6 +42,18 @@ export const seedRoutes: Routes = async (app, exchange) => {
       exchange.send(200, { path: body.file_path, written: true });
       return true;
     }
+    case "POST /api/e2b/install_package": {
+      // Seed 003's install_package tool: { session_id, package }.
+      const body = await exchange.readBodyAs(SeedInstallSchema, "installation: session_id and package are required");
+      await sendInstall(exchange, router.session(body.session_id), [body.package]);
+      return true;
+    }
+  }
+  // Seed 003's get_environment tool: GET /api/e2b/environment/:session_id.
+  const environment = exchange.url.pathname.match(SEED_ENVIRONMENT_PATH);
+  if (environment && exchange.req.method === "GET") {
+    await sendEnvironment(exchange, router.session(decodeURIComponent(environment[1]!)));
+    return true;
   }
   const match = exchange.url.pathname.match(SEED_FILES_PATH);
   if (!match || exchange.req.method !== "GET") return false;

@@ -1,10 +1,11 @@
 import { SessionRequestSchema } from "coderouter";
 import type { Routes } from "../http/app.js";
 import { badRequest, HttpError } from "../http/error.js";
-import { HttpSessionExecuteSchema } from "../schemas.js";
+import { HttpSessionExecuteSchema, HttpInstallSchema } from "../schemas.js";
 import { fileOperation } from "./files.js";
+import { sendEnvironment, sendInstall } from "./session-tools.js";
 
-const SESSION_PATH = /^\/v1\/sessions\/([^/]+)(\/execute|\/files)?$/;
+const SESSION_PATH = /^\/v1\/sessions\/([^/]+)(\/execute|\/files|\/environment|\/packages)?$/;
 
 /** The v1 session API: open, list, inspect, execute in, the files of, and close a session. */
 export const sessionRoutes: Routes = async (app, exchange) => {
@@ -36,6 +37,14 @@ export const sessionRoutes: Routes = async (app, exchange) => {
   if (sub === "/execute" && req.method === "POST") {
     const { code, ...options } = await exchange.readBodyAs(HttpSessionExecuteSchema, "session execution");
     await app.executions.run(exchange, (run) => session.execute(code, { ...options, ...run }));
+    return true;
+  }
+  if (sub === "/environment" && req.method === "GET") {
+    await sendEnvironment(exchange, session);
+    return true;
+  }
+  if (sub === "/packages" && req.method === "POST") {
+    await sendInstall(exchange, session, (await exchange.readBodyAs(HttpInstallSchema, "installation")).packages);
     return true;
   }
   if (sub === "/files") {

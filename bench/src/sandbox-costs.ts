@@ -1,0 +1,111 @@
+import { mkdirSync, openSync, closeSync, rmdirSync, writeFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { createRouter } from "coderouter";
+import type { Bubblewrap } from "@coderouter/runtime-subprocess";
+import { interleaved, percentile, summary } from "./measure.js";
+import type { Row } from "./table.js";
+
+const cleanEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+
+/** A bwrap command as the runtime builds it, spawned with its seccomp program on fd 4. */
+export function spawnSandboxed(command: { file: string; args: string[]; uid: number; files: string[] }) {
+  const fds = command.files.map((file) => openSync(file, "r"));
+  try {
+    return execa(command.file, command.args, {
+      uid: command.uid,
+      gid: command.uid,
+      extendEnv: false,
+      env: {},
+      stdio: ["pipe", "pipe", "pipe", "pipe", ...fds] as unknown as ["pipe", "pipe", "pipe", "pipe"],
+    });
+  } finally {
+    fds.forEach((fd) => closeSync(fd));
+  }
+}
+
+function costRow(name: string, baselineName: string, ours: number[], base: number[], note = ""): Row {
+  const extra = percentile(ours, 50) - percentile(base, 50);
+  return {
+    name,
+    ours: summary(ours, 0),
+    baseline: summary(base, 0),
+    baselineName,
+    target: `recorded: costs ${extra.toFixed(2)} ms p50${note}`,
+    met: true,
+  };
+}
+
+/** The v2 cgroup folder this process may create children in, if any (root with a writable hierarchy). */
+function cgroupRoot(): string | undefined {
+  for (const root of ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) {
+    if (!existsSync(join(root, "cgroup.controllers"))) continue; // a v2 hierarchy
+    try {
+      const probe = join(root, `coderouter-bench-${process.pid}`);
+      mkdirSync(probe);
+      rmdirSync(probe);
+      return root;
+    } catch {
+      // not ours to write
+    }
+  }
+  return undefined;
+}
+
+/**
+ * What each hardening measure costs, beside the same work without it: the seccomp filter on a cold
+ * sandbox, the fork-server's clean-up of files an execution left, and the three ways of keeping
+ * processes from outliving an execution that were measured before one was chosen (README).
+ */
+export async function sandboxCostRows(rounds: (n: number) => number, sandbox: Bubblewrap, pythonBin: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  const filtered = sandbox.command(pythonBin, ["-I", "-c", "1 + 1"], {}, false);
+  const at = filtered.args.indexOf("--seccomp");
+  const unfiltered = { ...filtered, files: [], args: filtered.args.filter((_, i) => i !== at && i !== at + 1) };
+  const [withFilter, without] = await interleaved(rounds(100), () => spawnSandboxed(filtered), () => spawnSandboxed(unfiltered));
+  rows.push(costRow("seccomp filter: cold bwrap + python with the filter loaded (--seccomp)", "the same sandbox without the filter", withFilter, without));
+
+  const router = createRouter({ settings: { enabledRuntimes: ["subprocess"] }, runtimeSettings: { subprocess: {} } });
+  const litter = "for p in ('/work', '/tmp', '/dev/shm'):\n    open(p + '/left', 'w').write('x' * 4096)\n    __import__('os').makedirs(p + '/d/e')";
+  const run = (code: string) => () => router.execute({ language: "python", code, runtime: "subprocess", isolation: "sandbox" });
+  for (let i = 0; i < 10; i++) await run("1 + 1")();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const [littered, clean] = await interleaved(rounds(200), run(litter), run("1 + 1"));
+  rows.push(costRow("clean-up: sandboxed fork-server execution leaving files and folders in /work, /tmp, /dev/shm", "one that leaves none (both killed kill(-1) and emptied)", littered, clean));
+  await router.close();
+
+  const node = [process.execPath, "-e", "1 + 1"];
+  const bare = () => execa(node[0]!, node.slice(1), { extendEnv: false, env: cleanEnv });
+  const pidNamespace = () =>
+    execa(sandbox.settings.bwrapBin, ["--dev-bind", "/", "/", "--unshare-pid", "--as-pid-1", "--die-with-parent", "--", ...node], { extendEnv: false, env: cleanEnv });
+  const [inNamespace, bare1] = await interleaved(rounds(100), pidNamespace, bare);
+  rows.push(costRow("process tracking, PID namespace (chosen): cold node as pid 1 of bwrap --unshare-pid", "a bare cold node", inNamespace, bare1));
+
+  const reaper = `import ctypes, os, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+os.waitpid(pid, 0)
+for adopted in open(f"/proc/self/task/{os.getpid()}/children").read().split():
+    os.kill(int(adopted), 9)
+`;
+  const subreaper = () => execa(pythonBin, ["-I", "-S", "-c", reaper, ...node], { extendEnv: false, env: cleanEnv });
+  const [underReaper, bare2] = await interleaved(rounds(100), subreaper, bare);
+  rows.push(costRow("process tracking, subreaper: cold node under a python subreaper (node cannot be one)", "a bare cold node", underReaper, bare2));
+
+  const root = cgroupRoot();
+  if (root) {
+    let n = 0;
+    const cgroup = async () => {
+      const dir = join(root, `coderouter-bench-${process.pid}-${n++}`);
+      mkdirSync(dir);
+      await execa("/bin/sh", ["-c", `echo $$ > ${dir}/cgroup.procs && exec "$@"`, "sh", ...node], { extendEnv: false, env: cleanEnv });
+      if (existsSync(join(dir, "cgroup.kill"))) writeFileSync(join(dir, "cgroup.kill"), "1");
+      rmdirSync(dir);
+    };
+    const [inCgroup, bare3] = await interleaved(rounds(100), cgroup, bare);
+    rows.push(costRow("process tracking, cgroup v2: cold node joined to a fresh cgroup, cgroup.kill, rmdir", "a bare cold node", inCgroup, bare3, " (needs a writable cgroup v2 tree: root or delegation)"));
+  }
+  return rows;
+}
