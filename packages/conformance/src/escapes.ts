@@ -253,5 +253,35 @@ for path in [inputs["hostFile"], "/etc/passwd", "/root/.bashrc", "/proc/self/env
 done += [k for k in os.environ if k in ("E2B_API_KEY", "CODEROUTER_CANARY")]
 done`,
   },
+  {
+    // The issue-12 review's remote code execution: ctypes into Emscripten's eval, where require exists.
+    name: "runs host commands through ctypes' emscripten_run_script_string",
+    code: `done = []
+try:
+    import ctypes
+    run = ctypes.CDLL(None).emscripten_run_script_string
+    run.restype = ctypes.c_char_p
+    done.append(run(b"require('child_process').execSync('id').toString()").decode())
+except ImportError:
+    pass
+done`,
+  },
+  {
+    name: "loads _pyodide_core and _ctypes past the meta path with _imp.create_builtin",
+    code: `import _imp, importlib.machinery as M
+done = []
+for name in ("_pyodide_core", "_ctypes"):
+    try:
+        _imp.create_builtin(M.ModuleSpec(name, M.BuiltinImporter, origin="built-in"))
+        done.append(name)
+    except ImportError:
+        pass
+done`,
+  },
+  {
+    name: "runs a host shell with os.system",
+    code: `import os
+[rc for rc in [os.system("exit 0")] if rc == 0]`,
+  },
   LOOPBACK_ESCAPE,
 ];

@@ -8,7 +8,7 @@ export { OutputStream } from "./output-stream.js";
 export { runnerFiles, runnersDir, pythonRunnerArgs } from "./runner-files.js";
 export { toOutput } from "../runners/to-output.cjs";
 export { createDebug } from "./debug.js";
-export { runtimeResult, executionResult, limitError, type ResultFields, type LimitKind } from "./result.js";
+export { runtimeResult, executionResult, limitError, outputValueLimitError, type ResultFields, type LimitKind } from "./result.js";
 export { SourcePositions } from "./source-positions.js";
 export { pythonRunnerSource, javascriptRunnerSource, commonJsSource } from "./remote-wrappers.js";
 export { watchLimits, type Ending, type Limits } from "./limits.js";

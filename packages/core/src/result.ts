@@ -48,6 +48,18 @@ export function executionResult(result: RuntimeResult, routing: RoutingDecision)
 
 export type LimitKind = "timeout" | "killed" | "output_limit" | "memory";
 
+/**
+ * The error for an output value whose JSON is larger than maxOutputBytes: the same cap as each
+ * stream's, checked where the code ran, before the value crosses to the host.
+ */
+export function outputValueLimitError(request: Pick<NormalizedRequest, "maxOutputBytes">): ExecutionError {
+  return {
+    kind: "output_limit",
+    name: "OutputLimitError",
+    message: `the code's output value is more than ${request.maxOutputBytes} bytes as JSON (CODEROUTER_MAX_OUTPUT_BYTES)`,
+  };
+}
+
 /** The error a runtime reports when it stopped the code for a limit, worded the same everywhere. */
 export function limitError(kind: LimitKind, request: NormalizedRequest): ExecutionError {
   switch (kind) {

@@ -179,3 +179,18 @@ describe("default isolation of the HTTP API", () => {
     await library.close();
   });
 });
+
+describe("bodies a hostile client sends", () => {
+  it("refuses inputs nested a million deep with 400, not a 500 from a stack overflow", async () => {
+    const server = await serve();
+    const host = new URL(server.url).host;
+    const deep = "[".repeat(1_000_000) + "]".repeat(1_000_000);
+    const answer = await send(server, "POST", "/v1/execute", { host, "content-type": "application/json" }, `{"language":"javascript","code":"1","inputs":{"a":${deep}}}`);
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body).error).toMatchObject({ kind: "validation", message: expect.stringMatching(/deeper than \d+ levels/) });
+    // Brackets inside strings are text, and nesting within core's limit runs.
+    const within = "[".repeat(150) + "]".repeat(150);
+    const ok = await send(server, "POST", "/v1/execute", { host, "content-type": "application/json" }, JSON.stringify({ language: "javascript", code: "a.length + s.length", inputs: { a: JSON.parse(within), s: "[".repeat(5000) } }));
+    expect(JSON.parse(ok.body)).toMatchObject({ ok: true, output: 5001 });
+  });
+});

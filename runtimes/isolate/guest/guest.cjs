@@ -1,26 +1,33 @@
 // The prelude of every isolate context, baked into the isolate's start-up snapshot (so a fresh
-// context costs nothing to prepare). It sees only what the host hands to `start()` for one
+// context costs nothing to prepare). It sees only what the host hands to `prepare()` for one
 // execution: one callback into the host, and the inputs and env as JSON text. It keeps those in
-// closures and hands user code nothing of the host.
+// closures and hands user code nothing of the host. It runs in strict mode (the snapshot source
+// says so first): a strict frame gives user code neither its function, its `this` nor its
+// arguments through a stack trace, `caller` or `arguments`.
 //
-// The callback's operations: HOST_WRITE(stream, text) → whether to keep writing; HOST_SLEEP() and
+// The callback's operations: HOST_WRITE(stream, text) → whether to keep writing; HOST_TOO_MANY_TIMERS()
+// ends the execution for memory; HOST_SLEEP() and
 // HOST_FETCH() → a Reference to the host's sleep or fetch, HOST_TICK() → one to a host function that
 // resolves at once (a round trip: every microtask queued before it has run when it returns); asked for on first use only, because
 // moving a Reference into a context costs more than a whole trivial execution.
 //
-// `toOutput`, `publishInputs`, `nodeConsole` (from core's shared guest files) and `EXPOSE_WASM`
-// (ISOLATE_WASM) are in scope, and the web globals are installed: the snapshot source wraps them.
-"use strict";
-
+// `toOutput`, `publishInputs`, `nodeConsole` (from core's shared guest files), `EXPOSE_WASM`
+// (ISOLATE_WASM), `MAX_PENDING_SLEEPS` and `MAX_FETCHES_IN_FLIGHT` (execution.ts) are in scope, and the web globals are installed: the snapshot source wraps them.
 const HOST_WRITE = 0;
 const HOST_SLEEP = 1;
 const HOST_FETCH = 2;
 const HOST_TICK = 3;
+const HOST_TOO_MANY_TIMERS = 4;
 // Taken before user code runs: code that replaces Promise.prototype.then must not be able to
-// stop its own result from reaching the host.
+// stop its own result from reaching the host, nor code that replaces JSON.stringify forge it.
 const promiseThen = Promise.prototype.then;
 const promiseResolve = Promise.resolve.bind(Promise);
 const NativePromise = Promise;
+const stringify = JSON.stringify;
+const charCodeAt = Function.prototype.call.bind(String.prototype.charCodeAt);
+const assign = Object.assign;
+const create = Object.create;
+const nullObject = (fields) => assign(create(null), fields);
 
 function describe(error, filename) {
   if (!(error instanceof Error)) {
@@ -30,13 +37,13 @@ function describe(error, filename) {
     } catch {
       text = Object.prototype.toString.call(error);
     }
-    return { kind: "runtime", name: "Error", message: `Uncaught ${text}`, traceback: "" };
+    return nullObject({ kind: "runtime", name: "Error", message: `Uncaught ${text}`, traceback: "" });
   }
   const stack = String(error.stack ?? "")
     .split("\n")
     .filter((line, i) => i === 0 || !/^\s+at /.test(line) || line.includes(`${filename}:`))
     .join("\n");
-  return { kind: "runtime", name: String(error.name), message: String(error.message), traceback: stack };
+  return nullObject({ kind: "runtime", name: String(error.name), message: String(error.message), traceback: stack });
 }
 
 /**
@@ -92,18 +99,28 @@ function makeTimers(host) {
   let sleep;
   let nextId = 1;
   const live = new Set();
+  // Each pending sleep holds memory in the host, outside memoryMb: past the cap the host ends the
+  // execution for memory, before one more request is even queued to it.
+  let pending = 0;
   const later = (fn, ms, args, repeat) => {
+    if (pending >= MAX_PENDING_SLEEPS) {
+      host(HOST_TOO_MANY_TIMERS);
+      throw new RangeError(`more than ${MAX_PENDING_SLEEPS} timers pending at once`);
+    }
     const id = nextId++;
     const delay = Math.max(0, Number(ms) || 0);
     live.add(id);
     sleep ??= host(HOST_SLEEP);
-    const tick = () =>
-      hostOp(sleep.apply(undefined, [delay], { result: { promise: true } })).then(() => {
+    const tick = () => {
+      pending++;
+      return promiseThen.call(hostOp(sleep.apply(undefined, [delay], { result: { promise: true } })), () => {
+        pending--;
         if (!live.has(id)) return;
         if (!repeat) live.delete(id);
         if (typeof fn === "function") fn(...args);
         if (repeat && live.has(id)) tick();
       });
+    };
     tick();
     return id;
   };
@@ -121,7 +138,10 @@ function makeTimers(host) {
 /** fetch() over the host's bridge, which enforces the allow-list, the timeout and the size cap. */
 function installFetch(host) {
   let bridge;
+  // Each fetch in flight holds a connection and buffers in the host: past the cap one is refused here.
+  let inFlight = 0;
   globalThis.fetch = async (url, init = {}) => {
+    if (inFlight >= MAX_FETCHES_IN_FLIGHT) throw new TypeError(`fetch failed: more than ${MAX_FETCHES_IN_FLIGHT} requests in flight`);
     bridge ??= host(HOST_FETCH);
     const request = {
       url: String(url),
@@ -129,7 +149,13 @@ function installFetch(host) {
       headers: Object.fromEntries(Object.entries(init.headers ?? {}).map(([k, v]) => [String(k), String(v)])),
       body: init.body === undefined ? null : String(init.body),
     };
-    const raw = await hostOp(bridge.apply(undefined, [JSON.stringify(request)], { result: { promise: true } }));
+    inFlight++;
+    let raw;
+    try {
+      raw = await hostOp(bridge.apply(undefined, [stringify(request)], { result: { promise: true } }));
+    } finally {
+      inFlight--;
+    }
     const response = JSON.parse(raw);
     if (response.error) throw new TypeError(`fetch failed: ${response.error}`);
     return {
@@ -144,12 +170,37 @@ function installFetch(host) {
   };
 }
 
+/** UTF-8 bytes of `text`, counted only as far as `limit`: returns limit + 1 past it. */
+function utf8Bytes(text, limit) {
+  if (text.length > limit) return limit + 1;
+  if (text.length * 3 <= limit) return text.length;
+  let bytes = 0;
+  for (let i = 0; i < text.length && bytes <= limit; i++) {
+    const code = charCodeAt(text, i);
+    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code >= 0xd800 && code < 0xdc00 ? 4 : code >= 0xdc00 && code < 0xe000 ? 0 : 3;
+  }
+  return bytes;
+}
+
+/**
+ * What the host hands over for the next execution, taken by start() and by nothing else. The host
+ * passes it in a strict closure of its own before the user's script runs, so no frame of user code
+ * has a host reference in scope or in a caller's arguments.
+ */
+let handed;
+function prepare(host, network, inputsJson, envJson, filename, maxOutputBytes) {
+  handed = { host, network, inputsJson, envJson, filename, maxOutputBytes };
+}
+
 /**
  * Runs one execution in this context: installs the host bridges, the inputs and env, then calls
  * the user's prepared async function. Resolves with the result as JSON text, the only thing that
- * crosses back to the host.
+ * crosses back to the host; a result over maxOutputBytes crosses as { outputLimit } instead.
  */
-function start(host, network, inputsJson, envJson, filename, fn) {
+function start(fn) {
+  if (!handed) throw new Error("nothing to run");
+  const { host, network, inputsJson, envJson, filename, maxOutputBytes } = handed;
+  handed = undefined;
   // WebAssembly memory is allocated outside the isolate's heap, past memoryLimit (768 MB under a
   // 64 MB limit was measured). V8 puts the global back in every context made from the snapshot,
   // so it goes here, before user code, in every context.
@@ -165,7 +216,13 @@ function start(host, network, inputsJson, envJson, filename, fn) {
   const inputs = JSON.parse(inputsJson);
   publishInputs(globalThis, inputs);
   globalThis.process = { env: JSON.parse(envJson) };
-  const report = (result) => JSON.stringify(result);
+  const outputLimit = () => stringify(nullObject({ outputLimit: true }));
+  const report = (result) => {
+    // A string longer than the cap is over it in any encoding: not worth a copy as JSON first.
+    if (typeof result.output === "string" && result.output.length > maxOutputBytes) return outputLimit();
+    const json = stringify(nullObject(result));
+    return utf8Bytes(json, maxOutputBytes) > maxOutputBytes ? outputLimit() : json;
+  };
   const t = (tracker = { ops: 0, idle: null });
   let pending;
   try {
@@ -196,7 +253,7 @@ function start(host, network, inputsJson, envJson, filename, fn) {
         try {
           settle({ output: toOutput(value) });
         } catch (error) {
-          settle({ error: { ...describe(error, filename), traceback: "" } });
+          settle({ error: nullObject({ ...describe(error, filename), traceback: "" }) });
         }
       },
       (error) => settle({ error: describe(error, filename) }),
@@ -207,6 +264,7 @@ function start(host, network, inputsJson, envJson, filename, fn) {
   });
 }
 
-const UNSETTLED = { kind: "runtime", name: "UnsettledPromiseError", message: "the code awaited a promise that nothing is left to settle", traceback: "" };
+const UNSETTLED = nullObject({ kind: "runtime", name: "UnsettledPromiseError", message: "the code awaited a promise that nothing is left to settle", traceback: "" });
 
+Object.defineProperty(globalThis, "__coderouter_prepare", { value: prepare, enumerable: false });
 Object.defineProperty(globalThis, "__coderouter_start", { value: start, enumerable: false });

@@ -8,6 +8,7 @@ import {
   InfrastructureError,
   inUserPositions,
   limitError,
+  outputValueLimitError,
   parseExactJson,
   prepareJavaScript,
   RuntimeClosedError,
@@ -51,7 +52,10 @@ export class WasmRuntime implements Runtime {
   private quickjs: WorkerPool | undefined;
   private closed = false;
   private wasmedge: Promise<string | undefined> | undefined;
-  /** Pyodide's memory right after loading, before any user code: new interpreters restore it. */
+  /**
+   * Pyodide's memory right after loading, before any user code: new interpreters restore it. An
+   * ordinary buffer, so each worker's workerData holds a structured-clone copy of its own.
+   */
   private pyodideSnapshot: Uint8Array | undefined;
 
   constructor(private readonly settings: WasmSettings) {
@@ -126,7 +130,9 @@ export class WasmRuntime implements Runtime {
     const outcome = await this.runOn(pool, request, message, (why, terminate) => terminate(why), fresh);
     const streams = { stdout: outcome.limits.stdout, stderr: outcome.limits.stderr };
     if ("limit" in outcome) return runtimeResult("wasm", request, started, { ...streams, error: limitError(outcome.limit, request) });
-    const reported = parseExactJson(String(outcome.result.json)) as Reported;
+    const json = String(outcome.result.json);
+    if (Buffer.byteLength(json) > request.maxOutputBytes) return runtimeResult("wasm", request, started, { ...streams, error: outputValueLimitError(request) });
+    const reported = guestReported(parseExactJson(json) as Reported, PYTHON_REPORTED_KINDS);
     return runtimeResult("wasm", request, started, { ...streams, ...reported });
   }
 
@@ -157,7 +163,10 @@ export class WasmRuntime implements Runtime {
     const { result } = outcome;
     if (result.stop) return runtimeResult("wasm", request, started, { ...streams, error: limitError(result.stop as LimitKind, request) });
     if (typeof result.failure === "string") throw new Error(`QuickJS failed: ${result.failure}`);
-    const reported: Reported = result.json !== undefined ? (parseExactJson(String(result.json)) as Reported) : { error: engineError(result.error) };
+    if (result.json !== undefined && Buffer.byteLength(String(result.json)) > request.maxOutputBytes) {
+      return runtimeResult("wasm", request, started, { ...streams, error: outputValueLimitError(request) });
+    }
+    const reported: Reported = result.json !== undefined ? guestReported(parseExactJson(String(result.json)) as Reported, ENGINE_REPORTED_KINDS) : { error: engineError(result.error) };
     if (reported.error && /out of memory/i.test(reported.error.message)) reported.error = limitError("memory", { ...request, memoryMb });
     return runtimeResult("wasm", request, started, { ...streams, output: reported.output, error: inUserPositions(reported.error, prepared) });
   }
@@ -208,7 +217,7 @@ export class WasmRuntime implements Runtime {
       size: this.settings.pyodideWorkers,
       maxExecutions: this.settings.maxExecutions,
       onWorkerMessage: (m) => {
-        if (m.type === "snapshot" && m.bytes instanceof Uint8Array) this.pyodideSnapshot ??= m.bytes;
+        if (m.type === "snapshot" && m.bytes instanceof Uint8Array && !(m.bytes.buffer instanceof SharedArrayBuffer)) this.pyodideSnapshot ??= m.bytes;
       },
     });
     this.pyodide.fill();
@@ -248,6 +257,19 @@ const { runPrepared } = ${commonJsSource(runnerFiles.runPrepared)};
 ${readFileSync(new URL("../guest/quickjs-guest.js", import.meta.url), "utf8")}
 })()`;
   return guest;
+}
+
+/** The kinds each engine's runner reports itself (Python's runner reports MemoryError as memory). */
+const PYTHON_REPORTED_KINDS = ["runtime", "syntax", "memory"] as const;
+const ENGINE_REPORTED_KINDS = ["runtime", "syntax"] as const;
+
+/**
+ * A report from inside the engine, where user code could have forged it (json.dumps or
+ * JSON.stringify replaced): it may name the code's own failures only; limits are the host's to report.
+ */
+function guestReported(reported: Reported, kinds: readonly string[]): Reported {
+  if (!reported?.error || kinds.includes(reported.error.kind)) return reported;
+  return { ...reported, error: { ...reported.error, kind: "runtime" } };
 }
 
 /** An error QuickJS threw outside the wrapper (dumped as a plain object). */

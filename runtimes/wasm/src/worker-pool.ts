@@ -61,7 +61,8 @@ export class WorkerPool {
    * passes every message of the worker to `listener` until the result, and returns the result.
    * `stop()` on the handle terminates the worker (the execution ends) and replaces it. A `fresh`
    * execution gets a worker that has never run anything, and the worker ends with it: nothing it
-   * did to the interpreter reaches anyone else.
+   * did to the interpreter reaches anyone else. A result with `retire` (the worker's interpreter
+   * failed) also ends the worker.
    */
   async run(
     message: unknown,
@@ -76,9 +77,9 @@ export class WorkerPool {
         if (m.type !== "result") return listener(m);
         done = true;
         resolve(m);
-        if (!fresh) return this.release(slot);
+        if (!fresh && !m.retire) return this.release(slot);
         slot.onExit = undefined;
-        void this.retire(slot, "served an execution that needed a fresh interpreter");
+        void this.retire(slot, m.retire ? "its interpreter failed" : "served an execution that needed a fresh interpreter");
       };
       slot.onExit = (reason) => {
         done = true;

@@ -3,19 +3,23 @@
 // time; the pool gives a `sandbox` execution an interpreter that has never run anything and ends
 // it afterwards. The interpreter is restored from a memory snapshot when the pool has one (made by
 // the first worker right after loading, before any user code), several times faster than a cold
-// load. Before any user code runs, the bridge from Python to JavaScript is cut: the
-// `js` and `pyodide_js` modules are unregistered, Pyodide's own packages are removed and refused
-// on import, the JS-side globals Python could reach are empty, and the constructors that would turn
-// a string into JavaScript are gone from this thread.
+// load. Pyodide's Emscripten module is loaded with no eval, require or import() of its own
+// (pyodide-loader.mjs). Before any user code runs, the bridge from Python to JavaScript is cut: the
+// `js` and `pyodide_js` modules are unregistered, Pyodide's own packages and ctypes are removed and
+// refused on import (pyodide_protections.py), the JS-side globals Python could reach are empty,
+// and eval and the constructors that would turn a string into JavaScript are gone from this thread.
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import { loadPyodide } from "pyodide";
+import { defineConfinedPyodideModule } from "./pyodide-loader.mjs";
 
 const { runnerSource, snapshot, makeSnapshot } = workerData;
 
 // Pyodide finds its files from a stack trace unless told: with source maps on, that points elsewhere.
 const indexURL = `${dirname(createRequire(import.meta.url).resolve("pyodide/package.json"))}/`;
+defineConfinedPyodideModule(indexURL);
 const pyodide = await loadPyodide({
   indexURL,
   jsglobals: Object.create(null),
@@ -26,9 +30,9 @@ if (!snapshot && makeSnapshot) {
   // The modules every execution needs, imported once into the snapshot; nothing of a tenant is in it yet.
   pyodide.runPython("import json, os, sys, asyncio, selectors, time, traceback, ast, types");
   const bytes = pyodide.makeMemorySnapshot();
-  const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
-  shared.set(bytes);
-  parentPort.postMessage({ type: "snapshot", bytes: shared });
+  // Copied, never shared: the pool keeps it and every later worker is given a copy of its own, so
+  // nothing a worker writes into its view reaches the next interpreter.
+  parentPort.postMessage({ type: "snapshot", bytes });
 }
 let stream = null;
 const writer = (name) => ({
@@ -114,34 +118,7 @@ set_environment
 
 pyodide.unregisterJsModule("js");
 pyodide.unregisterJsModule("pyodide_js");
-pyodide.runPython(`
-import sys
-BLOCKED = ("js", "pyodide_js", "pyodide", "_pyodide", "_pyodide_core", "micropip")
-for name in list(sys.modules):
-    if name.split(".")[0] in BLOCKED:
-        del sys.modules[name]
-# Pyodide's finder of JavaScript modules goes, and a finder that refuses the bridge comes first.
-sys.meta_path[:] = [f for f in sys.meta_path if "JsFinder" not in type(f).__name__]
-
-class CoderouterBlocker:
-    blocked = BLOCKED
-
-    @classmethod
-    def find_spec(cls, name, path=None, target=None):
-        if name.split(".")[0] in cls.blocked:
-            raise ImportError("%s is not available: coderouter's WebAssembly sandbox has no bridge to JavaScript" % name)
-        return None
-
-sys.meta_path.insert(0, CoderouterBlocker)
-SAFE_META_PATH = list(sys.meta_path)
-
-def restore_protections():
-    """Whatever the last execution did to the import system, the next one starts with the bridge cut."""
-    sys.meta_path[:] = SAFE_META_PATH
-    for name in list(sys.modules):
-        if name.split(".")[0] in BLOCKED:
-            del sys.modules[name]
-`);
+pyodide.runPython(readFileSync(new URL("./pyodide_protections.py", import.meta.url), "utf8"));
 const restoreProtections = pyodide.globals.get("restore_protections");
 // Python buffers what print() writes until a newline or a full buffer: what is still buffered when
 // the code returns belongs to this execution, so it is flushed while this execution's stream is set
@@ -164,7 +141,15 @@ flush_output
 for (const proto of [Function.prototype, Object.getPrototypeOf(async () => {}), Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async function* () {})]) {
   Object.defineProperty(proto, "constructor", { value: undefined, writable: false, configurable: false });
 }
-for (const name of ["process", "fetch", "WebSocket", "require", "global"]) {
+// eval and Function would run a string as JavaScript in this thread's global scope, where import()
+// reaches every Node module. Pyodide checks `instanceof Function`, so Function stays as a
+// constructor that refuses, with the same prototype.
+const refusedFunction = function RefusedFunction() {
+  throw new Error("Function is not available: coderouter's WebAssembly sandbox runs no JavaScript from Python");
+};
+refusedFunction.prototype = Function.prototype;
+Object.defineProperty(globalThis, "Function", { value: refusedFunction, writable: false, configurable: false });
+for (const name of ["process", "fetch", "WebSocket", "require", "global", "eval", "_createPyodideModule"]) {
   try {
     delete globalThis[name];
   } catch {
@@ -175,6 +160,7 @@ for (const name of ["process", "fetch", "WebSocket", "require", "global"]) {
 parentPort.on("message", ({ code, inputs, env }) => {
   stream = (name, text) => parentPort.postMessage({ type: name, text });
   let result;
+  let interpreterFailed = false;
   try {
     restoreProtections();
     const pyEnv = loads(env);
@@ -191,6 +177,9 @@ parentPort.on("message", ({ code, inputs, env }) => {
     raw.destroy?.();
   } catch (error) {
     result = JSON.stringify({ error: { kind: "runtime", name: "InterpreterError", message: String(error.message ?? error), traceback: "" } });
+    // The interpreter itself failed (Pyodide's fatal error, e.g. after a refused eval): it serves
+    // no one else, the pool replaces it.
+    interpreterFailed = true;
   }
   try {
     flushOutput();
@@ -198,7 +187,7 @@ parentPort.on("message", ({ code, inputs, env }) => {
     // A stream the code broke: nothing more of it can be saved.
   }
   stream = null;
-  parentPort.postMessage({ type: "result", json: result });
+  parentPort.postMessage({ type: "result", json: result, retire: interpreterFailed });
 });
 // One run of our own before any tenant's: the interpreter's first execution pays for compiling the
 // WebAssembly functions and Python paths it touches (19 ms p50 against 0.4 ms warm, measured), and
