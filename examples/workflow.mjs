@@ -4,7 +4,13 @@
 import { createRouter, executeCodeNode } from "coderouter";
 
 const router = createRouter();
-const context = { orders: [{ sku: "a", qty: 2, price: 9.5 }, { sku: "b", qty: 1, price: 20 }, { sku: "a", qty: 1, price: 9.5 }] };
+const context = {
+  orders: [
+    { sku: "a", qty: 2, price: 9.5 },
+    { sku: "b", qty: 1, price: 20 },
+    { sku: "a", qty: 1, price: 9.5 },
+  ],
+};
 
 const nodes = [
   {

@@ -136,7 +136,10 @@ describe("coderouter run", () => {
     child.kill("SIGINT");
     expect(await exited).toBe(130);
     // SIGKILL is delivered at once but a loaded machine may take a moment to reap: poll briefly.
-    const running = () => execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(marker));
+    const running = () =>
+      execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
+        .split("\n")
+        .filter((l) => l.includes(marker));
     for (let i = 0; i < 40 && running().length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(running()).toEqual([]);
   });
@@ -162,7 +165,9 @@ describe("coderouter explain with a code node's hints", () => {
     const path = file("hints.py", "import requests\n");
     const json = await cli(["explain", path, "--json", "--package", "requests==2.32.3", "--package", "rich", "--expected-duration", "60000"]);
     const decision = RoutingDecisionSchema.parse(JSON.parse(json.stdout));
-    expect(decision.candidates.find((c) => c.runtime === "subprocess")?.reason).toMatch(/cannot install packages, the request asks for requests==2\.32\.3, rich/);
+    expect(decision.candidates.find((c) => c.runtime === "subprocess")?.reason).toMatch(
+      /cannot install packages, the request asks for requests==2\.32\.3, rich/,
+    );
     const bad = await cli(["explain", path, "--expected-duration", "soon"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--expected-duration must be a positive whole number of milliseconds, got "soon"/);
@@ -191,7 +196,10 @@ describe("coderouter serve", () => {
     child.kill("SIGTERM");
     expect(((await (await running).json()) as { output: string }).output).toBe("finished");
     expect(await exited).toBe(0);
-    const left = () => execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(marker) || l.includes("coderouter_forkserver"));
+    const left = () =>
+      execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
+        .split("\n")
+        .filter((l) => l.includes(marker) || l.includes("coderouter_forkserver"));
     for (let i = 0; i < 40 && left().length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(left().filter((l) => l.includes(marker))).toEqual([]);
   });

@@ -60,7 +60,7 @@ describe("a matplotlib chart and display() locally and on E2B", () => {
       const commands = await base.execute({ language: "python", code: CHART, runtime: "e2b", timeoutMs: 60_000 });
       const kinds = shape(local);
       expect(sandboxed.stderr).toBe("");
-    expect(shape(sandboxed)).toEqual(kinds);
+      expect(shape(sandboxed)).toEqual(kinds);
       expect(shape(cloud).sort()).toEqual([...kinds].sort());
       expect(shape(commands)).toEqual(kinds);
     } finally {

@@ -52,7 +52,11 @@ describe("MCP over streamable HTTP at /mcp", () => {
   let server: RunningServer;
   const token = "mcp-test-token";
   beforeAll(async () => {
-    server = await startServer(createRouter({ env: {}, settings: { enabledRuntimes: ["subprocess", "isolate"] } }), { port: 0, token, defaultIsolation: "process" }, {});
+    server = await startServer(
+      createRouter({ env: {}, settings: { enabledRuntimes: ["subprocess", "isolate"] } }),
+      { port: 0, token, defaultIsolation: "process" },
+      {},
+    );
   });
   afterAll(() => server.close());
 
@@ -89,7 +93,8 @@ describe("MCP over streamable HTTP at /mcp", () => {
     expect([fromA.output, fromB.output]).toEqual(["a", "b"]);
 
     const openSessions = async () =>
-      ((await fetch(`${server.url}/v1/sessions`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json())) as { sessions: unknown[] }).sessions.length;
+      ((await fetch(`${server.url}/v1/sessions`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json())) as { sessions: unknown[] }).sessions
+        .length;
     expect(await openSessions()).toBe(2);
     await a.transport.terminateSession();
     await a.client.close();
@@ -102,7 +107,12 @@ describe("MCP over streamable HTTP at /mcp", () => {
   it("answers an unknown MCP session with 404 so the client starts again", async () => {
     const response = await fetch(`${server.url}/mcp`, {
       method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": "nope" },
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-session-id": "nope",
+      },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
     });
     expect(response.status).toBe(404);
@@ -111,7 +121,11 @@ describe("MCP over streamable HTTP at /mcp", () => {
 
 describe("MCP executions and the server's concurrency limit", () => {
   it("count against CODEROUTER_CONCURRENCY: past the limit and the queue a call is refused as busy", async () => {
-    const server = await startServer(createRouter({ env: {}, settings: { enabledRuntimes: ["subprocess", "isolate"] } }), { port: 0, concurrency: 1, queue: 0 }, {});
+    const server = await startServer(
+      createRouter({ env: {}, settings: { enabledRuntimes: ["subprocess", "isolate"] } }),
+      { port: 0, concurrency: 1, queue: 0 },
+      {},
+    );
     const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`));
     const client = new Client({ name: "busy-test", version: "1.0.0" });
     try {

@@ -14,7 +14,14 @@ export async function httpRows(rounds: (n: number) => number): Promise<Row[]> {
   const overHttp = () =>
     new Promise<void>((resolve, reject) => {
       const req = request(
-        { host: hostname, port, path: "/v1/execute", method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+        {
+          host: hostname,
+          port,
+          path: "/v1/execute",
+          method: "POST",
+          agent,
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        },
         (res) => {
           res.resume();
           res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));

@@ -12,7 +12,16 @@ import { JS_ESCAPES, JS_RESOURCE_ATTACKS } from "../../packages/conformance/src/
  */
 const total = Number(process.argv[2] ?? 100_000);
 const inFlight = 4;
-const runtime = new IsolateRuntime({ poolSize: 2, memoryMb: 128, maxExecutions: 500, fetchAllow: [], fetchTimeoutMs: 1000, fetchMaxBytes: 1 << 16, fetchAllowPrivate: false, wasm: false });
+const runtime = new IsolateRuntime({
+  poolSize: 2,
+  memoryMb: 128,
+  maxExecutions: 500,
+  fetchAllow: [],
+  fetchTimeoutMs: 1000,
+  fetchMaxBytes: 1 << 16,
+  fetchAllowPrivate: false,
+  wasm: false,
+});
 
 const WASM_ATTACK = "const ms = []\nfor (let i = 0; i < 8; i++) ms.push(new WebAssembly.Memory({ initial: 4096 }))\nms.length";
 const request = (code: string, extra: Partial<NormalizedRequest> = {}): NormalizedRequest => ({
@@ -36,7 +45,11 @@ function job(i: number): [NormalizedRequest, Check, string] {
     const attempt = JS_ESCAPES[(i / 50) % JS_ESCAPES.length]!;
     return [request(attempt.code, { inputs: { nested: { a: [1] } } }), (r) => r.ok && r.output === null, attempt.name];
   }
-  return [request("globalThis.seen = (globalThis.seen ?? 0) + 1;\n[inputs.n * 2, globalThis.seen]", { inputs: { n: i } }), (r) => JSON.stringify(r.output) === JSON.stringify([i * 2, 1]), "trivial"];
+  return [
+    request("globalThis.seen = (globalThis.seen ?? 0) + 1;\n[inputs.n * 2, globalThis.seen]", { inputs: { n: i } }),
+    (r) => JSON.stringify(r.output) === JSON.stringify([i * 2, 1]),
+    "trivial",
+  ];
 }
 
 const started = performance.now();
@@ -50,13 +63,17 @@ async function worker(): Promise<void> {
     const result = await runtime.execute(req);
     if (!check(result)) {
       failures.set(name, (failures.get(name) ?? 0) + 1);
-      if ((failures.get(name) ?? 0) <= 3) console.error(`wrong answer (${name}):`, JSON.stringify({ output: result.output, error: result.error }).slice(0, 300));
+      if ((failures.get(name) ?? 0) <= 3)
+        console.error(`wrong answer (${name}):`, JSON.stringify({ output: result.output, error: result.error }).slice(0, 300));
     }
-    if (++done % 10_000 === 0) console.log(`${done} executions, ${((performance.now() - started) / 1000).toFixed(0)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
+    if (++done % 10_000 === 0)
+      console.log(`${done} executions, ${((performance.now() - started) / 1000).toFixed(0)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
   }
 }
 await Promise.all(Array.from({ length: inFlight }, worker));
 await runtime.close();
 const seconds = (performance.now() - started) / 1000;
-console.log(`${done} executions in ${seconds.toFixed(0)} s (${(done / seconds).toFixed(0)}/s); RSS ${(rssStart / 2 ** 20).toFixed(0)} → ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB; wrong answers: ${failures.size ? JSON.stringify(Object.fromEntries(failures)) : "none"}`);
+console.log(
+  `${done} executions in ${seconds.toFixed(0)} s (${(done / seconds).toFixed(0)}/s); RSS ${(rssStart / 2 ** 20).toFixed(0)} → ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB; wrong answers: ${failures.size ? JSON.stringify(Object.fromEntries(failures)) : "none"}`,
+);
 process.exitCode = failures.size ? 1 : 0;

@@ -39,7 +39,11 @@ async function routerOverhead(): Promise<void> {
   const request = { language: "python" as const, code: "1 + 1" };
   const normalized: NormalizedRequest = { ...request, inputs: {}, timeoutMs: 30_000, isolation: "none", maxOutputBytes: 1 << 20 };
   for (let i = 0; i < 2000; i++) await router.execute(request); // warm-up: JIT and caches
-  const [viaRouter, direct] = await interleaved(rounds(20_000), () => router.execute(request), () => noop.execute(normalized));
+  const [viaRouter, direct] = await interleaved(
+    rounds(20_000),
+    () => router.execute(request),
+    () => noop.execute(normalized),
+  );
   const overheadUs = (percentile(viaRouter, 50) - percentile(direct, 50)) * 1000;
   rows.push({
     name: "router overhead (no-op runtime)",

@@ -15,16 +15,20 @@ export function percentile(samples: number[], p: number): number {
  * are shared) falls on both sides of every ratio alike. With `blockSize` > 1 they alternate in
  * blocks, so that background work one side leaves behind (a pool refilling) is charged to it.
  */
-export async function interleaved(
-  rounds: number,
-  a: () => Promise<unknown>,
-  b: () => Promise<unknown>,
-  blockSize = 1,
-): Promise<[number[], number[]]> {
+export async function interleaved(rounds: number, a: () => Promise<unknown>, b: () => Promise<unknown>, blockSize = 1): Promise<[number[], number[]]> {
   const sa: number[] = [];
   const sb: number[] = [];
   for (let i = 0; i < rounds; i += blockSize) {
-    const order = (i / blockSize) % 2 ? ([[b, sb], [a, sa]] as const) : ([[a, sa], [b, sb]] as const);
+    const order =
+      (i / blockSize) % 2
+        ? ([
+            [b, sb],
+            [a, sa],
+          ] as const)
+        : ([
+            [a, sa],
+            [b, sb],
+          ] as const);
     for (const [fn, samples] of order) {
       for (let j = 0; j < blockSize; j++) {
         const start = performance.now();

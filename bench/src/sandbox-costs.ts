@@ -62,7 +62,11 @@ export async function sandboxCostRows(rounds: (n: number) => number, sandbox: Bu
   const filtered = sandbox.command(pythonBin, ["-I", "-c", "1 + 1"], {}, false);
   const at = filtered.args.indexOf("--seccomp");
   const unfiltered = { ...filtered, files: [], args: filtered.args.filter((_, i) => i !== at && i !== at + 1) };
-  const [withFilter, without] = await interleaved(rounds(100), () => spawnSandboxed(filtered), () => spawnSandboxed(unfiltered));
+  const [withFilter, without] = await interleaved(
+    rounds(100),
+    () => spawnSandboxed(filtered),
+    () => spawnSandboxed(unfiltered),
+  );
   rows.push(costRow("seccomp filter: cold bwrap + python with the filter loaded (--seccomp)", "the same sandbox without the filter", withFilter, without));
 
   const router = createRouter({ settings: { enabledRuntimes: ["subprocess"] }, runtimeSettings: { subprocess: {} } });
@@ -71,13 +75,23 @@ export async function sandboxCostRows(rounds: (n: number) => number, sandbox: Bu
   for (let i = 0; i < 10; i++) await run("1 + 1")();
   await new Promise((resolve) => setTimeout(resolve, 500));
   const [littered, clean] = await interleaved(rounds(200), run(litter), run("1 + 1"));
-  rows.push(costRow("clean-up: sandboxed fork-server execution leaving files and folders in /work, /tmp, /dev/shm", "one that leaves none (both killed kill(-1) and emptied)", littered, clean));
+  rows.push(
+    costRow(
+      "clean-up: sandboxed fork-server execution leaving files and folders in /work, /tmp, /dev/shm",
+      "one that leaves none (both killed kill(-1) and emptied)",
+      littered,
+      clean,
+    ),
+  );
   await router.close();
 
   const node = [process.execPath, "-e", "1 + 1"];
   const bare = () => execa(node[0]!, node.slice(1), { extendEnv: false, env: cleanEnv });
   const pidNamespace = () =>
-    execa(sandbox.settings.bwrapBin, ["--dev-bind", "/", "/", "--unshare-pid", "--as-pid-1", "--die-with-parent", "--", ...node], { extendEnv: false, env: cleanEnv });
+    execa(sandbox.settings.bwrapBin, ["--dev-bind", "/", "/", "--unshare-pid", "--as-pid-1", "--die-with-parent", "--", ...node], {
+      extendEnv: false,
+      env: cleanEnv,
+    });
   const [inNamespace, bare1] = await interleaved(rounds(100), pidNamespace, bare);
   rows.push(costRow("process tracking, PID namespace (chosen): cold node as pid 1 of bwrap --unshare-pid", "a bare cold node", inNamespace, bare1));
 
@@ -105,7 +119,15 @@ for adopted in open(f"/proc/self/task/{os.getpid()}/children").read().split():
       rmdirSync(dir);
     };
     const [inCgroup, bare3] = await interleaved(rounds(100), cgroup, bare);
-    rows.push(costRow("process tracking, cgroup v2: cold node joined to a fresh cgroup, cgroup.kill, rmdir", "a bare cold node", inCgroup, bare3, " (needs a writable cgroup v2 tree: root or delegation)"));
+    rows.push(
+      costRow(
+        "process tracking, cgroup v2: cold node joined to a fresh cgroup, cgroup.kill, rmdir",
+        "a bare cold node",
+        inCgroup,
+        bare3,
+        " (needs a writable cgroup v2 tree: root or delegation)",
+      ),
+    );
   }
   return rows;
 }

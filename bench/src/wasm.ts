@@ -9,7 +9,15 @@ import type { Row } from "./table.js";
  */
 export async function wasmRows(rounds: (n: number) => number): Promise<Row[]> {
   const request = { language: "python" as const, code: "1 + 1", inputs: {}, timeoutMs: 30_000, isolation: "none" as const, maxOutputBytes: 1 << 20 };
-  const settings = { pyodideWorkers: 1, quickjsWorkers: 1, prewarm: false, memoryMb: 256, maxExecutions: 1_000_000, wasmedgeBin: "wasmedge", wasiEngine: "auto" as const };
+  const settings = {
+    pyodideWorkers: 1,
+    quickjsWorkers: 1,
+    prewarm: false,
+    memoryMb: 256,
+    maxExecutions: 1_000_000,
+    wasmedgeBin: "wasmedge",
+    wasiEngine: "auto" as const,
+  };
 
   const cold: number[] = [];
   for (let i = 0; i < (rounds(5) >= 5 ? 5 : 3); i++) {
@@ -58,8 +66,23 @@ export async function wasmRows(rounds: (n: number) => number): Promise<Row[]> {
  * reused interpreter of the same runtime, 2 spares on this 2-core machine.
  */
 async function freshInterpreterRows(rounds: (n: number) => number): Promise<Row[]> {
-  const runtime = new WasmRuntime({ pyodideWorkers: 2, quickjsWorkers: 1, prewarm: true, memoryMb: 256, maxExecutions: 1_000_000, wasmedgeBin: "wasmedge", wasiEngine: "auto" });
-  const request = (isolation: "none" | "sandbox") => ({ language: "python" as const, code: "1 + 1", inputs: {}, timeoutMs: 60_000, isolation, maxOutputBytes: 1 << 20 });
+  const runtime = new WasmRuntime({
+    pyodideWorkers: 2,
+    quickjsWorkers: 1,
+    prewarm: true,
+    memoryMb: 256,
+    maxExecutions: 1_000_000,
+    wasmedgeBin: "wasmedge",
+    wasiEngine: "auto",
+  });
+  const request = (isolation: "none" | "sandbox") => ({
+    language: "python" as const,
+    code: "1 + 1",
+    inputs: {},
+    timeoutMs: 60_000,
+    isolation,
+    maxOutputBytes: 1 << 20,
+  });
   const spares = async (n: number) => {
     while ((runtime.poolSizes()["wasm.pyodide"] ?? 0) < n) await new Promise((resolve) => setTimeout(resolve, 20));
   };
@@ -79,9 +102,11 @@ async function freshInterpreterRows(rounds: (n: number) => number): Promise<Row[
   const sustainedCount = Math.max(4, rounds(20));
   const sustained: number[] = [];
   const started = performance.now();
-  await Promise.all(Array.from({ length: 2 }, async () => {
-    for (let i = 0; i < sustainedCount / 2; i++) sustained.push(await timed("sandbox"));
-  }));
+  await Promise.all(
+    Array.from({ length: 2 }, async () => {
+      for (let i = 0; i < sustainedCount / 2; i++) sustained.push(await timed("sandbox"));
+    }),
+  );
   const freshRate = sustainedCount / ((performance.now() - started) / 1000);
   await spares(2);
   const reused: number[] = [];
@@ -89,9 +114,11 @@ async function freshInterpreterRows(rounds: (n: number) => number): Promise<Row[
   const reusedInFlight: number[] = [];
   const reusedStarted = performance.now();
   const reusedCount = rounds(2000);
-  await Promise.all(Array.from({ length: 2 }, async () => {
-    for (let i = 0; i < reusedCount / 2; i++) reusedInFlight.push(await timed("none"));
-  }));
+  await Promise.all(
+    Array.from({ length: 2 }, async () => {
+      for (let i = 0; i < reusedCount / 2; i++) reusedInFlight.push(await timed("none"));
+    }),
+  );
   const reusedRate = reusedCount / ((performance.now() - reusedStarted) / 1000);
   await runtime.close();
   const p50 = percentile(readySpare, 50);

@@ -33,9 +33,6 @@ export const ROUTER_ENV = {
   CODEROUTER_SESSION_IDLE_MS: "sessionIdleTimeoutMs",
 } as const;
 
-export function readRouterSettings(
-  env: Record<string, string | undefined>,
-  overrides: Partial<RouterSettings> = {},
-): RouterSettings {
+export function readRouterSettings(env: Record<string, string | undefined>, overrides: Partial<RouterSettings> = {}): RouterSettings {
   return readSettings(RouterSettingsSchema, ROUTER_ENV, env, overrides);
 }

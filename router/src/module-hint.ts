@@ -29,7 +29,11 @@ export function withModuleHint(result: RuntimeResult, code: string): RuntimeResu
       ? `install it into a session (session.installPackages(["${pkg}"]), POST /v1/sessions/:id/packages, or the MCP tool install_package)`
       : `install it into a session on the subprocess runtime (runtime: "subprocess"; session.installPackages(["${pkg}"]) or the MCP tool install_package)`,
     `pass packages: ["${pkg}"] so the request goes to a runtime that installs them (e2b)`,
-    ...(remote ? [] : [`enable E2B (set E2B_API_KEY) so that auto routing sends code with imports missing here to a sandbox that can ${python ? "pip" : "npm"} install them`]),
+    ...(remote
+      ? []
+      : [
+          `enable E2B (set E2B_API_KEY) so that auto routing sends code with imports missing here to a sandbox that can ${python ? "pip" : "npm"} install them`,
+        ]),
   ];
   const what = NO_LOADER.test(error.message)
     ? `the ${context.runtime} runtime has no module loader, so "${module}" cannot be imported there`

@@ -17,9 +17,7 @@ export type RuntimePlugin = RuntimeDefinition | Runtime;
 
 type Entry = { kind: "lazy"; lazy: LazyRuntime } | { kind: "definition"; definition: RuntimeDefinition } | { kind: "instance"; runtime: Runtime };
 
-type Slot =
-  | { state: "ready"; runtime: Runtime }
-  | { state: "missing"; error: RuntimeNotInstalledError };
+type Slot = { state: "ready"; runtime: Runtime } | { state: "missing"; error: RuntimeNotInstalledError };
 
 interface CachedAvailability {
   at: number;
@@ -118,7 +116,10 @@ export class Registry {
       try {
         definition = checkDefinition(await entry.lazy.load());
         if (definition.id !== id) {
-          throw new ConfigError(`${name} defines runtime "${definition.id}", registered as "${id}": use ${definition.id}=${name}`, "CODEROUTER_RUNTIME_PLUGINS");
+          throw new ConfigError(
+            `${name} defines runtime "${definition.id}", registered as "${id}": use ${definition.id}=${name}`,
+            "CODEROUTER_RUNTIME_PLUGINS",
+          );
         }
       } catch (error) {
         if ((error as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw error;
@@ -140,7 +141,8 @@ function toEntry(plugin: RuntimePlugin | LazyRuntime): Entry {
     checkId(plugin.id);
     return { kind: "lazy", lazy: plugin };
   }
-  if (plugin && typeof (plugin as RuntimeDefinition).create === "function") return { kind: "definition", definition: checkDefinition(plugin as RuntimeDefinition) };
+  if (plugin && typeof (plugin as RuntimeDefinition).create === "function")
+    return { kind: "definition", definition: checkDefinition(plugin as RuntimeDefinition) };
   const runtime = plugin as Runtime;
   if (!runtime || typeof runtime.execute !== "function" || typeof runtime.capabilities !== "function") {
     throw new ConfigError("each entry of runtimes must be a definition made with defineRuntime, or a Runtime instance", "runtimes");

@@ -255,10 +255,7 @@ export class Router {
     });
   }
 
-  private async decide(
-    request: ExecutionRequest,
-    { explainOnly = false } = {},
-  ): Promise<{ decision: RoutingDecision; ranked: Evaluation[] }> {
+  private async decide(request: ExecutionRequest, { explainOnly = false } = {}): Promise<{ decision: RoutingDecision; ranked: Evaluation[] }> {
     if (this.closed) throw new RouterClosedError();
     const requested = request.runtime ?? "auto";
     const need = {
@@ -276,15 +273,11 @@ export class Router {
     }
     const ids = requested === "auto" ? all : [requested];
     const modules = importedModules(request.language, request.code);
-    const evaluations = await Promise.all(
-      ids.map((id) => this.evaluate(id, need, modules)),
-    );
+    const evaluations = await Promise.all(ids.map((id) => this.evaluate(id, need, modules)));
     for (const id of all) {
       if (!ids.includes(id)) evaluations.push({ candidate: { runtime: id, eligible: false, reason: `not requested (runtime: "${requested}")` } });
     }
-    const ranked = evaluations
-      .filter((e) => e.candidate.eligible)
-      .sort((a, b) => b.candidate.score! - a.candidate.score!);
+    const ranked = evaluations.filter((e) => e.candidate.eligible).sort((a, b) => b.candidate.score! - a.candidate.score!);
     const candidates = [...ranked, ...evaluations.filter((e) => !e.candidate.eligible)].map((e) => e.candidate);
     const winner = ranked[0]?.candidate;
     const decision: RoutingDecision = {
@@ -309,11 +302,7 @@ export class Router {
     return { decision, ranked };
   }
 
-  private async evaluate(
-    id: RuntimeId,
-    need: Parameters<typeof ruleOut>[2],
-    modules: string[],
-  ): Promise<Evaluation> {
+  private async evaluate(id: RuntimeId, need: Parameters<typeof ruleOut>[2], modules: string[]): Promise<Evaluation> {
     const out = (reason: string): Evaluation => ({ candidate: { runtime: id, eligible: false, reason } });
     if (!this.enabled.has(id)) return out("disabled: not listed in CODEROUTER_RUNTIMES");
     const slot = await this.registry.load(id);

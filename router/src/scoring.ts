@@ -1,11 +1,4 @@
-import {
-  isolationAtLeast,
-  type Availability,
-  type Candidate,
-  type Capabilities,
-  type Isolation,
-  type Language,
-} from "@coderouter/core";
+import { isolationAtLeast, type Availability, type Candidate, type Capabilities, type Isolation, type Language } from "@coderouter/core";
 
 export interface ScoringInput {
   language: Language;
@@ -51,11 +44,7 @@ export function ruleOut(caps: Capabilities, availability: Availability, request:
  * - dependencies: a local runtime missing an imported module would fail, one with installable
  *   packages would not.
  */
-export function score(
-  caps: Capabilities,
-  request: ScoringInput,
-  missingModules: string[],
-): { score: number; breakdown: Record<string, number> } {
+export function score(caps: Capabilities, request: ScoringInput, missingModules: string[]): { score: number; breakdown: Record<string, number> } {
   const expected = request.expectedDurationMs;
   const breakdown: Record<string, number> = {
     latency: -Math.min(60, caps.startupMs / 10),

@@ -26,9 +26,19 @@ export const SessionRequestSchema = z
     runtime: z.string().optional(),
     isolation: IsolationSchema.optional(),
     /** Each execution's timeout, unless the execution gives its own. */
-    timeoutMs: z.number().int().positive().max(24 * 3600_000).optional(),
+    timeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .max(24 * 3600_000)
+      .optional(),
     /** The session closes itself after this long without a call. */
-    idleTimeoutMs: z.number().int().positive().max(7 * 24 * 3600_000).optional(),
+    idleTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .max(7 * 24 * 3600_000)
+      .optional(),
     memoryMb: z.number().int().min(16).optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
     network: z.boolean().optional(),
@@ -39,7 +49,12 @@ export type SessionRequest = z.input<typeof SessionRequestSchema>;
 export const SessionExecuteSchema = z
   .object({
     inputs: z.record(z.string(), JsonValueSchema).optional(),
-    timeoutMs: z.number().int().positive().max(24 * 3600_000).optional(),
+    timeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .max(24 * 3600_000)
+      .optional(),
     signal: z.instanceof(AbortSignal).optional(),
     onStdout: z.custom<(chunk: string) => void>((v) => typeof v === "function").optional(),
     onStderr: z.custom<(chunk: string) => void>((v) => typeof v === "function").optional(),
@@ -71,7 +86,14 @@ export class Session {
 
   constructor(
     private readonly inner: RuntimeSession,
-    private readonly defaults: { timeoutMs: number; idleTimeoutMs: number; maxOutputBytes: number; isolation: NormalizedRequest["isolation"]; memoryMb?: number; network?: boolean },
+    private readonly defaults: {
+      timeoutMs: number;
+      idleTimeoutMs: number;
+      maxOutputBytes: number;
+      isolation: NormalizedRequest["isolation"];
+      memoryMb?: number;
+      network?: boolean;
+    },
     private readonly onEnd: (session: Session) => void,
   ) {
     const guard =
@@ -114,7 +136,10 @@ export class Session {
     const parsed = SessionExecuteSchema.safeParse(options);
     if (!parsed.success || typeof code !== "string") {
       const issues = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
-      throw new ValidationError(`invalid session execution: ${typeof code !== "string" ? "code must be a string" : issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
+      throw new ValidationError(
+        `invalid session execution: ${typeof code !== "string" ? "code must be a string" : issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+        issues,
+      );
     }
     this.touch();
     const started = performance.now();

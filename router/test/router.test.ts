@@ -2,15 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  ConfigError,
-  NoRuntimeAvailableError,
-  RuntimeUnavailableError,
-  ValidationError,
-  createRouter,
-  type Router,
-  type RouterOptions,
-} from "../src/index.js";
+import { ConfigError, NoRuntimeAvailableError, RuntimeUnavailableError, ValidationError, createRouter, type Router, type RouterOptions } from "../src/index.js";
 import { EchoRuntime } from "./test-runtime.js";
 
 const routers: Router[] = [];

@@ -1,12 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  createRouter,
-  NoRuntimeAvailableError,
-  RuntimeUnavailableError,
-  SessionClosedError,
-  ValidationError,
-  type Router,
-} from "../src/index.js";
+import { createRouter, NoRuntimeAvailableError, RuntimeUnavailableError, SessionClosedError, ValidationError, type Router } from "../src/index.js";
 
 const routers: Router[] = [];
 function router(settings = {}): Router {
@@ -65,7 +58,9 @@ describe.each(["javascript", "typescript"] as const)("%s sessions on the isolate
     const session = await router().openSession({ language });
     expect(session.runtime).toBe("isolate");
     const typed = language === "typescript" ? ": number[]" : "";
-    await session.execute(`const seen${typed} = []\nlet calls = 0\nfunction add(v) { seen.push(v); return ++calls }\nclass Box { constructor(v) { this.v = v } }`);
+    await session.execute(
+      `const seen${typed} = []\nlet calls = 0\nfunction add(v) { seen.push(v); return ++calls }\nclass Box { constructor(v) { this.v = v } }`,
+    );
     await session.execute("add(inputs.v)", { inputs: { v: 1 } });
     const result = await session.execute("const { length } = seen;\n[add(2), length, new Box(seen).v]");
     expect(result.output).toEqual([2, 1, [1, 2]]);

@@ -51,7 +51,17 @@ export interface NodeConditions {
 
 export function newExecution(): LocalExecution {
   const now = Date.now() * 1e6;
-  return { ID: `e-${randomUUID()}`, state: EXECUTION.BidAccepted, message: "", stdout: "", stderr: "", createTime: now, modifyTime: now, log: [], listeners: new Set() };
+  return {
+    ID: `e-${randomUUID()}`,
+    state: EXECUTION.BidAccepted,
+    message: "",
+    stdout: "",
+    stderr: "",
+    createTime: now,
+    modifyTime: now,
+    log: [],
+    listeners: new Set(),
+  };
 }
 
 export const isTerminalExecution = (e: LocalExecution) => e.state >= EXECUTION.Completed;

@@ -15,7 +15,11 @@ const task = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 const submit = (job: Record<string, unknown>) =>
-  fetch(`${base()}/jobs`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ Job: { Name: "t", Type: "batch", Count: 1, ...job } }) });
+  fetch(`${base()}/jobs`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ Job: { Name: "t", Type: "batch", Count: 1, ...job } }),
+  });
 
 function logMessages(id: string): Promise<{ messages: unknown[]; code: number }> {
   return new Promise((resolve) => {
@@ -62,7 +66,11 @@ describe("the local orchestrator", () => {
 
   it("reads a DELETE's reason from its JSON body, not the query", async () => {
     const { JobID } = (await (await submit({ Tasks: [task({ Resources: { CPU: "500m" } })] })).json()) as { JobID: string };
-    await fetch(`${base()}/jobs/${JobID}?reason=query`, { method: "DELETE", headers: { "content-type": "application/json" }, body: JSON.stringify({ reason: "body" }) });
+    await fetch(`${base()}/jobs/${JobID}?reason=query`, {
+      method: "DELETE",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ reason: "body" }),
+    });
     expect(server.jobs.get(JobID)).toMatchObject({ state: "Stopped", stopReason: "body" });
   });
 });

@@ -180,15 +180,22 @@ export class LocalBacalhau {
     const memory = this.options.nodeMemory ?? 8 * 1024 ** 3;
     if (job.resources.cpu > cpus * OFFERED || job.resources.memory > memory * OFFERED) {
       const offered = `${(cpus * OFFERED).toFixed(1)} CPU, ${Math.floor((memory * OFFERED) / 1e6)} MB`;
-      return this.end(job, "Failed", `not enough nodes to run job. requested: 1, available: 1, suitable: 0.\n• Node local-node: does not have enough resources (offers ${offered})`);
+      return this.end(
+        job,
+        "Failed",
+        `not enough nodes to run job. requested: 1, available: 1, suitable: 0.\n• Node local-node: does not have enough resources (offers ${offered})`,
+      );
     }
     const execution = newExecution();
     job.executions.push(execution);
     job.state = "Running";
     const nodeLostAfterMs = this.faults.nodeLostAfterMs;
     this.faults.nodeLostAfterMs = undefined;
-    runExecution(execution, job.spec.Tasks[0]!, { pulled: this.pulled, pullDelayMs: this.options.pullDelayMs ?? 0, memory: job.resources.memory, nodeLostAfterMs }, () =>
-      this.executionEnded(job, execution),
+    runExecution(
+      execution,
+      job.spec.Tasks[0]!,
+      { pulled: this.pulled, pullDelayMs: this.options.pullDelayMs ?? 0, memory: job.resources.memory, nodeLostAfterMs },
+      () => this.executionEnded(job, execution),
     );
   }
 

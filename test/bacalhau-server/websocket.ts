@@ -23,7 +23,9 @@ export function acceptWebSocket(req: IncomingMessage, socket: Socket): ServerSoc
     socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
     return undefined;
   }
-  const accept = createHash("sha1").update(key + WEBSOCKET_GUID).digest("base64");
+  const accept = createHash("sha1")
+    .update(key + WEBSOCKET_GUID)
+    .digest("base64");
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
   const normalClose = () => frame(0x8, Buffer.from([0x03, 0xe8]));
   // The client's close frame (opcode 8): answer it and hang up.

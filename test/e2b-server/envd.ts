@@ -143,7 +143,9 @@ export class Envd {
       if (timedOut) {
         send({ error: { code: "deadline_exceeded", message: "the operation timed out" } }, 2);
       } else {
-        const end = signal ? { exitCode: -1, exited: false, status: `signal: ${signalName(signal)}` } : { exitCode: code ?? 0, exited: true, status: `exit status ${code}` };
+        const end = signal
+          ? { exitCode: -1, exited: false, status: `signal: ${signalName(signal)}` }
+          : { exitCode: code ?? 0, exited: true, status: `exit status ${code}` };
         send({ event: { end } });
         send({}, 2);
       }
@@ -157,7 +159,12 @@ export class Envd {
     if (service === "process.Process" && method === "SendSignal") {
       const running = this.processes.get(pid);
       if (!running) return connectError(res, "not_found", `process with pid ${pid} not found`);
-      const signal = message.signal === "SIGNAL_SIGTERM" || message.signal === 15 ? "SIGTERM" : message.signal === "SIGNAL_SIGKILL" || message.signal === 9 ? "SIGKILL" : undefined;
+      const signal =
+        message.signal === "SIGNAL_SIGTERM" || message.signal === 15
+          ? "SIGTERM"
+          : message.signal === "SIGNAL_SIGKILL" || message.signal === 9
+            ? "SIGKILL"
+            : undefined;
       if (!signal) return connectError(res, "unimplemented", `invalid signal: ${String(message.signal)}`);
       running.child.kill(signal);
       return json(res, 200, {});
@@ -227,7 +234,14 @@ function unframe(buffer: Buffer): unknown[] {
   return messages;
 }
 
-const STATUS: Record<string, number> = { not_found: 404, invalid_argument: 400, already_exists: 409, unimplemented: 501, internal: 500, deadline_exceeded: 504 };
+const STATUS: Record<string, number> = {
+  not_found: 404,
+  invalid_argument: 400,
+  already_exists: 409,
+  unimplemented: 501,
+  internal: 500,
+  deadline_exceeded: 504,
+};
 
 function connectError(res: ServerResponse, code: string, message: string): void {
   json(res, STATUS[code] ?? 500, { code, message });

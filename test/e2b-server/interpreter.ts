@@ -295,7 +295,13 @@ function indentation(code: string): string {
   return line ? line.slice(0, line.length - line.trimStart().length) : "";
 }
 
-const indent = (code: string, by: string) => (by ? code.split("\n").map((l) => (l.trim() ? by + l : l)).join("\n") : code);
+const indent = (code: string, by: string) =>
+  by
+    ? code
+        .split("\n")
+        .map((l) => (l.trim() ? by + l : l))
+        .join("\n")
+    : code;
 
 function normalize(language: string | undefined): string {
   const l = (language ?? "python").toLowerCase().trim() || "python";

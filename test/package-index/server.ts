@@ -36,7 +36,14 @@ export class LocalPackageIndex {
       const simple = path.match(/^\/simple\/([^/]+)\/?$/);
       if (simple) {
         const project = simple[1]!.toLowerCase().replace(/[-_.]+/g, "-");
-        const wheels = files.filter((f) => f.endsWith(".whl") && f.split("-")[0]!.toLowerCase().replace(/[-_.]+/g, "-") === project);
+        const wheels = files.filter(
+          (f) =>
+            f.endsWith(".whl") &&
+            f
+              .split("-")[0]!
+              .toLowerCase()
+              .replace(/[-_.]+/g, "-") === project,
+        );
         if (!wheels.length) return void res.writeHead(404).end("not found");
         const links = wheels.map((f) => `<a href="/files/${f}#sha256=${sha(dir, f, "sha256", "hex")}">${f}</a>`).join("<br/>\n");
         res.writeHead(200, { "content-type": "text/html" });
@@ -50,7 +57,13 @@ export class LocalPackageIndex {
           tarballs.map((f) => {
             const version = f.slice(f.lastIndexOf("-") + 1, -".tgz".length);
             const manifest = { name: npm[1], version, main: "index.js", scripts: { postinstall: `node -e "require('fs').writeFileSync('${marker}', '')"` } };
-            return [version, { ...manifest, dist: { tarball: `${base}/files/${f}`, shasum: sha(dir, f, "sha1", "hex"), integrity: `sha512-${sha(dir, f, "sha512", "base64")}` } }];
+            return [
+              version,
+              {
+                ...manifest,
+                dist: { tarball: `${base}/files/${f}`, shasum: sha(dir, f, "sha1", "hex"), integrity: `sha512-${sha(dir, f, "sha512", "base64")}` },
+              },
+            ];
           }),
         );
         const latest = Object.keys(versions).sort().pop()!;
@@ -86,5 +99,7 @@ export class LocalPackageIndex {
 }
 
 function sha(dir: string, file: string, algorithm: string, encoding: "hex" | "base64"): string {
-  return createHash(algorithm).update(readFileSync(join(dir, "files", file))).digest(encoding);
+  return createHash(algorithm)
+    .update(readFileSync(join(dir, "files", file)))
+    .digest(encoding);
 }

@@ -43,8 +43,12 @@ describe("a plug-in runtime registered through the public API", () => {
   it("appears in /v1/runtimes with its capabilities", async () => {
     const server = await startServer(router(), { port: 0 }, {});
     servers.push(server);
-    const body = (await (await fetch(`${server.url}/v1/runtimes`)).json()) as { runtimes: { id: string; available: boolean; capabilities: { languages: string[] } }[] };
-    expect(body.runtimes).toEqual([expect.objectContaining({ id: "worker", available: true, capabilities: expect.objectContaining({ languages: ["javascript", "typescript"] }) })]);
+    const body = (await (await fetch(`${server.url}/v1/runtimes`)).json()) as {
+      runtimes: { id: string; available: boolean; capabilities: { languages: string[] } }[];
+    };
+    expect(body.runtimes).toEqual([
+      expect.objectContaining({ id: "worker", available: true, capabilities: expect.objectContaining({ languages: ["javascript", "typescript"] }) }),
+    ]);
   });
 
   it("appears in coderouter doctor and explain when named in CODEROUTER_RUNTIME_PLUGINS", async () => {

@@ -14,18 +14,14 @@ export function formatResult(result: ExecutionResult): { stdout: string; stderr:
   }
   const routing = result.metadata.routing;
   const status = result.ok ? "ok" : `failed (${result.error?.kind})`;
-  lines.push(`── ${status} · ${result.runtime} · ${Math.round(result.metadata.durationMs)} ms · ${routing.requested === "auto" ? `auto: ${routing.reason}` : "requested explicitly"}`);
+  lines.push(
+    `── ${status} · ${result.runtime} · ${Math.round(result.metadata.durationMs)} ms · ${routing.requested === "auto" ? `auto: ${routing.reason}` : "requested explicitly"}`,
+  );
   return { stdout, stderr: `${lines.join("\n")}\n` };
 }
 
 export function formatDecision(decision: RoutingDecision): string {
-  const lines = [
-    `requested: ${decision.requested}`,
-    `selected:  ${decision.selected ?? "none"}`,
-    `reason:    ${decision.reason}`,
-    "",
-    "candidates:",
-  ];
+  const lines = [`requested: ${decision.requested}`, `selected:  ${decision.selected ?? "none"}`, `reason:    ${decision.reason}`, "", "candidates:"];
   for (const c of decision.candidates) {
     const mark = c.runtime === decision.selected ? "→" : c.eligible ? "·" : "✗";
     const score = c.eligible ? `score ${String(c.score).padStart(7)}` : "ruled out    ";

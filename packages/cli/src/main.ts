@@ -1,12 +1,5 @@
 import { parseArgs } from "node:util";
-import {
-  ConfigError,
-  NoRuntimeAvailableError,
-  RuntimeUnavailableError,
-  ValidationError,
-  createRouter,
-  type Router,
-} from "coderouter";
+import { ConfigError, NoRuntimeAvailableError, RuntimeUnavailableError, ValidationError, createRouter, type Router } from "coderouter";
 import type { Io } from "./io.js";
 import { formatDecision, formatDoctor, formatResult } from "./format.js";
 import { mcp } from "./mcp.js";
@@ -100,9 +93,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       return decision.selected ? EXIT.ok : EXIT.noRuntime;
     }
     const result = await router.execute(
-      flags.json
-        ? request
-        : { ...request, onStdout: (text) => io.stdout.write(text), onStderr: (text) => io.stderr.write(text) },
+      flags.json ? request : { ...request, onStdout: (text) => io.stdout.write(text), onStderr: (text) => io.stderr.write(text) },
     );
     if (flags.json) print(JSON.stringify(result));
     else {

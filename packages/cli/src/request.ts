@@ -23,11 +23,7 @@ const EXTENSIONS: Record<string, Language> = {
 };
 
 /** Builds the request from the CLI's file and flags; the router validates the rest. */
-export async function readRequest(
-  file: string | undefined,
-  flags: RequestFlags,
-  stdin: NodeJS.ReadableStream,
-): Promise<ExecutionRequestInput> {
+export async function readRequest(file: string | undefined, flags: RequestFlags, stdin: NodeJS.ReadableStream): Promise<ExecutionRequestInput> {
   const fromStdin = file === undefined || file === "-";
   const language = flags.language ?? (fromStdin ? undefined : EXTENSIONS[extname(file).toLowerCase()]);
   let code: string;
@@ -53,7 +49,7 @@ export async function readRequest(
       throw new ValidationError(`--inputs is not valid JSON: ${(error as Error).message}`);
     }
     if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) {
-      throw new ValidationError("--inputs must be a JSON object, e.g. '{\"name\": \"Ada\"}'");
+      throw new ValidationError('--inputs must be a JSON object, e.g. \'{"name": "Ada"}\'');
     }
   }
   const timeoutMs = milliseconds("--timeout", flags.timeout);

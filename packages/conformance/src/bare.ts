@@ -34,7 +34,12 @@ export function runBare(language: "python" | "javascript", body: string, value: 
   (v) => require("fs").writeFileSync(${JSON.stringify(valueFile)}, JSON.stringify(v, (k, x) => (typeof x === "bigint" ? String(x) : x)) ?? "null"),
   (e) => { require("fs").writeFileSync(${JSON.stringify(errorFile)}, JSON.stringify({ name: e?.name ?? "Error" })); process.exitCode = 1; });\n`;
     writeFileSync(file, source);
-    const ran = spawnSync(python ? "python3" : process.execPath, [file], { cwd: dir, encoding: "utf8", timeout: 30_000, env: { PATH: process.env.PATH ?? "", LANG: "C.UTF-8" } });
+    const ran = spawnSync(python ? "python3" : process.execPath, [file], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { PATH: process.env.PATH ?? "", LANG: "C.UTF-8" },
+    });
     const result: BareResult = { output: null, stdout: ran.stdout, stderr: ran.stderr };
     if (ran.status === 0 && !exists(errorFile)) {
       result.output = parseExactJson(nonFiniteAsNull(readFileSync(valueFile, "utf8"))) as JsonValue;

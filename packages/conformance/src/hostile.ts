@@ -249,7 +249,9 @@ async function expectNoneLeft(marker: string): Promise<void> {
  * wrapper of their own that would then run every sandboxed execution.
  */
 function plantRunners(): string {
-  const files = readdirSync(runnersDir).filter((f) => /\.(py|cjs)$/.test(f)).sort();
+  const files = readdirSync(runnersDir)
+    .filter((f) => /\.(py|cjs)$/.test(f))
+    .sort();
   const hash = createHash("sha256");
   for (const file of files) hash.update(file).update(readFileSync(join(runnersDir, file)));
   const target = join(tmpdir(), `coderouter-runners-${hash.digest("hex").slice(0, 16)}`);

@@ -12,26 +12,16 @@ export function codeFor(snippet: Snippet, language: SourceLanguage): string {
 }
 
 /** Values that must come back exactly as they are. */
-export const JSON_VALUES: JsonValue[] = [
-  null,
-  true,
-  false,
-  0,
-  -1.5,
-  1e20,
-  "",
-  "text",
-  [],
-  [1, "a", null],
-  {},
-  { a: { b: [1, 2] }, c: "d" },
-];
+export const JSON_VALUES: JsonValue[] = [null, true, false, 0, -1.5, 1e20, "", "text", [], [1, "a", null], {}, { a: { b: [1, 2] }, c: "d" }];
 
 export function literal(value: JsonValue, language: SourceLanguage): string {
   const json = JSON.stringify(value);
   if (language !== "python") return `(${json})`;
   // JSON text is a Python literal once its three keywords are renamed; strings here hold none of them.
-  return json.replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False").replace(/\bnull\b/g, "None");
+  return json
+    .replace(/\btrue\b/g, "True")
+    .replace(/\bfalse\b/g, "False")
+    .replace(/\bnull\b/g, "None");
 }
 
 /** Non-JSON values and what the shared conversion rules turn them into. */
@@ -163,8 +153,7 @@ export const MEMORY_BOMB: Snippet = {
 
 export const READ_ENV: Snippet = {
   python: "import os\n[os.environ.get('E2B_API_KEY'), os.environ.get('CODEROUTER_CANARY'), os.environ.get('GREETING')]",
-  javascript:
-    "const env = globalThis.process?.env ?? {};\n[env.E2B_API_KEY ?? null, env.CODEROUTER_CANARY ?? null, env.GREETING ?? null]",
+  javascript: "const env = globalThis.process?.env ?? {};\n[env.E2B_API_KEY ?? null, env.CODEROUTER_CANARY ?? null, env.GREETING ?? null]",
 };
 
 /** Leaves output-producing work behind after its result; none of it may outlive the execution. */
@@ -182,8 +171,7 @@ export const LEAVE_TASK_BEHIND = {
 
 /** Starts a grandchild process named by a unique argument (only for runtimes that allow processes). */
 export const SPAWN_SLEEPER: Record<SourceLanguage, (marker: string, thenLoop: boolean) => string> = {
-  python: (marker, thenLoop) =>
-    `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n${thenLoop ? "while True:\n    pass" : "'spawned'"}`,
+  python: (marker, thenLoop) => `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n${thenLoop ? "while True:\n    pass" : "'spawned'"}`,
   javascript: (marker, thenLoop) =>
     `require("node:child_process").spawn("sleep", ["${marker}"], { stdio: "ignore" })\n${thenLoop ? "while (true) {}" : "'spawned'"}`,
   typescript: (marker, thenLoop) =>

@@ -9,7 +9,10 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 function quote(s) {
   const q = !s.includes("'") ? "'" : !s.includes('"') ? '"' : !s.includes("`") ? "`" : "'";
-  const escaped = s.replace(/[\\\n\r\t\b\f\v\0]/g, (c) => ({ "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f", "\v": "\\v", "\0": "\\x00" })[c]);
+  const escaped = s.replace(
+    /[\\\n\r\t\b\f\v\0]/g,
+    (c) => ({ "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f", "\v": "\\v", "\0": "\\x00" })[c],
+  );
   return q + (q === "'" ? escaped.replace(/'/g, "\\'") : escaped) + q;
 }
 
@@ -204,7 +207,13 @@ function format(...args) {
       const arg = args[i++];
       switch (type) {
         case "s":
-          return typeof arg === "string" ? arg : typeof arg === "bigint" ? `${arg}n` : typeof arg === "object" && arg !== null ? formatValue(arg, 1, [], 0) : String(arg);
+          return typeof arg === "string"
+            ? arg
+            : typeof arg === "bigint"
+              ? `${arg}n`
+              : typeof arg === "object" && arg !== null
+                ? formatValue(arg, 1, [], 0)
+                : String(arg);
         case "d":
         case "i":
           return typeof arg === "bigint" ? `${arg}n` : String(type === "i" ? parseInt(arg, 10) : Number(arg));

@@ -108,7 +108,9 @@ async function run(payload) {
     });
     result = { output: toOutput(await main()) };
   } catch (error) {
-    result = { error: error && error.name === "CircularOutputError" ? { ...describe(error, payload.filename), traceback: "" } : describe(error, payload.filename) };
+    result = {
+      error: error && error.name === "CircularOutputError" ? { ...describe(error, payload.filename), traceback: "" } : describe(error, payload.filename),
+    };
   }
   // Nothing an execution started outlives it: as pid 1 of the worker's PID namespace, every other
   // process in it goes (node cannot reap the orphans it adopts; their zombies go with the session).
@@ -137,7 +139,11 @@ process.stdin.on("data", (chunk) => {
     queue = queue.then(async () => {
       if (request.run) return run(request.run);
       try {
-        send({ reply: request.files ? files(request.files) : { language: "javascript", version: process.version, platform: `${process.platform}-${process.arch}`, cwd: ROOT, packages: [] } });
+        send({
+          reply: request.files
+            ? files(request.files)
+            : { language: "javascript", version: process.version, platform: `${process.platform}-${process.arch}`, cwd: ROOT, packages: [] },
+        });
       } catch (error) {
         send({ reply_error: { kind: "validation", message: error.message } });
       }

@@ -64,11 +64,12 @@ function hasOwnEnumerable(v) {
 
 /** Words an input key cannot be a global under: they stay reachable through `inputs` only. */
 const RESERVED = new Set(
-  ("break case catch class const continue debugger default delete do else enum export extends false finally for " +
+  (
+    "break case catch class const continue debugger default delete do else enum export extends false finally for " +
     "function if import in instanceof new null return super switch this throw true try typeof var void while with " +
     "yield let static implements interface package private protected public await arguments eval undefined NaN " +
-    "Infinity globalThis")
-    .split(" "),
+    "Infinity globalThis"
+  ).split(" "),
 );
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 

@@ -34,8 +34,11 @@ function normalizePath(path) {
 }
 
 function parse(input, base) {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the URL standard's percent-encode sets start at the C0 controls
-  const text = String(input).replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, "").replace(/[\t\n\r]/g, "");
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the URL standard strips leading and trailing C0 controls and spaces
+  const outerControls = /^[\u0000-\u0020]+|[\u0000-\u0020]+$/g;
+  const text = String(input)
+    .replace(outerControls, "")
+    .replace(/[\t\n\r]/g, "");
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text);
   if (!scheme) {
     if (!base) throw invalid(input);
@@ -207,7 +210,10 @@ class URLSearchParams {
   }
 
   toString() {
-    const encode = (s) => encodeURIComponent(s).replace(/%20/g, "+").replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    const encode = (s) =>
+      encodeURIComponent(s)
+        .replace(/%20/g, "+")
+        .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
     return this.#list.map(([k, v]) => `${encode(k)}=${encode(v)}`).join("&");
   }
 }
@@ -233,16 +239,36 @@ class URL {
     }
   }
 
-  get protocol() { return this.#parts.protocol; }
-  get username() { return this.#parts.username; }
-  get password() { return this.#parts.password; }
-  get hostname() { return this.#parts.hostname; }
-  get port() { return this.#parts.port; }
-  get host() { return this.#parts.hostname + (this.#parts.port ? `:${this.#parts.port}` : ""); }
-  get pathname() { return this.#parts.pathname; }
-  get search() { return this.#parts.search; }
-  get hash() { return this.#parts.hash; }
-  get searchParams() { return this.#params; }
+  get protocol() {
+    return this.#parts.protocol;
+  }
+  get username() {
+    return this.#parts.username;
+  }
+  get password() {
+    return this.#parts.password;
+  }
+  get hostname() {
+    return this.#parts.hostname;
+  }
+  get port() {
+    return this.#parts.port;
+  }
+  get host() {
+    return this.#parts.hostname + (this.#parts.port ? `:${this.#parts.port}` : "");
+  }
+  get pathname() {
+    return this.#parts.pathname;
+  }
+  get search() {
+    return this.#parts.search;
+  }
+  get hash() {
+    return this.#parts.hash;
+  }
+  get searchParams() {
+    return this.#params;
+  }
 
   get origin() {
     const { protocol } = this.#parts;

@@ -107,7 +107,14 @@ class TextDecoder {
         i++;
         continue;
       }
-      const [need, min, low, high] = b >= 0xc2 && b <= 0xdf ? [1, 0x80, 0x80, 0xbf] : b >= 0xe0 && b <= 0xef ? [2, 0x800, b === 0xe0 ? 0xa0 : 0x80, b === 0xed ? 0x9f : 0xbf] : b >= 0xf0 && b <= 0xf4 ? [3, 0x10000, b === 0xf0 ? 0x90 : 0x80, b === 0xf4 ? 0x8f : 0xbf] : [0];
+      const [need, min, low, high] =
+        b >= 0xc2 && b <= 0xdf
+          ? [1, 0x80, 0x80, 0xbf]
+          : b >= 0xe0 && b <= 0xef
+            ? [2, 0x800, b === 0xe0 ? 0xa0 : 0x80, b === 0xed ? 0x9f : 0xbf]
+            : b >= 0xf0 && b <= 0xf4
+              ? [3, 0x10000, b === 0xf0 ? 0x90 : 0x80, b === 0xf4 ? 0x8f : 0xbf]
+              : [0];
       if (!need) {
         bad();
         i++;
@@ -150,7 +157,8 @@ function btoa(input) {
 function atob(input) {
   let text = String(input).replace(/[\t\n\f\r ]/g, "");
   if (text.length % 4 === 0) text = text.replace(/==?$/, "");
-  if (text.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(text)) throw new DOMException("The string to be decoded is not correctly encoded.", "InvalidCharacterError");
+  if (text.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(text))
+    throw new DOMException("The string to be decoded is not correctly encoded.", "InvalidCharacterError");
   let out = "";
   let bits = 0;
   let buffer = 0;

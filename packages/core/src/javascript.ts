@@ -127,7 +127,11 @@ function globalDeclarations(program: Program, source: string): Rewrite[] {
       // Declarations are hoisted: publishing them first keeps calls before the definition working.
       hoisted.push(`globalThis.${statement.id.name} = ${statement.id.name};`);
     } else if (statement.type === "ClassDeclaration" && statement.id) {
-      rewrites.push({ start: statement.start, end: statement.end, parts: [`globalThis.${statement.id.name} = `, { from: statement.start, to: statement.end }, ";"] });
+      rewrites.push({
+        start: statement.start,
+        end: statement.end,
+        parts: [`globalThis.${statement.id.name} = `, { from: statement.start, to: statement.end }, ";"],
+      });
     } else if (statement.type === "VariableDeclaration") {
       if (statement.declarations.every((d) => d.id.type === "Identifier")) {
         const parts: Rewrite["parts"] = [];
@@ -213,10 +217,7 @@ function syntaxError(error: unknown, code: string, filename: string): ExecutionE
 }
 
 /** An engine's error with every position in it moved back into the user's code. */
-export function inUserPositions(
-  error: ExecutionError | undefined,
-  prepared: Extract<PreparedJavaScript, { ok: true }>,
-): ExecutionError | undefined {
+export function inUserPositions(error: ExecutionError | undefined, prepared: Extract<PreparedJavaScript, { ok: true }>): ExecutionError | undefined {
   if (!error) return undefined;
   const remap = (text: string) => prepared.positions.remap(text, prepared.filename);
   return { ...error, message: remap(error.message), ...(error.traceback ? { traceback: remap(error.traceback) } : {}) };

@@ -1,11 +1,6 @@
 import { ValidationError } from "./errors.js";
 import { checkInputDepth } from "./untrusted.js";
-import {
-  ExecutionRequestSchema,
-  type ExecutionRequest,
-  type Isolation,
-  type NormalizedRequest,
-} from "./schemas.js";
+import { ExecutionRequestSchema, type ExecutionRequest, type Isolation, type NormalizedRequest } from "./schemas.js";
 
 export interface RequestDefaults {
   timeoutMs: number;
@@ -24,10 +19,7 @@ export function parseRequest(input: unknown): ExecutionRequest {
     path: issue.path.length ? issue.path.map(String).join(".") : "(request)",
     message: issue.message,
   }));
-  throw new ValidationError(
-    `invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
-    issues,
-  );
+  throw new ValidationError(`invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
 }
 
 /** Applies the defaults a runtime relies on, so no runtime needs to know where a default comes from. */

@@ -13,12 +13,7 @@ export interface ResultFields {
 }
 
 /** Shapes what a runtime returns, the same way for every runtime: `ok` follows `error`, output is null on failure. */
-export function runtimeResult(
-  runtime: RuntimeId,
-  request: NormalizedRequest,
-  startedAt: number,
-  fields: ResultFields,
-): RuntimeResult {
+export function runtimeResult(runtime: RuntimeId, request: NormalizedRequest, startedAt: number, fields: ResultFields): RuntimeResult {
   const { stdout, stderr, error } = fields;
   const truncated = stdout?.truncated || stderr?.truncated;
   return {

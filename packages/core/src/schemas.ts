@@ -35,14 +35,7 @@ export function isolationAtLeast(have: Isolation, need: Isolation): boolean {
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([
-    z.null(),
-    z.boolean(),
-    z.number(),
-    z.string(),
-    z.array(JsonValueSchema),
-    z.record(z.string(), JsonValueSchema),
-  ]),
+  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(JsonValueSchema), z.record(z.string(), JsonValueSchema)]),
 );
 
 // Whether the id is registered is the router's to say: plug-ins add ids the schema cannot know.
@@ -68,10 +61,20 @@ export const ExecutionRequestSchema = z
     code: z.string(),
     inputs: z.record(z.string(), JsonValueSchema).optional(),
     runtime: runtimeChoice.optional(),
-    timeoutMs: z.number().int().positive().max(24 * 3600_000).optional(),
+    timeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .max(24 * 3600_000)
+      .optional(),
     isolation: IsolationSchema.optional(),
     expectedDurationMs: z.number().nonnegative().optional(),
-    memoryMb: z.number().int().min(16).max(1024 * 1024).optional(),
+    memoryMb: z
+      .number()
+      .int()
+      .min(16)
+      .max(1024 * 1024)
+      .optional(),
     network: z.boolean().optional(),
     env: z.record(envName, z.string()).optional(),
     /** Arguments of a WebAssembly module (language "wasm"), after its name. */

@@ -7,23 +7,23 @@ import { ConfigError } from "./errors.js";
  */
 export const setting = {
   boolean: () =>
-    z.preprocess((v) => {
-      if (typeof v !== "string") return v;
-      const s = v.trim().toLowerCase();
-      if (["1", "true", "yes", "on"].includes(s)) return true;
-      if (["0", "false", "no", "off", ""].includes(s)) return false;
-      return v;
-    }, z.boolean({ error: "expected true or false" })),
+    z.preprocess(
+      (v) => {
+        if (typeof v !== "string") return v;
+        const s = v.trim().toLowerCase();
+        if (["1", "true", "yes", "on"].includes(s)) return true;
+        if (["0", "false", "no", "off", ""].includes(s)) return false;
+        return v;
+      },
+      z.boolean({ error: "expected true or false" }),
+    ),
   int: (min: number, max = Number.MAX_SAFE_INTEGER) =>
     z.preprocess(
       (v) => (typeof v === "string" && v.trim() !== "" ? Number(v) : v),
       z.number({ error: "expected a whole number" }).int("expected a whole number").min(min).max(max),
     ),
   number: (min: number, max = Number.MAX_VALUE) =>
-    z.preprocess(
-      (v) => (typeof v === "string" && v.trim() !== "" ? Number(v) : v),
-      z.number({ error: "expected a number" }).min(min).max(max),
-    ),
+    z.preprocess((v) => (typeof v === "string" && v.trim() !== "" ? Number(v) : v), z.number({ error: "expected a number" }).min(min).max(max)),
   list: <const T extends readonly [string, ...string[]]>(allowed: T) =>
     z.preprocess(
       (v) =>

@@ -18,13 +18,33 @@ describe("inspect.cjs prints as Node's util.inspect", () => {
   (twoCycles.inner as Record<string, unknown>).me = twoCycles.inner;
   twoCycles.top = twoCycles;
   const values: [string, unknown][] = [
-    ["accessors", { get a() { return 1; }, set b(_v: unknown) {}, get c() { return 1; }, set c(_v: unknown) {}, [Symbol("s")]: 2 }],
+    [
+      "accessors",
+      {
+        get a() {
+          return 1;
+        },
+        set b(_v: unknown) {},
+        get c() {
+          return 1;
+        },
+        set c(_v: unknown) {},
+        [Symbol("s")]: 2,
+      },
+    ],
     // biome-ignore lint/suspicious/noSparseArray: holes are what is being printed
     ["holes", [1, , 3, , , 6]],
     ["only holes", new Array(5)],
     ["a cycle", cyclic],
     ["two cycles", twoCycles],
-    ["an array that holds itself", (() => { const a: unknown[] = [1]; a.push(a); return a; })()],
+    [
+      "an array that holds itself",
+      (() => {
+        const a: unknown[] = [1];
+        a.push(a);
+        return a;
+      })(),
+    ],
     ["an error", new TypeError("bad")],
     // biome-ignore lint/suspicious/noSparseArray: holes are what is being printed
     ["a long sparse array", [1, 2, , ...Array(120).fill(0)]],
@@ -38,7 +58,10 @@ describe("console.cjs behaves as Node's console", () => {
   it("writes the same text to the same streams, and every method returns undefined", () => {
     const program = (console: Console) => {
       const results = [
-        console.table([{ a: 1, b: "x" }, { a: 22, c: true }]),
+        console.table([
+          { a: 1, b: "x" },
+          { a: 22, c: true },
+        ]),
         console.table({ r1: { x: 1 }, r2: { x: "long text" } }, ["x"]),
         console.table([1, "two", { a: 1 }]),
         console.group("G"),
@@ -48,9 +71,17 @@ describe("console.cjs behaves as Node's console", () => {
         console.groupEnd(),
         console.groupEnd(),
         console.dir({ a: { b: { c: { d: 1 } } } }),
-        console.count(), console.count("x"), console.count(), console.countReset(), console.count(),
-        console.assert(false, "no %s", "way"), console.assert(false), console.assert(true),
-        console.error("e %d", 5), console.info("i"), console.debug("d"),
+        console.count(),
+        console.count("x"),
+        console.count(),
+        console.countReset(),
+        console.count(),
+        console.assert(false, "no %s", "way"),
+        console.assert(false),
+        console.assert(true),
+        console.error("e %d", 5),
+        console.info("i"),
+        console.debug("d"),
       ];
       return results.every((r) => r === undefined);
     };

@@ -14,12 +14,18 @@ describe("web-globals.cjs and url.cjs behave as Node's globals", () => {
     expect(Buffer.from(new guest.TextEncoder().encode(text))).toEqual(Buffer.from(new TextEncoder().encode(text)));
   });
 
-  it.each([[[0xff, 0x41]], [[0xe2, 0x82]], [[0xf0, 0x9f, 0x98]], [[0xed, 0xa0, 0x80]], [[0xc0, 0xaf]], [[0xef, 0xbb, 0xbf, 0x41]], [[0xf4, 0x90, 0x80, 0x80]], [[0xe4, 0xb8, 0xad, 0xf0, 0x9f, 0x98, 0x80]]])(
-    "TextDecoder replaces each invalid sequence as Node does: %j",
-    (bytes) => {
-      expect(new guest.TextDecoder().decode(new Uint8Array(bytes))).toBe(new TextDecoder().decode(new Uint8Array(bytes)));
-    },
-  );
+  it.each([
+    [[0xff, 0x41]],
+    [[0xe2, 0x82]],
+    [[0xf0, 0x9f, 0x98]],
+    [[0xed, 0xa0, 0x80]],
+    [[0xc0, 0xaf]],
+    [[0xef, 0xbb, 0xbf, 0x41]],
+    [[0xf4, 0x90, 0x80, 0x80]],
+    [[0xe4, 0xb8, 0xad, 0xf0, 0x9f, 0x98, 0x80]],
+  ])("TextDecoder replaces each invalid sequence as Node does: %j", (bytes) => {
+    expect(new guest.TextDecoder().decode(new Uint8Array(bytes))).toBe(new TextDecoder().decode(new Uint8Array(bytes)));
+  });
 
   it("atob and btoa", () => {
     expect(guest.btoa("hello\xff")).toBe(btoa("hello\xff"));

@@ -18,7 +18,12 @@ const fileSessionShape = {
 };
 
 /** Seconds, as the seed's agents pass them; at most a day. */
-const timeoutSeconds = z.number().positive().max(24 * 3600).optional().describe("wall-clock limit in seconds");
+const timeoutSeconds = z
+  .number()
+  .positive()
+  .max(24 * 3600)
+  .optional()
+  .describe("wall-clock limit in seconds");
 
 const key = (args: { language: SessionKey["language"]; runtime?: string | undefined; isolation?: SessionKey["isolation"] }): SessionKey => ({
   language: args.language,
@@ -74,15 +79,17 @@ export function registerTools(server: McpServer, workspace: Workspace, admit?: A
       outputSchema: ExecuteResultShape,
     },
     (args, extra) =>
-      admitted(admit, () => guarded(async () => {
-        const session = await workspace.session(key(args));
-        const result = await session.execute(args.code, {
-          ...(args.inputs ? { inputs: args.inputs } : {}),
-          ...(args.timeout ? { timeoutMs: Math.ceil(args.timeout * 1000) } : {}),
-          signal: extra.signal,
-        });
-        return executionAnswer(result, session.id);
-      })),
+      admitted(admit, () =>
+        guarded(async () => {
+          const session = await workspace.session(key(args));
+          const result = await session.execute(args.code, {
+            ...(args.inputs ? { inputs: args.inputs } : {}),
+            ...(args.timeout ? { timeoutMs: Math.ceil(args.timeout * 1000) } : {}),
+            signal: extra.signal,
+          });
+          return executionAnswer(result, session.id);
+        }),
+      ),
   );
 
   server.registerTool(
@@ -95,11 +102,13 @@ export function registerTools(server: McpServer, workspace: Workspace, admit?: A
       outputSchema: ToolResultShape,
     },
     (args, extra) =>
-      admitted(admit, () => guarded(async () => {
-        const session = await workspace.session(key(args));
-        const installed = await session.installPackages([args.package], { signal: extra.signal });
-        return valueAnswer(installed.installed as JsonValue, { stdout: installed.stdout, stderr: installed.stderr });
-      })),
+      admitted(admit, () =>
+        guarded(async () => {
+          const session = await workspace.session(key(args));
+          const installed = await session.installPackages([args.package], { signal: extra.signal });
+          return valueAnswer(installed.installed as JsonValue, { stdout: installed.stdout, stderr: installed.stderr });
+        }),
+      ),
   );
 
   server.registerTool(

@@ -39,9 +39,7 @@ export class Metrics {
       "# TYPE coderouter_execution_duration_seconds histogram",
     ];
     for (const [runtime, h] of this.histograms) {
-      BUCKETS_SECONDS.forEach((bound, i) =>
-        lines.push(`coderouter_execution_duration_seconds_bucket{runtime="${runtime}",le="${bound}"} ${h.buckets[i]}`),
-      );
+      BUCKETS_SECONDS.forEach((bound, i) => lines.push(`coderouter_execution_duration_seconds_bucket{runtime="${runtime}",le="${bound}"} ${h.buckets[i]}`));
       lines.push(`coderouter_execution_duration_seconds_bucket{runtime="${runtime}",le="+Inf"} ${h.count}`);
       lines.push(`coderouter_execution_duration_seconds_sum{runtime="${runtime}"} ${h.sum}`);
       lines.push(`coderouter_execution_duration_seconds_count{runtime="${runtime}"} ${h.count}`);

@@ -45,8 +45,14 @@ export function openApiDocument(): object {
           summary: "Run code. With Accept: application/x-ndjson, streams {type: stdout|stderr, data} events, then {type: result, result}.",
           requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/ExecutionRequest" } } } },
           responses: {
-            "200": { description: "The code ran (ok may be false: the code failed)", content: { "application/json": { schema: { $ref: "#/components/schemas/ExecutionResult" } } } },
-            "400": { description: "Invalid request, with the issue paths", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+            "200": {
+              description: "The code ran (ok may be false: the code failed)",
+              content: { "application/json": { schema: { $ref: "#/components/schemas/ExecutionResult" } } },
+            },
+            "400": {
+              description: "Invalid request, with the issue paths",
+              content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+            },
             "401": { description: "Missing or wrong bearer token" },
             "413": { description: "Body over CODEROUTER_BODY_LIMIT_BYTES" },
             "429": { description: "Too many executions running and queued; see Retry-After" },
@@ -61,13 +67,20 @@ export function openApiDocument(): object {
           responses: { "200": { description: "The decision", content: { "application/json": { schema: { $ref: "#/components/schemas/RoutingDecision" } } } } },
         },
       },
-      "/v1/runtimes": { get: { summary: "Every runtime: installed, enabled, available, why, how to fix, capabilities.", responses: { "200": { description: "Runtimes" } } } },
+      "/v1/runtimes": {
+        get: { summary: "Every runtime: installed, enabled, available, why, how to fix, capabilities.", responses: { "200": { description: "Runtimes" } } },
+      },
       "/v1/sessions": {
         get: { summary: "Open sessions.", responses: { "200": { description: "{ sessions: SessionInfo[] }" } } },
         post: {
           summary: "Open a session: { language, runtime?, isolation?, timeoutMs?, idleTimeoutMs?, memoryMb?, env?, network? }.",
           requestBody: { required: true, content: { "application/json": { schema: json(SessionRequestSchema, "input") } } },
-          responses: { "201": { description: "SessionInfo: { id, runtime, language, alive, createdAt, lastUsedAt, idleTimeoutMs }" }, "400": { description: "Invalid session body" }, "429": { description: "CODEROUTER_MAX_SESSIONS sessions are open; see Retry-After" }, "503": { description: "No runtime keeps such sessions" } },
+          responses: {
+            "201": { description: "SessionInfo: { id, runtime, language, alive, createdAt, lastUsedAt, idleTimeoutMs }" },
+            "400": { description: "Invalid session body" },
+            "429": { description: "CODEROUTER_MAX_SESSIONS sessions are open; see Retry-After" },
+            "503": { description: "No runtime keeps such sessions" },
+          },
         },
       },
       "/v1/sessions/{id}": {
@@ -77,34 +90,72 @@ export function openApiDocument(): object {
       "/v1/sessions/{id}/execute": {
         post: {
           summary: "Run code in the session: { code, inputs?, timeoutMs? }; NDJSON streaming as /v1/execute.",
-          responses: { "200": { description: "ExecutionResult", content: { "application/json": { schema: { $ref: "#/components/schemas/ExecutionResult" } } } }, "404": { description: "The session has ended" } },
+          responses: {
+            "200": { description: "ExecutionResult", content: { "application/json": { schema: { $ref: "#/components/schemas/ExecutionResult" } } } },
+            "404": { description: "The session has ended" },
+          },
         },
       },
       "/v1/sessions/{id}/files": {
-        get: { summary: "?path=… reads a file (bytes); without path, lists the working directory.", responses: { "200": { description: "Bytes, or { entries }" }, "400": { description: "A path leading outside the working directory" } } },
+        get: {
+          summary: "?path=… reads a file (bytes); without path, lists the working directory.",
+          responses: { "200": { description: "Bytes, or { entries }" }, "400": { description: "A path leading outside the working directory" } },
+        },
         put: { summary: "?path=… writes the request body (bytes) to the file.", responses: { "200": { description: "Written" } } },
         delete: { summary: "?path=… removes a file or directory.", responses: { "200": { description: "Removed" } } },
       },
       "/v1/sessions/{id}/environment": {
-        get: { summary: "The session's interpreter and version, packages with versions, platform, working directory and limits in force.", responses: { "200": { description: "{ success, environment }" }, "404": { description: "The session has ended" } } },
+        get: {
+          summary: "The session's interpreter and version, packages with versions, platform, working directory and limits in force.",
+          responses: { "200": { description: "{ success, environment }" }, "404": { description: "The session has ended" } },
+        },
       },
       "/v1/sessions/{id}/packages": {
         post: {
           summary: "Install packages into the session: { packages: [spec] } (pip for Python, npm for JavaScript); NDJSON streams the installer's output.",
-          responses: { "200": { description: "{ success, requested, installed: {name: version}, stdout, stderr }" }, "400": { description: "A spec that is not a package name" }, "422": { description: "The installation failed: { success: false, error, stdout, stderr }" } },
+          responses: {
+            "200": { description: "{ success, requested, installed: {name: version}, stdout, stderr }" },
+            "400": { description: "A spec that is not a package name" },
+            "422": { description: "The installation failed: { success: false, error, stdout, stderr }" },
+          },
         },
       },
       "/mcp": {
-        post: { summary: "Model Context Protocol over streamable HTTP (JSON-RPC): the agent tools execute_code, install_package, get_environment, list_files, read_file, write_file.", responses: { "200": { description: "JSON-RPC answer or an event stream" } } },
+        post: {
+          summary:
+            "Model Context Protocol over streamable HTTP (JSON-RPC): the agent tools execute_code, install_package, get_environment, list_files, read_file, write_file.",
+          responses: { "200": { description: "JSON-RPC answer or an event stream" } },
+        },
         get: { summary: "MCP: the server's event stream for a session (Mcp-Session-Id).", responses: { "200": { description: "text/event-stream" } } },
         delete: { summary: "MCP: end the client's MCP session and close its coderouter sessions.", responses: { "200": { description: "Ended" } } },
       },
-      "/api/e2b/environment/{id}": { get: { summary: "Seed 003's get_environment: the session's environment.", responses: { "200": { description: "{ success, environment }" } } } },
-      "/api/e2b/install_package": { post: { summary: "Seed 003's install_package: { session_id, package }.", responses: { "200": { description: "{ success, installed, stdout, stderr }" }, "422": { description: "The installation failed" } } } },
-      "/api/sessions": { post: { summary: "The seed's route: { agent, environment, provider } opens a session; answers with session_id.", responses: { "201": { description: "SessionInfo with session_id" } } } },
-      "/api/e2b/files": { post: { summary: "The seed's route: { session_id, file_path, content (base64) } writes a file.", responses: { "200": { description: "Written" } } } },
-      "/api/e2b/files/{id}": { get: { summary: "The seed's route: ?directory=… lists; /api/e2b/files/{id}/{path} reads.", responses: { "200": { description: "Entries or bytes" } } } },
-      "/api/e2b/execute": { post: { summary: "The seed's route: { code, language, session_id? }; answers as /v1/execute (in the session when session_id is given).", responses: { "200": { description: "ExecutionResult" } } } },
+      "/api/e2b/environment/{id}": {
+        get: { summary: "Seed 003's get_environment: the session's environment.", responses: { "200": { description: "{ success, environment }" } } },
+      },
+      "/api/e2b/install_package": {
+        post: {
+          summary: "Seed 003's install_package: { session_id, package }.",
+          responses: { "200": { description: "{ success, installed, stdout, stderr }" }, "422": { description: "The installation failed" } },
+        },
+      },
+      "/api/sessions": {
+        post: {
+          summary: "The seed's route: { agent, environment, provider } opens a session; answers with session_id.",
+          responses: { "201": { description: "SessionInfo with session_id" } },
+        },
+      },
+      "/api/e2b/files": {
+        post: { summary: "The seed's route: { session_id, file_path, content (base64) } writes a file.", responses: { "200": { description: "Written" } } },
+      },
+      "/api/e2b/files/{id}": {
+        get: { summary: "The seed's route: ?directory=… lists; /api/e2b/files/{id}/{path} reads.", responses: { "200": { description: "Entries or bytes" } } },
+      },
+      "/api/e2b/execute": {
+        post: {
+          summary: "The seed's route: { code, language, session_id? }; answers as /v1/execute (in the session when session_id is given).",
+          responses: { "200": { description: "ExecutionResult" } },
+        },
+      },
       "/healthz": { get: { summary: "Liveness; 503 while shutting down.", security: [], responses: { "200": { description: "Alive" } } } },
       "/metrics": { get: { summary: "Prometheus metrics.", responses: { "200": { description: "text/plain" } } } },
     },

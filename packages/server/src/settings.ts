@@ -2,7 +2,16 @@ import { z } from "zod";
 import { ConfigError, IsolationSchema } from "coderouter";
 import { readSettings, setting } from "coderouter/runtime-kit";
 
-const names = z.preprocess((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()));
+const names = z.preprocess(
+  (v) =>
+    typeof v === "string"
+      ? v
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : v,
+  z.array(z.string()),
+);
 
 export const ServerSettingsSchema = z.object({
   host: setting.string().default("127.0.0.1"),

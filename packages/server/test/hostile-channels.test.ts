@@ -25,8 +25,8 @@ const GARBAGE = {
   javascript: "require('fs').writeSync(3, '{not json\\n\\u0000' .repeat(1000))\nprocess.exit(0)",
 };
 const FORGED = {
-  python: "import os\nos.write(3, b'{\"ready\": true}\\n{\"reply\": 1}\\n{\"error\": {\"kind\": \"bogus\"}}\\n')\nos._exit(0)",
-  javascript: "require('fs').writeSync(3, '{\"ready\": true}\\n{\"reply\": 1}\\n{\"error\": {\"kind\": \"bogus\"}}\\n')\nprocess.exit(0)",
+  python: 'import os\nos.write(3, b\'{"ready": true}\\n{"reply": 1}\\n{"error": {"kind": "bogus"}}\\n\')\nos._exit(0)',
+  javascript: 'require(\'fs\').writeSync(3, \'{"ready": true}\\n{"reply": 1}\\n{"error": {"kind": "bogus"}}\\n\')\nprocess.exit(0)',
 };
 
 describe("coderouter serve against code that writes to its result channel", () => {

@@ -91,7 +91,13 @@ describe("what a hostile web page can make a browser send", () => {
       server,
       "POST",
       "/v1/execute",
-      { host: `rebind.evil.example:${port}`, origin: `http://rebind.evil.example:${port}`, "content-type": "application/json", "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" },
+      {
+        host: `rebind.evil.example:${port}`,
+        origin: `http://rebind.evil.example:${port}`,
+        "content-type": "application/json",
+        "sec-fetch-site": "same-origin",
+        "sec-fetch-mode": "cors",
+      },
       CODE,
     );
     expect(answer.status).toBe(403);
@@ -130,13 +136,23 @@ describe("what a hostile web page can make a browser send", () => {
     const host = new URL(open.url).host;
     const allowed = await send(open, "OPTIONS", "/v1/execute", preflight(host, "https://app.example"));
     expect(allowed.status).toBe(204);
-    expect(allowed.headers).toMatchObject({ "access-control-allow-origin": "https://app.example", "access-control-allow-methods": expect.stringContaining("POST") });
+    expect(allowed.headers).toMatchObject({
+      "access-control-allow-origin": "https://app.example",
+      "access-control-allow-methods": expect.stringContaining("POST"),
+    });
     expect(String(allowed.headers["access-control-allow-headers"])).toMatch(/authorization.*content-type/);
     const actual = await send(
       open,
       "POST",
       "/v1/execute",
-      { host, origin: "https://app.example", "content-type": "application/json", authorization: "Bearer t0ken", "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" },
+      {
+        host,
+        origin: "https://app.example",
+        "content-type": "application/json",
+        authorization: "Bearer t0ken",
+        "sec-fetch-site": "cross-site",
+        "sec-fetch-mode": "cors",
+      },
       CODE,
     );
     expect(actual.status).toBe(200);
@@ -185,12 +201,24 @@ describe("bodies a hostile client sends", () => {
     const server = await serve();
     const host = new URL(server.url).host;
     const deep = "[".repeat(1_000_000) + "]".repeat(1_000_000);
-    const answer = await send(server, "POST", "/v1/execute", { host, "content-type": "application/json" }, `{"language":"javascript","code":"1","inputs":{"a":${deep}}}`);
+    const answer = await send(
+      server,
+      "POST",
+      "/v1/execute",
+      { host, "content-type": "application/json" },
+      `{"language":"javascript","code":"1","inputs":{"a":${deep}}}`,
+    );
     expect(answer.status).toBe(400);
     expect(JSON.parse(answer.body).error).toMatchObject({ kind: "validation", message: expect.stringMatching(/deeper than \d+ levels/) });
     // Brackets inside strings are text, and nesting within core's limit runs.
     const within = "[".repeat(150) + "]".repeat(150);
-    const ok = await send(server, "POST", "/v1/execute", { host, "content-type": "application/json" }, JSON.stringify({ language: "javascript", code: "a.length + s.length", inputs: { a: JSON.parse(within), s: "[".repeat(5000) } }));
+    const ok = await send(
+      server,
+      "POST",
+      "/v1/execute",
+      { host, "content-type": "application/json" },
+      JSON.stringify({ language: "javascript", code: "a.length + s.length", inputs: { a: JSON.parse(within), s: "[".repeat(5000) } }),
+    );
     expect(JSON.parse(ok.body)).toMatchObject({ ok: true, output: 5001 });
   });
 });

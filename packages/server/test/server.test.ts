@@ -45,7 +45,10 @@ describe("HTTP API", () => {
       { accept: "application/x-ndjson" },
     );
     expect(response.headers.get("content-type")).toBe("application/x-ndjson");
-    const events = (await response.text()).trim().split("\n").map((line) => JSON.parse(line));
+    const events = (await response.text())
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
     expect(events.slice(0, 2)).toEqual([
       { type: "stdout", data: "a\n" },
       { type: "stderr", data: "b\n" },
@@ -205,7 +208,7 @@ describe("garbage from a worker", () => {
     // A tenant writes garbage, huge lines and a fake result where the runner reports to the host.
     const garbage = [
       "import os\nfor fd in (1, 2, 3):\n    try:\n        os.write(fd, b'\\xff\\xfe{{{not json\\n' * 1000 + b'{\"output\": 1' * 10000)\n    except OSError:\n        pass\nos._exit(0)",
-      "import os\ntry:\n    os.write(3, b'{\"type\": \"result\", \"result\": {\"ok\": true, \"output\": \"forged\"}}\\n')\nexcept OSError:\n    pass\n'real'",
+      'import os\ntry:\n    os.write(3, b\'{"type": "result", "result": {"ok": true, "output": "forged"}}\\n\')\nexcept OSError:\n    pass\n\'real\'',
     ];
     for (const code of garbage) {
       const answer = await post(server, "/v1/execute", { language: "python", code, isolation: "sandbox" });

@@ -18,7 +18,13 @@ const json = async (method: string, path: string, body?: unknown) => {
 
 describe("a session's environment over HTTP", () => {
   it("answers the interpreter, packages with versions, platform, working directory and limits", async () => {
-    const { body: opened } = await json("POST", "/v1/sessions", { language: "python", runtime: "subprocess", isolation: "process", timeoutMs: 7000, memoryMb: 256 });
+    const { body: opened } = await json("POST", "/v1/sessions", {
+      language: "python",
+      runtime: "subprocess",
+      isolation: "process",
+      timeoutMs: 7000,
+      memoryMb: 256,
+    });
     const { status, body } = await json("GET", `/v1/sessions/${opened.id}/environment`);
     expect(status).toBe(200);
     expect(body.success).toBe(true);

@@ -33,7 +33,7 @@ describe("sessions over HTTP", () => {
     const opened = await call(server, "POST", "/v1/sessions", { language: "python", isolation: "sandbox" });
     expect(opened.status).toBe(201);
     const id = opened.body.id as string;
-    expect((await call(server, "POST", `/v1/sessions/${id}/execute`, { code: "count = inputs['start']" , inputs: { start: 10 } })).body.ok).toBe(true);
+    expect((await call(server, "POST", `/v1/sessions/${id}/execute`, { code: "count = inputs['start']", inputs: { start: 10 } })).body.ok).toBe(true);
     expect((await call(server, "POST", `/v1/sessions/${id}/execute`, { code: "count += 1\ncount" })).body.output).toBe(11);
 
     expect((await call(server, "PUT", `/v1/sessions/${id}/files?path=data/in.txt`, "payload")).status).toBe(200);
@@ -55,7 +55,11 @@ describe("sessions over HTTP", () => {
     const opened = await call(server, "POST", "/api/sessions", { agent: "code_executor", environment: "e2b-python", provider: "e2b" });
     const id = opened.body.session_id as string;
     await call(server, "POST", "/api/e2b/files", { session_id: id, file_path: "/workspace/data.csv", content: Buffer.from("a,b\n1,2").toString("base64") });
-    const ran = await call(server, "POST", "/api/e2b/execute", { session_id: id, code: "rows = open('data.csv').read().splitlines()\nprint('Hello from E2B')\nlen(rows)", language: "python" });
+    const ran = await call(server, "POST", "/api/e2b/execute", {
+      session_id: id,
+      code: "rows = open('data.csv').read().splitlines()\nprint('Hello from E2B')\nlen(rows)",
+      language: "python",
+    });
     expect(ran.body).toMatchObject({ ok: true, output: 2, stdout: "Hello from E2B\n" });
     expect((await call(server, "POST", "/api/e2b/execute", { session_id: id, code: "rows[1]", language: "python" })).body.output).toBe("1,2");
     expect((await call(server, "GET", `/api/e2b/files/${id}?directory=.`)).body.entries.map((e: { name: string }) => e.name)).toEqual(["data.csv"]);

@@ -1,12 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import {
-  asyncFunctionSource,
-  javascriptRunnerSource,
-  pythonRunnerSource,
-  type NormalizedRequest,
-  type PreparedJavaScript,
-} from "@coderouter/core";
+import { asyncFunctionSource, javascriptRunnerSource, pythonRunnerSource, type NormalizedRequest, type PreparedJavaScript } from "@coderouter/core";
 import type { BacalhauSettings } from "./settings.js";
 
 /**

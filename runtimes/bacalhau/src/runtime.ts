@@ -94,7 +94,11 @@ export class BacalhauRuntime implements Runtime {
       await this.client.alive();
       return { available: true, reason: `orchestrator alive at ${this.settings.host}:${this.settings.port}` };
     } catch (error) {
-      return { available: false, reason: `not alive: ${(error as Error).message}`, fix: "start the orchestrator or correct BACALHAU_API_HOST / BACALHAU_API_PORT" };
+      return {
+        available: false,
+        reason: `not alive: ${(error as Error).message}`,
+        fix: "start the orchestrator or correct BACALHAU_API_HOST / BACALHAU_API_PORT",
+      };
     }
   }
 
@@ -175,7 +179,9 @@ export class BacalhauRuntime implements Runtime {
       if (stopped) {
         await this.stop(id, `coderouter: ${stopped}`);
         if (stopped === "timeout" && !logs.started) {
-          throw new BacalhauError(`job ${id} did not start its code within ${this.settings.startTimeoutMs} ms (scheduling and image pull; BACALHAU_START_TIMEOUT_MS)`);
+          throw new BacalhauError(
+            `job ${id} did not start its code within ${this.settings.startTimeoutMs} ms (scheduling and image pull; BACALHAU_START_TIMEOUT_MS)`,
+          );
         }
         return result({ error: limitError(stopped, request) });
       }

@@ -59,7 +59,10 @@ describe("configuration and routing", () => {
 
   it("sends the job the documented shape: a batch docker task, the image per language, the request's timeout", async () => {
     await runtime().execute(request({ language: "javascript", code: "1", timeoutMs: 4000 }));
-    const job = [...server.jobs.values()].at(-1)!.spec as unknown as { Type: string; Tasks: { Engine: { Params: { Image: string } }; Timeouts: { ExecutionTimeout: number }; Env: Record<string, string> }[] };
+    const job = [...server.jobs.values()].at(-1)!.spec as unknown as {
+      Type: string;
+      Tasks: { Engine: { Params: { Image: string } }; Timeouts: { ExecutionTimeout: number }; Env: Record<string, string> }[];
+    };
     expect(job.Type).toBe("batch");
     expect(job.Tasks[0]!.Engine.Params.Image).toBe("node:22-slim");
     // The request's timeout and the time allowed for scheduling and the image pull.

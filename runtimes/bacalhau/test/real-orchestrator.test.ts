@@ -146,7 +146,9 @@ describe("what the job asks of the cluster", () => {
 
   it("reads the API's JSON errors as a sentence, not a JSON dump", async () => {
     const r = runtime(server, { apiKey: "wrong" });
-    await expect(r.execute(request())).rejects.toMatchObject({ message: expect.stringMatching(/401 Unauthorized: missing or invalid bearer token \(check BACALHAU_API_KEY\)/) });
+    await expect(r.execute(request())).rejects.toMatchObject({
+      message: expect.stringMatching(/401 Unauthorized: missing or invalid bearer token \(check BACALHAU_API_KEY\)/),
+    });
   });
 });
 
@@ -163,7 +165,7 @@ describe("memory", () => {
     expect(lastJob(server).executions).toHaveLength(1);
   });
 
-  it("maps the cluster's OOM kill (\"memory limit exceeded\") to kind memory and stops the retry", async () => {
+  it('maps the cluster\'s OOM kill ("memory limit exceeded") to kind memory and stops the retry', async () => {
     const result = await runtime(server, { memory: "100mib" }).execute(
       request({ code: "keep = []\nwhile True:\n    keep.append(bytearray(b'x') * (1 << 20))", timeoutMs: 20_000 }),
     );
@@ -195,10 +197,14 @@ describe("TLS", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("trusts the CA named by BACALHAU_API_TLS_CAFILE for https and wss, and refuses an unknown certificate without it", async () => {
-    execFileSync("openssl", [
-      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"],
-      ...["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
-    ], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"],
+        ...["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
+      ],
+      { stdio: "ignore" },
+    );
     const tls = { key: readFileSync(join(dir, "key.pem"), "utf8"), cert: readFileSync(join(dir, "cert.pem"), "utf8") };
     const server = await cluster({ tls });
     expect((await runtime(server).availability()).reason).toMatch(/not alive: .*SELF_SIGNED.*BACALHAU_API_TLS_CAFILE/);

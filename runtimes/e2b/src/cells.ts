@@ -148,7 +148,11 @@ function javascriptPreludeCell(): string {
 `;
 }
 
-const indent = (text: string, by: string) => text.split("\n").map((line) => by + line).join("\n");
+const indent = (text: string, by: string) =>
+  text
+    .split("\n")
+    .map((line) => by + line)
+    .join("\n");
 
 /** A cell that installs packages with the interpreter's own pip or npm; names travel as data. */
 export function installCell(language: Language, packages: string[]): string {

@@ -49,9 +49,7 @@ const installed = new WeakMap<Sandbox, Promise<void>>();
 export function installWrappers(sandbox: Sandbox): Promise<void> {
   let done = installed.get(sandbox);
   if (!done) {
-    done = sandbox.files
-      .write(FILES.map((path) => ({ path: `${RUNNERS}/${basename(path)}`, data: readFileSync(path, "utf8") })))
-      .then(() => undefined);
+    done = sandbox.files.write(FILES.map((path) => ({ path: `${RUNNERS}/${basename(path)}`, data: readFileSync(path, "utf8") }))).then(() => undefined);
     done.catch(() => installed.delete(sandbox));
     installed.set(sandbox, done);
   }
@@ -125,7 +123,8 @@ export async function runCommand(
       return { stdout, stderr, output: reported.output, error: reported.error, artifacts: reported.artifacts, reusable: true };
     }
     // No result: the interpreter ended before it could write one.
-    if (/heap out of memory|MemoryError|Cannot allocate memory/.test(stderr.text())) return { stdout, stderr, error: limitError("memory", request), reusable: false };
+    if (/heap out of memory|MemoryError|Cannot allocate memory/.test(stderr.text()))
+      return { stdout, stderr, error: limitError("memory", request), reusable: false };
     const how = ending.status || `exit status ${ending.exitCode}`;
     return { stdout, stderr, error: { kind: "runtime", name: "ProcessExit", message: `the process ended (${how}) before it finished` }, reusable: false };
   } finally {
@@ -163,15 +162,13 @@ async function installPackages(sandbox: Sandbox, request: NormalizedRequest, std
     request.language === "python"
       ? `python3 -m pip install --quiet --disable-pip-version-check --user -- ${names}`
       : `npm install --no-audit --no-fund --silent -- ${names}`;
-  const done = await sandbox.commands
-    .run(command, { timeoutMs, onStdout: (text) => stderr.write(text), onStderr: (text) => stderr.write(text) })
-    .then(
-      () => undefined,
-      (error: Error & { exitCode?: number }) => {
-        if (error.exitCode === undefined) throw error;
-        return error;
-      },
-    );
+  const done = await sandbox.commands.run(command, { timeoutMs, onStdout: (text) => stderr.write(text), onStderr: (text) => stderr.write(text) }).then(
+    () => undefined,
+    (error: Error & { exitCode?: number }) => {
+      if (error.exitCode === undefined) throw error;
+      return error;
+    },
+  );
   if (!done) return undefined;
   return { kind: "runtime", name: "PackageInstallError", message: `installing ${request.packages!.join(", ")} failed (see stderr)` };
 }

@@ -3,7 +3,6 @@ import { RuntimeClosedError } from "@coderouter/core";
 import { log } from "./log.js";
 import type { Sandbox } from "./sdk.js";
 
-
 /** A sandbox lent to one execution; nobody else uses it until it is released. */
 export interface Lease {
   sandbox: Sandbox;

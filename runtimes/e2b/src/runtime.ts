@@ -29,7 +29,6 @@ import { runCell, type CellExecution, type CellOptions } from "./interpreter.js"
 import { loadSdk, sandboxClass, type Context, type Sandbox, type SandboxClass } from "./sdk.js";
 import { costUsd, type E2BSettings } from "./settings.js";
 
-
 /** Room past the execution's own timeout before the service may end the sandbox under it. */
 const LIFE_MARGIN_MS = 30_000;
 /** How long a package installation may take, on top of the execution's timeout. */
@@ -397,7 +396,8 @@ export class E2BRuntime implements Runtime {
           allowInternetAccess: network,
           metadata: { createdBy: "coderouter", coderouterPool: owner },
         }).catch((error: unknown) => Promise.reject(serviceError(error, "create a sandbox", s)));
-        if (this.commandsOnly) void installWrappers(sandbox).catch((error: Error) => log.pool(`uploading the wrappers to ${sandbox.sandboxId} failed: ${error.message}`));
+        if (this.commandsOnly)
+          void installWrappers(sandbox).catch((error: Error) => log.pool(`uploading the wrappers to ${sandbox.sandboxId} failed: ${error.message}`));
         else this.makeSpare(sandbox, s.languages[0] ?? "python");
         return sandbox;
       },

@@ -19,7 +19,12 @@ runConformance({ name: "e2b (local E2B server)", create: create(2), languages: [
 // The JavaScript kernel (ijavascript, as the stand-in models E2B's) does not report an unsettled promise: the cell runs to its timeout.
 runConformance({ name: "e2b (local E2B server)", create: create(0), languages: ["javascript", "typescript"], processes: true, unsettledPromises: false });
 // The seeds' E2B_TEMPLATE=base has no code interpreter: code runs as commands through envd.
-runConformance({ name: "e2b (E2B_TEMPLATE=base, envd commands)", create: create(1, "base"), languages: ["python", "javascript", "typescript"], processes: true });
+runConformance({
+  name: "e2b (E2B_TEMPLATE=base, envd commands)",
+  create: create(1, "base"),
+  languages: ["python", "javascript", "typescript"],
+  processes: true,
+});
 
 it("killed every sandbox it created", async () => {
   for (const runtime of runtimes) await runtime.close();

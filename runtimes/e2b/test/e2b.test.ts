@@ -47,9 +47,11 @@ describe("configuration and availability", () => {
   });
 
   it("is off when E2B_ENABLED=false even with a key", async () => {
-    expect(await runtimeFor(server, { enabled: false }).availability()).toMatchObject({ available: false, reason: expect.stringContaining("E2B_ENABLED=false") });
+    expect(await runtimeFor(server, { enabled: false }).availability()).toMatchObject({
+      available: false,
+      reason: expect.stringContaining("E2B_ENABLED=false"),
+    });
   });
-
 
   it("is ready when the service answers, and unreachable (key never shown) when the key is refused", async () => {
     expect(await runtime().availability()).toMatchObject({ available: true, reason: expect.stringContaining("ready") });
@@ -79,7 +81,12 @@ describe("configuration and availability", () => {
 
 describe("executions", () => {
   it("runs through the router with a sandbox id and a cost estimate", async () => {
-    const result = await router().execute({ language: "python", code: "import sys\nprint('hi')\nsum(inputs['xs'])", inputs: { xs: [1, 2, 3] }, runtime: "e2b" });
+    const result = await router().execute({
+      language: "python",
+      code: "import sys\nprint('hi')\nsum(inputs['xs'])",
+      inputs: { xs: [1, 2, 3] },
+      runtime: "e2b",
+    });
     expect(result, JSON.stringify(result.error)).toMatchObject({ ok: true, runtime: "e2b", output: 6, stdout: "hi\n" });
     expect(result.metadata.sandboxId).toMatch(/^i/);
     expect(result.metadata.costUsd).toBeGreaterThan(0);
@@ -216,9 +223,7 @@ describe("the pool", () => {
   it("serves 200 parallel requests, never two at once in one sandbox, leaking none", async () => {
     const r = runtime({ poolSize: 2, maxSandboxes: 6 });
     server.stats.maxExecutionsInOneSandbox = 0;
-    const results = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => r.execute(request({ code: "inputs['i'] * 2", inputs: { i } }))),
-    );
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => r.execute(request({ code: "inputs['i'] * 2", inputs: { i } }))));
     results.forEach((result, i) => expect(result.output).toBe(i * 2));
     expect(server.stats.maxExecutionsInOneSandbox).toBe(1);
     expect(server.stats.maxLive).toBeLessThanOrEqual(6 + 1);

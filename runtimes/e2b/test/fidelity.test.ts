@@ -81,7 +81,20 @@ describe("data science in the Python kernel", () => {
     expect(png?.encoding).toBe("base64");
     expect(Buffer.from(png!.data, "base64").subarray(1, 4).toString()).toBe("PNG");
     const chart = JSON.parse(result.artifacts!.find((a) => a.mimeType === CHART_MIME)!.data);
-    expect(chart).toMatchObject({ type: "line", title: "sales", elements: [{ label: "series", points: [[1, 3], [2, 1], [3, 2]] }] });
+    expect(chart).toMatchObject({
+      type: "line",
+      title: "sales",
+      elements: [
+        {
+          label: "series",
+          points: [
+            [1, 3],
+            [2, 1],
+            [3, 2],
+          ],
+        },
+      ],
+    });
   });
 });
 

@@ -16,24 +16,28 @@ process.stdout.write("ready\\n");
 setInterval(() => {}, 1000);
 `;
 
-it.each(["SIGTERM", "SIGINT"] as const)("kills every sandbox when the host process gets %s", async (signal) => {
-  const child = spawn(process.execPath, ["--input-type=module", "-e", HOST], {
-    cwd: fileURLToPath(new URL("../../..", import.meta.url)),
-    env: { ...process.env, ...server.env(), E2B_POOL_SIZE: "2" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());
-    child.on("exit", (code) => reject(new Error(`the host exited early (${code})`)));
-  });
-  for (let i = 0; i < 100 && server.live().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-  expect(server.live().length).toBeGreaterThan(0);
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, how) => resolve(how)));
-  child.kill(signal);
-  // The process still ends by the signal (the default action is raised again once sandboxes are gone).
-  expect(await exited).toBe(signal);
-  expect(server.live()).toEqual([]);
-}, 30_000);
+it.each(["SIGTERM", "SIGINT"] as const)(
+  "kills every sandbox when the host process gets %s",
+  async (signal) => {
+    const child = spawn(process.execPath, ["--input-type=module", "-e", HOST], {
+      cwd: fileURLToPath(new URL("../../..", import.meta.url)),
+      env: { ...process.env, ...server.env(), E2B_POOL_SIZE: "2" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());
+      child.on("exit", (code) => reject(new Error(`the host exited early (${code})`)));
+    });
+    for (let i = 0; i < 100 && server.live().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(server.live().length).toBeGreaterThan(0);
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, how) => resolve(how)));
+    child.kill(signal);
+    // The process still ends by the signal (the default action is raised again once sandboxes are gone).
+    expect(await exited).toBe(signal);
+    expect(server.live()).toEqual([]);
+  },
+  30_000,
+);
 
 /** A script that runs one code node on E2B and returns, never closing its router. */
 const SCRIPT = `

@@ -89,10 +89,14 @@ function hostOp(promise) {
   const done = () => {
     if (--t.ops === 0 && t.idle) t.idle();
   };
-  return promiseThen.call(promise, (value) => (done(), value), (error) => {
-    done();
-    throw error;
-  });
+  return promiseThen.call(
+    promise,
+    (value) => (done(), value),
+    (error) => {
+      done();
+      throw error;
+    },
+  );
 }
 
 function makeTimers(host) {
@@ -208,7 +212,11 @@ function start(fn) {
   lazyGlobal("console", () =>
     nodeConsole(
       (stream, text) => void host(HOST_WRITE, stream, text),
-      () => String(new Error().stack ?? "").split("\n").slice(3).join("\n"),
+      () =>
+        String(new Error().stack ?? "")
+          .split("\n")
+          .slice(3)
+          .join("\n"),
     ),
   );
   installTimers(host);
@@ -264,7 +272,12 @@ function start(fn) {
   });
 }
 
-const UNSETTLED = nullObject({ kind: "runtime", name: "UnsettledPromiseError", message: "the code awaited a promise that nothing is left to settle", traceback: "" });
+const UNSETTLED = nullObject({
+  kind: "runtime",
+  name: "UnsettledPromiseError",
+  message: "the code awaited a promise that nothing is left to settle",
+  traceback: "",
+});
 
 Object.defineProperty(globalThis, "__coderouter_prepare", { value: prepare, enumerable: false });
 Object.defineProperty(globalThis, "__coderouter_start", { value: start, enumerable: false });

@@ -111,7 +111,11 @@ export async function runInContext(run: ContextRun): Promise<{ result: RuntimeRe
   request.signal?.addEventListener("abort", onAbort, { once: true });
 
   const finish = (reported: Reported): RuntimeResult => {
-    const error = ending ? limitError(ending, { ...request, memoryMb: run.memoryMb }) : reported.outputLimit ? outputValueLimitError(request) : inUserPositions(reported.error, prepared);
+    const error = ending
+      ? limitError(ending, { ...request, memoryMb: run.memoryMb })
+      : reported.outputLimit
+        ? outputValueLimitError(request)
+        : inUserPositions(reported.error, prepared);
     return runtimeResult("isolate", request, started, { output: reported.output, error, stdout, stderr });
   };
   let result: RuntimeResult;
@@ -168,7 +172,8 @@ function guestReport(raw: unknown): Reported {
   } catch {
     return { error: { kind: "runtime", name: "Error", message: "the code's result could not be read", traceback: "" } };
   }
-  if (parsed === null || typeof parsed !== "object") return { error: { kind: "runtime", name: "Error", message: "the code's result could not be read", traceback: "" } };
+  if (parsed === null || typeof parsed !== "object")
+    return { error: { kind: "runtime", name: "Error", message: "the code's result could not be read", traceback: "" } };
   if (parsed.outputLimit === true) return { outputLimit: true };
   if (!parsed.error) return { output: parsed.output ?? null };
   const { name, message, traceback } = parsed.error as Partial<ExecutionError>;

@@ -100,7 +100,12 @@ export class FetchBridge {
     return addresses[0]!;
   }
 
-  private send(url: URL, target: ResolvedAddress, request: { method: string; headers: Record<string, string>; body: string | null }, signal: AbortSignal): Promise<IncomingMessage> {
+  private send(
+    url: URL,
+    target: ResolvedAddress,
+    request: { method: string; headers: Record<string, string>; body: string | null },
+    signal: AbortSignal,
+  ): Promise<IncomingMessage> {
     // The connection goes to the checked address whatever the name resolves to by now.
     const pinned: LookupFunction = (_hostname, options, callback) => {
       if (options.all) (callback as (e: null, a: ResolvedAddress[]) => void)(null, [target]);

@@ -22,7 +22,16 @@ export default defineRuntime({
     memoryMb: setting.int(8, 4096).default(256),
     maxExecutions: setting.int(1).default(500),
     fetchAllow: z
-      .preprocess((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v), z.array(z.string()))
+      .preprocess(
+        (v) =>
+          typeof v === "string"
+            ? v
+                .split(",")
+                .map((s) => s.trim())
+                .filter(Boolean)
+            : v,
+        z.array(z.string()),
+      )
       .default([]),
     fetchTimeoutMs: setting.int(1).default(10_000),
     fetchMaxBytes: setting.int(1).default(5 * 1024 * 1024),

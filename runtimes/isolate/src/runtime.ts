@@ -146,10 +146,7 @@ export class IsolateRuntime implements SessionRuntime {
     if (!pool) {
       // Requests with a smaller limit than the default get a small pool of their own, made on demand.
       const size = memoryMb === this.settings.memoryMb ? this.settings.poolSize : 1;
-      pool = new IsolatePool(
-        (mb) => this.newIsolate(ivmModule, mb),
-        { size, memoryMb, maxExecutions: this.settings.maxExecutions },
-      );
+      pool = new IsolatePool((mb) => this.newIsolate(ivmModule, mb), { size, memoryMb, maxExecutions: this.settings.maxExecutions });
       this.pools.set(memoryMb, pool);
     }
     return pool;
@@ -164,13 +161,17 @@ export class IsolateRuntime implements SessionRuntime {
       // process is the embedder's decision, not a library's.
       onCatastrophicError: (message) => {
         this.catastrophe ??= message;
-        process.emitWarning(`coderouter isolate: V8 lost control of an isolate (${message}); the isolate runtime stops serving`, "CoderouterIsolateCatastrophe");
+        process.emitWarning(
+          `coderouter isolate: V8 lost control of an isolate (${message}); the isolate runtime stops serving`,
+          "CoderouterIsolateCatastrophe",
+        );
       },
     });
   }
 
   private refuseAfterCatastrophe(): void {
-    if (this.catastrophe) throw new InfrastructureError(this.id, `the isolate runtime stopped after V8 lost control of an isolate (${this.catastrophe}): restart the process`);
+    if (this.catastrophe)
+      throw new InfrastructureError(this.id, `the isolate runtime stopped after V8 lost control of an isolate (${this.catastrophe}): restart the process`);
   }
 
   /** Loads isolated-vm (a native addon: absent where it could not be built) and bakes the guest snapshot. */

@@ -27,11 +27,28 @@ afterAll(() => new Promise((resolve) => server.close(resolve)));
 describe("the isolate's fetch() with ISOLATE_FETCH_ALLOW=*", () => {
   let runtime: IsolateRuntime;
   beforeAll(() => {
-    runtime = new IsolateRuntime({ poolSize: 1, memoryMb: 64, maxExecutions: 100, fetchAllow: ["*"], fetchTimeoutMs: 2000, fetchMaxBytes: 1 << 16, fetchAllowPrivate: false, wasm: false });
+    runtime = new IsolateRuntime({
+      poolSize: 1,
+      memoryMb: 64,
+      maxExecutions: 100,
+      fetchAllow: ["*"],
+      fetchTimeoutMs: 2000,
+      fetchMaxBytes: 1 << 16,
+      fetchAllowPrivate: false,
+      wasm: false,
+    });
   });
   afterAll(() => runtime.close());
   const attempt = (url: string) => {
-    const request: NormalizedRequest = { language: "javascript", code: "await (await fetch(inputs.url)).text()", inputs: { url }, timeoutMs: 5000, isolation: "sandbox", maxOutputBytes: 1 << 20, network: true };
+    const request: NormalizedRequest = {
+      language: "javascript",
+      code: "await (await fetch(inputs.url)).text()",
+      inputs: { url },
+      timeoutMs: 5000,
+      isolation: "sandbox",
+      maxOutputBytes: 1 << 20,
+      network: true,
+    };
     return runtime.execute(request);
   };
 
@@ -71,7 +88,11 @@ describe("FetchBridge", () => {
       ...options,
     });
   const get = async (b: FetchBridge, url: string) =>
-    JSON.parse(await b.fetch(JSON.stringify({ url, method: "GET", headers: {}, body: null }), Date.now() + 5000)) as { status?: number; body?: string; error?: string };
+    JSON.parse(await b.fetch(JSON.stringify({ url, method: "GET", headers: {}, body: null }), Date.now() + 5000)) as {
+      status?: number;
+      body?: string;
+      error?: string;
+    };
 
   it("refuses a redirect from a public host to a loopback address, before connecting", async () => {
     const before = hits.length;

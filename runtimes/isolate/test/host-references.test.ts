@@ -33,7 +33,9 @@ describe("isolate: host references", () => {
 
   it("refuses the reviewer's loop: `const s = $0(1); s.apply(undefined, [1e9])` has no $0 to call", async () => {
     const rssBefore = process.memoryUsage().rss;
-    const result = await run(`const s = $0(1); let n = 0; const end = Date.now() + 3000; while (Date.now() < end) { for (let i = 0; i < 1000; i++) s.apply(undefined, [1e9]); n += 1000; } n`);
+    const result = await run(
+      `const s = $0(1); let n = 0; const end = Date.now() + 3000; while (Date.now() < end) { for (let i = 0; i < 1000; i++) s.apply(undefined, [1e9]); n += 1000; } n`,
+    );
     expect(result.error).toMatchObject({ kind: "runtime", name: "ReferenceError" });
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
   });
@@ -79,13 +81,30 @@ describe("isolate: fetches in flight", () => {
     // A server that never answers: every fetch stays in flight until the execution's deadline.
     const server = createServer(() => {});
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const networked = new IsolateRuntime({ poolSize: 1, memoryMb: 64, maxExecutions: 5, fetchAllow: ["127.0.0.1"], fetchTimeoutMs: 3000, fetchMaxBytes: 1024, fetchAllowPrivate: true, wasm: false });
+    const networked = new IsolateRuntime({
+      poolSize: 1,
+      memoryMb: 64,
+      maxExecutions: 5,
+      fetchAllow: ["127.0.0.1"],
+      fetchTimeoutMs: 3000,
+      fetchMaxBytes: 1024,
+      fetchAllowPrivate: true,
+      wasm: false,
+    });
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
       const code = `const started = []; for (let i = 0; i < 1000; i++) started.push(fetch("${url}").then(() => "answered", (e) => e.message));
 const first = await Promise.race(started.slice(${MAX_FETCHES_IN_FLIGHT}));
 first`;
-      const result = await networked.execute({ language: "javascript", code, inputs: {}, timeoutMs: 5000, isolation: "sandbox", maxOutputBytes: 1 << 20, network: true });
+      const result = await networked.execute({
+        language: "javascript",
+        code,
+        inputs: {},
+        timeoutMs: 5000,
+        isolation: "sandbox",
+        maxOutputBytes: 1 << 20,
+        network: true,
+      });
       expect(result.output).toMatch(new RegExp(`more than ${MAX_FETCHES_IN_FLIGHT} requests in flight`));
     } finally {
       server.closeAllConnections();
@@ -110,7 +129,9 @@ describe("isolate: the output value", () => {
     const forged = `{"error":{"kind":"memory","name":"MemoryError","message":"forged","traceback":""}}`;
     const stringify = await run(`JSON.stringify = () => '${forged}'; 42`);
     expect(stringify).toMatchObject({ ok: true, output: 42 });
-    const toJSON = await run(`Object.prototype.toJSON = function () { return { error: { kind: "memory", name: "MemoryError", message: "forged" } } }; throw new Error("real")`);
+    const toJSON = await run(
+      `Object.prototype.toJSON = function () { return { error: { kind: "memory", name: "MemoryError", message: "forged" } } }; throw new Error("real")`,
+    );
     expect(toJSON.error).toMatchObject({ kind: "runtime", message: "real" });
     const assign = await run(`Object.assign = () => ({ error: { kind: "memory" } }); Object.create = () => ({}); throw new Error("real")`);
     expect(assign.error).toMatchObject({ kind: "runtime", message: "real" });

@@ -79,7 +79,15 @@ describe("pool", () => {
   it("keeps isolates warm ahead of demand and retires them after ISOLATE_MAX_EXECUTIONS", async () => {
     const local = new IsolateRuntime({ ...SETTINGS, maxExecutions: 2 });
     try {
-      const exec = () => local.execute({ language: "javascript", code: "globalThis.count = (globalThis.count ?? 0) + 1", inputs: {}, timeoutMs: 5000, isolation: "sandbox", maxOutputBytes: 1 << 20 });
+      const exec = () =>
+        local.execute({
+          language: "javascript",
+          code: "globalThis.count = (globalThis.count ?? 0) + 1",
+          inputs: {},
+          timeoutMs: 5000,
+          isolation: "sandbox",
+          maxOutputBytes: 1 << 20,
+        });
       for (let i = 0; i < 6; i++) expect((await exec()).output).toBe(1);
       await new Promise((resolve) => setImmediate(resolve));
       expect(local.idleIsolates()).toBe(SETTINGS.poolSize);
@@ -114,7 +122,14 @@ describe("WebAssembly", () => {
     const local = new IsolateRuntime({ ...SETTINGS, wasm: true });
     try {
       expect(local.capabilities().isolation).toBe("process");
-      const result = await local.execute({ language: "javascript", code: "new WebAssembly.Memory({ initial: 1 }).buffer.byteLength", inputs: {}, timeoutMs: 5000, isolation: "process", maxOutputBytes: 1 << 20 });
+      const result = await local.execute({
+        language: "javascript",
+        code: "new WebAssembly.Memory({ initial: 1 }).buffer.byteLength",
+        inputs: {},
+        timeoutMs: 5000,
+        isolation: "process",
+        maxOutputBytes: 1 << 20,
+      });
       expect(result.output).toBe(65536);
     } finally {
       await local.close();

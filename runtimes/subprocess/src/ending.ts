@@ -11,14 +11,10 @@ import {
 import type { ChildOutcome } from "./child.js";
 
 /** The result of an execution from how its process ended and what its wrapper reported. */
-export function outcomeResult(
-  request: NormalizedRequest,
-  started: number,
-  outcome: ChildOutcome,
-  prepared: PreparedJavaScript | undefined,
-): RuntimeResult {
+export function outcomeResult(request: NormalizedRequest, started: number, outcome: ChildOutcome, prepared: PreparedJavaScript | undefined): RuntimeResult {
   const streams = { stdout: outcome.stdout, stderr: outcome.stderr };
-  if (outcome.protocol && outcome.ending === "exited") return runtimeResult("subprocess", request, started, { ...streams, error: protocolError(outcome.protocol) });
+  if (outcome.protocol && outcome.ending === "exited")
+    return runtimeResult("subprocess", request, started, { ...streams, error: protocolError(outcome.protocol) });
   const reported = outcome.ending === "exited" ? outcome.reported : undefined;
   // A Buffer or typed array past node's data limit fails to allocate: the memory limit, not a bug.
   if (request.memoryMb && reported?.error?.name === "RangeError" && /Array buffer allocation failed/.test(reported.error.message)) {

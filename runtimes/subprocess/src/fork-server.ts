@@ -9,16 +9,7 @@ import {
   type NormalizedRequest,
   type OutputStream,
 } from "@coderouter/core";
-import {
-  killGroup,
-  killTree,
-  spawnGroup,
-  trackGroup,
-  untrackGroup,
-  type ChildOutcome,
-  type ProcessSpec,
-} from "./child.js";
-
+import { killGroup, killTree, spawnGroup, trackGroup, untrackGroup, type ChildOutcome, type ProcessSpec } from "./child.js";
 
 const FENCE_LENGTH = 32;
 

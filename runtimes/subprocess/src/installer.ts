@@ -14,7 +14,8 @@ const NPM_SPEC = /^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*(@[A-Za-z
 const ARCHIVE = /\.(whl|zip|tgz|tar|tar\.gz|tar\.bz2)$/i;
 
 /** Host variables an installer may read: where the index is and how to reach it, never the rest of the host's. */
-const INSTALLER_ENV = /^(PATH|HOME|LANG|LC_ALL|PIP_.+|npm_config_.+|NPM_CONFIG_.+|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|NODE_EXTRA_CA_CERTS)$/;
+const INSTALLER_ENV =
+  /^(PATH|HOME|LANG|LC_ALL|PIP_.+|npm_config_.+|NPM_CONFIG_.+|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|NODE_EXTRA_CA_CERTS)$/;
 
 /** Where a session keeps what it installed, relative to its working directory. */
 export const PYTHON_PACKAGES_DIR = ".coderouter/python";
@@ -63,8 +64,40 @@ export async function stageInstall(language: Language, specs: string[], settings
   try {
     const python = language === "python";
     const [file, args, root] = python
-      ? [settings.python, ["-m", "pip", "install", "--target", staging, "--only-binary=:all:", "--no-input", "--disable-pip-version-check", "--no-warn-script-location", "--", ...specs], staging]
-      : [settings.npm, ["install", "--prefix", staging, "--ignore-scripts", "--no-audit", "--no-fund", "--no-save", "--no-package-lock", "--no-update-notifier", "--", ...specs], join(staging, "node_modules")];
+      ? [
+          settings.python,
+          [
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            staging,
+            "--only-binary=:all:",
+            "--no-input",
+            "--disable-pip-version-check",
+            "--no-warn-script-location",
+            "--",
+            ...specs,
+          ],
+          staging,
+        ]
+      : [
+          settings.npm,
+          [
+            "install",
+            "--prefix",
+            staging,
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--no-package-lock",
+            "--no-update-notifier",
+            "--",
+            ...specs,
+          ],
+          join(staging, "node_modules"),
+        ];
     const output = await runInstaller(file, args, staging, specs, options);
     const installed = python ? await pythonVersions(staging) : await nodeVersions(root);
     return { root, installed, ...output, remove };
@@ -75,7 +108,10 @@ export async function stageInstall(language: Language, specs: string[], settings
 }
 
 function runInstaller(file: string, args: string[], cwd: string, specs: string[], options: InstallOptions): Promise<{ stdout: string; stderr: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name, value]) => INSTALLER_ENV.test(name) && value !== undefined)) as Record<string, string>;
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name, value]) => INSTALLER_ENV.test(name) && value !== undefined)) as Record<
+    string,
+    string
+  >;
   return new Promise((resolve, reject) => {
     // Its own process group, so a timeout or an abort ends the installer and whatever it started.
     const child = spawn(file, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -105,14 +141,35 @@ function runInstaller(file: string, args: string[], cwd: string, specs: string[]
     };
     child.once("error", (error) => {
       finish();
-      reject(new PackageInstallError(specs, `${file} could not be started (${(error as NodeJS.ErrnoException).code ?? error.message}): install it or set its path`, streams, { cause: error }));
+      reject(
+        new PackageInstallError(
+          specs,
+          `${file} could not be started (${(error as NodeJS.ErrnoException).code ?? error.message}): install it or set its path`,
+          streams,
+          { cause: error },
+        ),
+      );
     });
     child.once("close", (code) => {
       finish();
       if (stopped) return reject(new PackageInstallError(specs, stopped, streams));
       if (code !== 0) {
-        const last = (streams.stderr.trim().split("\n").filter((l) => /error/i.test(l)).pop() ?? streams.stderr.trim().split("\n").pop() ?? "").trim();
-        return reject(new PackageInstallError(specs, `${file === "npm" || file.endsWith("/npm") ? "npm" : "pip"} exited with code ${code}${last ? `: ${last}` : ""}`, streams));
+        const last = (
+          streams.stderr
+            .trim()
+            .split("\n")
+            .filter((l) => /error/i.test(l))
+            .pop() ??
+          streams.stderr.trim().split("\n").pop() ??
+          ""
+        ).trim();
+        return reject(
+          new PackageInstallError(
+            specs,
+            `${file === "npm" || file.endsWith("/npm") ? "npm" : "pip"} exited with code ${code}${last ? `: ${last}` : ""}`,
+            streams,
+          ),
+        );
       }
       resolve(streams);
     });

@@ -11,8 +11,7 @@ export interface Interpreter {
 }
 
 const PYTHON_PROBE = "import sys; print(sys.executable); print(sys.version.split()[0])";
-const MODULES_PROBE =
-  "import sys, pkgutil, json; print(json.dumps(sorted(set(sys.builtin_module_names) | {m.name for m in pkgutil.iter_modules()})))";
+const MODULES_PROBE = "import sys, pkgutil, json; print(json.dumps(sorted(set(sys.builtin_module_names) | {m.name for m in pkgutil.iter_modules()})))";
 
 /**
  * Finds the interpreters once per runtime and caches them. `python3` on PATH is often a pyenv or
@@ -100,7 +99,12 @@ const SANDBOX_SYSTEM_DIRS = ["/usr/", "/bin/", "/lib/", "/lib64/", "/sbin/"];
  */
 export function defaultSandboxPython(pythonBin: string | undefined, path = process.env.PATH ?? ""): string {
   const bin = pythonBin ?? "python3";
-  const candidates = isAbsolute(bin) ? [bin] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, bin));
+  const candidates = isAbsolute(bin)
+    ? [bin]
+    : path
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, bin));
   const found = candidates.find((candidate) => existsSync(candidate));
   if (found) {
     const real = realpathSync(found);

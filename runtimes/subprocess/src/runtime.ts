@@ -124,7 +124,10 @@ export class SubprocessRuntime implements SessionRuntime {
 
   /** Said by doctor when isolation would change the Python a program meets (README, "Differences between runtimes"). */
   private async pythonsDiffer(): Promise<string> {
-    const plain = await this.interpreters.resolvePython().then((p) => p.path, () => undefined);
+    const plain = await this.interpreters.resolvePython().then(
+      (p) => p.path,
+      () => undefined,
+    );
     const boxed = this.bubblewrap!.settings.pythonBin;
     const real = (path: string) => {
       try {
@@ -167,10 +170,7 @@ export class SubprocessRuntime implements SessionRuntime {
       prepared = prepareJavaScript(request.code, request.language);
       if (!prepared.ok) return runtimeResult(this.id, request, started, { error: prepared.error });
       interpreter = sandbox ? sandbox.settings.nodeBin : (await this.interpreters.resolveNode()).path;
-      interpreterArgs = [
-        ...(request.memoryMb ? [`--max-old-space-size=${request.memoryMb}`] : []),
-        join(runners, basename(runnerFiles.node)),
-      ];
+      interpreterArgs = [...(request.memoryMb ? [`--max-old-space-size=${request.memoryMb}`] : []), join(runners, basename(runnerFiles.node))];
       const { source, lineOffset } = asyncFunctionSource(prepared.body);
       payload = { source, lineOffset, filename: prepared.filename, inputs: request.inputs, timeoutMs: request.timeoutMs };
     }
@@ -216,7 +216,11 @@ export class SubprocessRuntime implements SessionRuntime {
     const command =
       mode === "sandbox"
         ? { ...this.bubblewrap!.command(interpreter, pythonRunnerArgs(SANDBOX_RUNNERS, "coderouter_forkserver"), {}, false), env: {}, cwd: tmpdir() }
-        : { ...confine({ file: interpreter, args: pythonRunnerArgs(runnersDir, "coderouter_forkserver") }), env: childEnv(interpreter, tmpdir()), cwd: tmpdir() };
+        : {
+            ...confine({ file: interpreter, args: pythonRunnerArgs(runnersDir, "coderouter_forkserver") }),
+            env: childEnv(interpreter, tmpdir()),
+            cwd: tmpdir(),
+          };
     ForkServer.start(command)
       .then((server) => (this.closed ? server.close() : this.servers[mode].push(server)))
       .catch((error) => log(`fork-server (${mode}) did not start: ${(error as Error).message}`))
@@ -239,7 +243,9 @@ export class SubprocessRuntime implements SessionRuntime {
     const sandbox = await this.sandboxFor(options.isolation);
     const python = options.language === "python";
     const interpreter = sandbox
-      ? python ? sandbox.settings.pythonBin : sandbox.settings.nodeBin
+      ? python
+        ? sandbox.settings.pythonBin
+        : sandbox.settings.nodeBin
       : (await (python ? this.interpreters.resolvePython() : this.interpreters.resolveNode())).path;
     const session = await WorkerSession.open({ ...options, interpreter, sandbox, confine: await this.plainConfinement(sandbox) });
     for (const known of this.sessions) if (!known.alive) this.sessions.delete(known);

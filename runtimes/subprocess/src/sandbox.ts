@@ -51,7 +51,15 @@ export class Bubblewrap {
       try {
         const { file, args, uid, files } = this.command(this.settings.pythonBin, ["-I", "-c", "print('ok')"], {}, false);
         const { stdio, release } = childStdio(files);
-        const probe = execa(file, args, { uid, gid: uid, timeout: 15_000, env: {}, extendEnv: false, stdio: stdio as unknown as ["pipe", "pipe", "pipe", "pipe"], encoding: "utf8" });
+        const probe = execa(file, args, {
+          uid,
+          gid: uid,
+          timeout: 15_000,
+          env: {},
+          extendEnv: false,
+          stdio: stdio as unknown as ["pipe", "pipe", "pipe", "pipe"],
+          encoding: "utf8",
+        });
         release();
         const { stdout } = await probe;
         if (stdout.trim() !== "ok") return { ok: false, reason: `a sandboxed test run printed ${JSON.stringify(stdout)}` };

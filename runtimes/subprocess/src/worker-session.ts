@@ -53,7 +53,13 @@ export class WorkerSession implements RuntimeSession {
         await this.worker.ask({ files: { op: "remove", path } });
       },
     };
-    this.packages = new SessionPackages(language, { python: interpreter, npm: "npm" }, this.files, (dir) => this.addImportPath(dir), workdir ?? SANDBOX_WORKDIR);
+    this.packages = new SessionPackages(
+      language,
+      { python: interpreter, npm: "npm" },
+      this.files,
+      (dir) => this.addImportPath(dir),
+      workdir ?? SANDBOX_WORKDIR,
+    );
   }
 
   static async open(options: {
@@ -80,9 +86,7 @@ export class WorkerSession implements RuntimeSession {
     const workdir = await mkdtemp(join(tmpdir(), `coderouter-session-${process.pid}-`));
     try {
       const env = interpreterEnv(options.interpreter, { HOME: workdir, TMPDIR: workdir, ...options.env });
-      const worker = await ForkServer.start(
-        { ...options.confine(withDataLimit(options.interpreter, args(runnersDir), dataBytes)), env, cwd: workdir },
-      );
+      const worker = await ForkServer.start({ ...options.confine(withDataLimit(options.interpreter, args(runnersDir), dataBytes)), env, cwd: workdir });
       return new WorkerSession(options.language, worker, workdir, options.interpreter);
     } catch (error) {
       await rm(workdir, { recursive: true, force: true });

@@ -50,12 +50,8 @@ describe.each(["none", "sandbox"] as const)("fork-server (isolation %s)", (isola
   it("gives every execution a fresh process: no module, global or file state survives", async () => {
     const runtime = create();
     await warmUp(runtime, { isolation });
-    const first = await runtime.execute(
-      python("import json, os\njson.tampered = True\nopen('left.txt', 'w').write('x')\nos.getpid()", { isolation }),
-    );
-    const second = await runtime.execute(
-      python("import json, os\n[hasattr(json, 'tampered'), os.listdir('.'), os.getpid()]", { isolation }),
-    );
+    const first = await runtime.execute(python("import json, os\njson.tampered = True\nopen('left.txt', 'w').write('x')\nos.getpid()", { isolation }));
+    const second = await runtime.execute(python("import json, os\n[hasattr(json, 'tampered'), os.listdir('.'), os.getpid()]", { isolation }));
     expect(first.ok).toBe(true);
     const [tampered, files] = second.output as [boolean, string[], number];
     expect(tampered).toBe(false);
@@ -104,7 +100,12 @@ describe("workers and their host", () => {
   it("end when the host process is killed without a chance to clean up", async () => {
     const { spawn } = await import("node:child_process");
     const router = new URL("../../../router/dist/index.js", import.meta.url).href;
-    const host = spawn(process.execPath, ["--input-type=module", "-e", `
+    const host = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `
       import { createRouter } from ${JSON.stringify(router)};
       const r = createRouter({ env: {} });
       const session = await r.openSession({ language: "python" });
@@ -113,7 +114,10 @@ describe("workers and their host", () => {
       session.execute("while True: pass");
       console.log("ready");
       await new Promise(() => {});
-    `], { stdio: ["ignore", "pipe", "inherit"] });
+    `,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     await new Promise<void>((resolve) => host.stdout.on("data", (chunk) => String(chunk).includes("ready") && resolve()));
     const workersOf = (pid: number) =>
       execFileSync("ps", ["-eo", "pid,ppid,args"], { encoding: "utf8" })
@@ -124,14 +128,15 @@ describe("workers and their host", () => {
     const workers = workersOf(host.pid!);
     expect(workers.length).toBeGreaterThanOrEqual(2);
     host.kill("SIGKILL");
-    const alive = () => workers.filter((pid) => {
-      try {
-        process.kill(pid, 0);
-        return !execFileSync("ps", ["-o", "stat=", "-p", String(pid)], { encoding: "utf8" }).includes("Z");
-      } catch {
-        return false;
-      }
-    });
+    const alive = () =>
+      workers.filter((pid) => {
+        try {
+          process.kill(pid, 0);
+          return !execFileSync("ps", ["-o", "stat=", "-p", String(pid)], { encoding: "utf8" }).includes("Z");
+        } catch {
+          return false;
+        }
+      });
     for (let i = 0; i < 40 && alive().length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(alive()).toEqual([]);
   });

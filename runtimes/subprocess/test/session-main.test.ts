@@ -10,11 +10,15 @@ describe("a Python session is one __main__ module across its executions", () => 
     const session = await runtime.openSession({ language: "python", isolation: "process" });
     try {
       const define = await session.execute(
-        request({ code: 'class Point:\n    def __init__(self, x):\n        self.x = x\n\ndef double(n):\n    """\n    >>> double(4)\n    8\n    """\n    return n * 2' }),
+        request({
+          code: 'class Point:\n    def __init__(self, x):\n        self.x = x\n\ndef double(n):\n    """\n    >>> double(4)\n    8\n    """\n    return n * 2',
+        }),
       );
       expect(define.error).toBeUndefined();
       const use = await session.execute(
-        request({ code: "import doctest, pickle, sys\n[pickle.loads(pickle.dumps(Point(3))).x, doctest.testmod().attempted, __name__, sys.modules['__main__'].double is double]" }),
+        request({
+          code: "import doctest, pickle, sys\n[pickle.loads(pickle.dumps(Point(3))).x, doctest.testmod().attempted, __name__, sys.modules['__main__'].double is double]",
+        }),
       );
       expect(use.error).toBeUndefined();
       expect(use.output).toEqual([3, 1, "__main__", true]);

@@ -7,12 +7,14 @@ const host = globalThis.__coderouter_host;
 delete globalThis.__coderouter_host;
 const callbacks = new Map();
 let nextTimer = 1;
-const schedule = (repeat) => (fn, ms, ...args) => {
-  const id = nextTimer++;
-  callbacks.set(id, { run: () => fn(...args), repeat });
-  host.timer(id, Number(ms) || 0, repeat);
-  return id;
-};
+const schedule =
+  (repeat) =>
+  (fn, ms, ...args) => {
+    const id = nextTimer++;
+    callbacks.set(id, { run: () => fn(...args), repeat });
+    host.timer(id, Number(ms) || 0, repeat);
+    return id;
+  };
 globalThis.setTimeout = schedule(false);
 globalThis.setInterval = schedule(true);
 globalThis.clearTimeout = globalThis.clearInterval = (id) => {
@@ -24,7 +26,11 @@ globalThis.clearTimeout = globalThis.clearInterval = (id) => {
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 globalThis.console = nodeConsole(
   (stream, text) => void host.write(stream, text.replace(LONE_SURROGATE, "\uFFFD")),
-  () => String(new Error().stack ?? "").split("\n").slice(3).join("\n"),
+  () =>
+    String(new Error().stack ?? "")
+      .split("\n")
+      .slice(3)
+      .join("\n"),
 );
 // QuickJS reports a stack overflow as an InternalError; V8 as a RangeError, which code catches.
 Object.setPrototypeOf(InternalError.prototype, RangeError.prototype);

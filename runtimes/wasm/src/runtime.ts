@@ -166,7 +166,8 @@ export class WasmRuntime implements Runtime {
     if (result.json !== undefined && Buffer.byteLength(String(result.json)) > request.maxOutputBytes) {
       return runtimeResult("wasm", request, started, { ...streams, error: outputValueLimitError(request) });
     }
-    const reported: Reported = result.json !== undefined ? guestReported(parseExactJson(String(result.json)) as Reported, ENGINE_REPORTED_KINDS) : { error: engineError(result.error) };
+    const reported: Reported =
+      result.json !== undefined ? guestReported(parseExactJson(String(result.json)) as Reported, ENGINE_REPORTED_KINDS) : { error: engineError(result.error) };
     if (reported.error && /out of memory/i.test(reported.error.message)) reported.error = limitError("memory", { ...request, memoryMb });
     return runtimeResult("wasm", request, started, { ...streams, output: reported.output, error: inUserPositions(reported.error, prepared) });
   }

@@ -35,7 +35,10 @@ export function runWasi(request: NormalizedRequest): Promise<RuntimeResult> {
         worker.once("error", reject);
         worker.once("exit", () => resolve(undefined));
       });
-      for (const [stream, path] of [[limits.stdout, files.stdoutPath], [limits.stderr, files.stderrPath]] as const) {
+      for (const [stream, path] of [
+        [limits.stdout, files.stdoutPath],
+        [limits.stderr, files.stderrPath],
+      ] as const) {
         stream.write(await readFile(path).catch(() => Buffer.alloc(0)));
       }
       const error = moduleError(request, limits.ending(), reported?.exitCode, reported?.error);

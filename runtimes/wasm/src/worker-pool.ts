@@ -105,8 +105,7 @@ export class WorkerPool {
       this.fill();
       // Reuse prefers a worker already used, keeping untouched ones for executions that need them.
       const free = [...this.slots].filter((s) => !s.busy && (!fresh || s.executions === 0));
-      const idle =
-        free.find((s) => s.loaded && s.executions > 0) ?? free.find((s) => s.loaded) ?? free.find((s) => s.executions > 0) ?? free[0];
+      const idle = free.find((s) => s.loaded && s.executions > 0) ?? free.find((s) => s.loaded) ?? free.find((s) => s.executions > 0) ?? free[0];
       if (idle) {
         idle.busy = true;
         try {

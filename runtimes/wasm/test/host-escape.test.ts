@@ -11,7 +11,15 @@ import { WasmRuntime } from "../src/index.js";
 let runtime: WasmRuntime;
 let dir: string;
 beforeAll(() => {
-  runtime = new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: true, memoryMb: 256, maxExecutions: 200, wasmedgeBin: "wasmedge-not-installed", wasiEngine: "auto" });
+  runtime = new WasmRuntime({
+    pyodideWorkers: 1,
+    quickjsWorkers: 1,
+    prewarm: true,
+    memoryMb: 256,
+    maxExecutions: 200,
+    wasmedgeBin: "wasmedge-not-installed",
+    wasiEngine: "auto",
+  });
   dir = mkdtempSync(join(tmpdir(), "coderouter-wasm-escape-"));
 });
 afterAll(async () => {
@@ -120,10 +128,13 @@ describe("wasm Pyodide snapshot", () => {
     expect(original.buffer).not.toBeInstanceOf(SharedArrayBuffer);
     const before = original.slice(0, 64);
     // What the reviewer's tenant did from inside a worker: overwrite its workerData.snapshot.
-    const worker = new Worker("const { workerData, parentPort } = require('node:worker_threads'); workerData.snapshot.fill(0x41, 0, 64); parentPort.postMessage(workerData.snapshot[0]);", {
-      eval: true,
-      workerData: pool.pyodide.options.workerData(),
-    });
+    const worker = new Worker(
+      "const { workerData, parentPort } = require('node:worker_threads'); workerData.snapshot.fill(0x41, 0, 64); parentPort.postMessage(workerData.snapshot[0]);",
+      {
+        eval: true,
+        workerData: pool.pyodide.options.workerData(),
+      },
+    );
     const written = await new Promise((resolve) => worker.once("message", resolve));
     await worker.terminate();
     expect(written).toBe(0x41);

@@ -25,7 +25,15 @@ let runtime: WasmRuntime;
 beforeAll(async () => {
   const wabt = await wabtInit();
   wasm = (wat) => Buffer.from(wabt.parseWat("main.wat", wat).toBinary({}).buffer).toString("base64");
-  runtime = new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: false, memoryMb: 256, maxExecutions: 200, wasmedgeBin: "wasmedge", wasiEngine: "auto" });
+  runtime = new WasmRuntime({
+    pyodideWorkers: 1,
+    quickjsWorkers: 1,
+    prewarm: false,
+    memoryMb: 256,
+    maxExecutions: 200,
+    wasmedgeBin: "wasmedge",
+    wasiEngine: "auto",
+  });
 });
 afterAll(() => runtime.close());
 
@@ -77,7 +85,15 @@ describe("WASI modules under WasmEdge", () => {
   const standIn = fileURLToPath(new URL("../../../test/wasmedge-standin/wasmedge", import.meta.url));
   let edge: WasmRuntime;
   beforeAll(() => {
-    edge = new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: false, memoryMb: 256, maxExecutions: 200, wasmedgeBin: standIn, wasiEngine: "auto" });
+    edge = new WasmRuntime({
+      pyodideWorkers: 1,
+      quickjsWorkers: 1,
+      prewarm: false,
+      memoryMb: 256,
+      maxExecutions: 200,
+      wasmedgeBin: standIn,
+      wasiEngine: "auto",
+    });
   });
   afterAll(() => edge.close());
 
@@ -99,8 +115,18 @@ describe("WASI modules under WasmEdge", () => {
   });
 
   it("refuses clearly when WasmEdge is required but missing", async () => {
-    const strict = new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: false, memoryMb: 256, maxExecutions: 1, wasmedgeBin: "no-such-wasmedge", wasiEngine: "wasmedge" });
-    await expect(strict.execute(normalizedRequest({ language: "wasm", code: "AA==" }))).rejects.toThrow(/WASM_WASI_ENGINE=wasmedge, but WasmEdge \(no-such-wasmedge\) is not installed/);
+    const strict = new WasmRuntime({
+      pyodideWorkers: 1,
+      quickjsWorkers: 1,
+      prewarm: false,
+      memoryMb: 256,
+      maxExecutions: 1,
+      wasmedgeBin: "no-such-wasmedge",
+      wasiEngine: "wasmedge",
+    });
+    await expect(strict.execute(normalizedRequest({ language: "wasm", code: "AA==" }))).rejects.toThrow(
+      /WASM_WASI_ENGINE=wasmedge, but WasmEdge \(no-such-wasmedge\) is not installed/,
+    );
     await strict.close();
   });
 });

@@ -5,7 +5,15 @@ import { WasmRuntime } from "../src/index.js";
 
 let runtime: WasmRuntime;
 beforeAll(() => {
-  runtime = new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: true, memoryMb: 256, maxExecutions: 200, wasmedgeBin: "wasmedge-not-installed", wasiEngine: "auto" });
+  runtime = new WasmRuntime({
+    pyodideWorkers: 1,
+    quickjsWorkers: 1,
+    prewarm: true,
+    memoryMb: 256,
+    maxExecutions: 200,
+    wasmedgeBin: "wasmedge-not-installed",
+    wasiEngine: "auto",
+  });
 });
 afterAll(() => runtime.close());
 
@@ -36,7 +44,9 @@ describe("wasm", () => {
   });
 
   it("runs JavaScript in QuickJS with Node-style console output and the request's env", async () => {
-    const result = await runtime.execute(request({ language: "typescript", code: "const n: number = 2\nconsole.log('n =', n, { a: [1] })\nprocess.env.WHO + n", env: { WHO: "qjs" } }));
+    const result = await runtime.execute(
+      request({ language: "typescript", code: "const n: number = 2\nconsole.log('n =', n, { a: [1] })\nprocess.env.WHO + n", env: { WHO: "qjs" } }),
+    );
     expect(result).toMatchObject({ ok: true, output: "qjs2", stdout: "n = 2 { a: [ 1 ] }\n" });
   });
 

@@ -72,8 +72,7 @@ export function defineConfinedPyodideModule(indexURL) {
   const childProcess = Object.freeze({ spawnSync: () => ({ status: 127, signal: null }) });
   const modules = { path, fs, "node:fs": fs, "node:tty": tty, child_process: childProcess };
   const require = (name) => (Object.hasOwn(modules, name) ? modules[name] : refuse(`the Node module ${name}`));
-  const confinedImport = async (specifier) =>
-    Object.hasOwn(DYNAMIC_IMPORTS, specifier) ? DYNAMIC_IMPORTS[specifier]() : refuse(`the module ${specifier}`);
+  const confinedImport = async (specifier) => (Object.hasOwn(DYNAMIC_IMPORTS, specifier) ? DYNAMIC_IMPORTS[specifier]() : refuse(`the module ${specifier}`));
   const factory = compileFunction(source, ["require", "__filename", "__dirname", "refusedEval", "confinedImport"], { filename: file });
   factory(require, file, root, () => refuse("eval"), confinedImport);
 }

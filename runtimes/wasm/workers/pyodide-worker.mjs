@@ -138,7 +138,12 @@ def flush_output():
             pass
 flush_output
 `);
-for (const proto of [Function.prototype, Object.getPrototypeOf(async () => {}), Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async function* () {})]) {
+for (const proto of [
+  Function.prototype,
+  Object.getPrototypeOf(async () => {}),
+  Object.getPrototypeOf(function* () {}),
+  Object.getPrototypeOf(async function* () {}),
+]) {
   Object.defineProperty(proto, "constructor", { value: undefined, writable: false, configurable: false });
 }
 // eval and Function would run a string as JavaScript in this thread's global scope, where import()

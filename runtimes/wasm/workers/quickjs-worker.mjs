@@ -38,13 +38,25 @@ async function run({ payload, filename, memoryMb, timeoutMs, stop }) {
   const timers = new Map();
   try {
     const host = keep(ctx.newObject());
-    ctx.setProp(host, "write", keep(ctx.newFunction("write", (stream, text) => {
-      parentPort.postMessage({ type: ctx.getNumber(stream) === 1 ? "stderr" : "stdout", text: ctx.getString(text) });
-    })));
-    ctx.setProp(host, "timer", keep(ctx.newFunction("timer", (id, ms, repeat) => {
-      const delay = Math.max(0, ctx.getNumber(ms) || 0);
-      timers.set(ctx.getNumber(id), { due: performance.now() + delay, every: ctx.dump(repeat) ? Math.max(1, delay) : undefined });
-    })));
+    ctx.setProp(
+      host,
+      "write",
+      keep(
+        ctx.newFunction("write", (stream, text) => {
+          parentPort.postMessage({ type: ctx.getNumber(stream) === 1 ? "stderr" : "stdout", text: ctx.getString(text) });
+        }),
+      ),
+    );
+    ctx.setProp(
+      host,
+      "timer",
+      keep(
+        ctx.newFunction("timer", (id, ms, repeat) => {
+          const delay = Math.max(0, ctx.getNumber(ms) || 0);
+          timers.set(ctx.getNumber(id), { due: performance.now() + delay, every: ctx.dump(repeat) ? Math.max(1, delay) : undefined });
+        }),
+      ),
+    );
     ctx.setProp(host, "clear", keep(ctx.newFunction("clear", (id) => void timers.delete(ctx.getNumber(id)))));
     ctx.setProp(host, "compile", keep(ctx.newFunction("compile", (source) => ctx.evalCode(ctx.getString(source), filename))));
     ctx.setProp(ctx.global, "__coderouter_host", host);

@@ -96,7 +96,12 @@ function toMime(result) {
   }
   if (typeof mime !== "object" || mime === null) mime = {};
   if (!("text/plain" in mime)) mime["text/plain"] = util.inspect(result);
-  for (const [method, type] of [["_toHtml", "text/html"], ["_toSvg", "image/svg+xml"], ["_toPng", "image/png"], ["_toJpeg", "image/jpeg"]]) {
+  for (const [method, type] of [
+    ["_toHtml", "text/html"],
+    ["_toSvg", "image/svg+xml"],
+    ["_toPng", "image/png"],
+    ["_toJpeg", "image/jpeg"],
+  ]) {
     if (result[method] && !(type in mime)) {
       try {
         mime[type] = result[method]();

@@ -8,8 +8,12 @@ export function authorize(req: IncomingMessage, token: string | undefined): void
   const given = Buffer.from(req.headers.authorization?.replace(/^Bearer\s+/i, "") ?? "");
   const expected = Buffer.from(token);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new HttpError(401, { error: { kind: "unauthorized", message: "send Authorization: Bearer <CODEROUTER_API_TOKEN>" } }, {
-      "www-authenticate": "Bearer",
-    });
+    throw new HttpError(
+      401,
+      { error: { kind: "unauthorized", message: "send Authorization: Bearer <CODEROUTER_API_TOKEN>" } },
+      {
+        "www-authenticate": "Bearer",
+      },
+    );
   }
 }

@@ -54,7 +54,9 @@ export class Exchange {
     for await (const chunk of this.req) {
       size += (chunk as Buffer).length;
       if (size > this.bodyLimitBytes) {
-        throw new HttpError(413, { error: { kind: "too_large", message: `the body is larger than ${this.bodyLimitBytes} bytes (CODEROUTER_BODY_LIMIT_BYTES)` } });
+        throw new HttpError(413, {
+          error: { kind: "too_large", message: `the body is larger than ${this.bodyLimitBytes} bytes (CODEROUTER_BODY_LIMIT_BYTES)` },
+        });
       }
       chunks.push(chunk as Buffer);
     }
@@ -85,5 +87,4 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown, what: s
   throw badRequest(`invalid ${what}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
 }
 
-export const isJsonObject = (body: unknown): body is Record<string, unknown> =>
-  typeof body === "object" && body !== null && !Array.isArray(body);
+export const isJsonObject = (body: unknown): body is Record<string, unknown> => typeof body === "object" && body !== null && !Array.isArray(body);

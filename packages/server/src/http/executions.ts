@@ -25,10 +25,15 @@ export class Executions {
   }
 
   async run(exchange: Exchange, run: Run): Promise<void> {
-    if (this.stopping) throw new HttpError(503, { error: { kind: "stopping", message: "the server is shutting down", retryable: true } }, { "retry-after": "1" });
+    if (this.stopping)
+      throw new HttpError(503, { error: { kind: "stopping", message: "the server is shutting down", retryable: true } }, { "retry-after": "1" });
     const release = await this.gate.enter();
     if (!release) {
-      throw new HttpError(429, { error: { kind: "busy", message: "too many executions are running or queued; retry shortly", retryable: true } }, { "retry-after": "1" });
+      throw new HttpError(
+        429,
+        { error: { kind: "busy", message: "too many executions are running or queued; retry shortly", retryable: true } },
+        { "retry-after": "1" },
+      );
     }
     const { req, res } = exchange;
     const abort = new AbortController();
@@ -44,9 +49,7 @@ export class Executions {
       let result: ExecutionResult;
       const options = {
         signal: abort.signal,
-        ...(streaming
-          ? { onStdout: (data: string) => line({ type: "stdout", data }), onStderr: (data: string) => line({ type: "stderr", data }) }
-          : {}),
+        ...(streaming ? { onStdout: (data: string) => line({ type: "stdout", data }), onStderr: (data: string) => line({ type: "stderr", data }) } : {}),
       };
       try {
         result = await run(options);

@@ -29,7 +29,10 @@ export function guardRequest(req: IncomingMessage, res: ServerResponse, settings
   const origin = req.headers.origin;
   if (origin !== undefined) {
     if (!settings.corsOrigins.includes(origin) && !sameOrigin(origin, req.headers.host)) {
-      throw forbidden("cross_origin", `requests from the web origin ${origin} are refused: list it in CODEROUTER_CORS_ORIGINS to allow its pages to call this API`);
+      throw forbidden(
+        "cross_origin",
+        `requests from the web origin ${origin} are refused: list it in CODEROUTER_CORS_ORIGINS to allow its pages to call this API`,
+      );
     }
     if (settings.corsOrigins.includes(origin)) {
       res.setHeader("access-control-allow-origin", origin);

@@ -15,7 +15,6 @@ export class DefaultIsolation {
     private readonly configured: Isolation | undefined,
   ) {}
 
-
   /** `body` with the default isolation added when it names none (and is a JSON object). */
   async apply<T>(body: T): Promise<T> {
     if (typeof body !== "object" || body === null || Array.isArray(body) || (body as { isolation?: unknown }).isolation !== undefined) return body;
@@ -29,10 +28,14 @@ export class DefaultIsolation {
   }
 
   private sandboxLanguages(): Promise<Set<string>> {
-    this.sandboxed ??= this.router.runtimes().then(
-      (statuses) =>
-        new Set(statuses.flatMap((s) => (s.available && s.capabilities && isolationAtLeast(s.capabilities.isolation, "sandbox") ? s.capabilities.languages : []))),
-    );
+    this.sandboxed ??= this.router
+      .runtimes()
+      .then(
+        (statuses) =>
+          new Set(
+            statuses.flatMap((s) => (s.available && s.capabilities && isolationAtLeast(s.capabilities.isolation, "sandbox") ? s.capabilities.languages : [])),
+          ),
+      );
     return this.sandboxed;
   }
 }

@@ -17,7 +17,8 @@ export class LazyMcpEndpoint {
 
   get(): Promise<McpHttpEndpoint> {
     this.endpoint ??= import("@coderouter/mcp").then(
-      ({ McpHttpEndpoint }) => new McpHttpEndpoint(this.router, {
+      ({ McpHttpEndpoint }) =>
+        new McpHttpEndpoint(this.router, {
           idleTimeoutMs: this.router.settings.sessionIdleTimeoutMs,
           admit: () => this.gate.enter(),
           // MCP sessions get the isolation every other HTTP session gets when they name none.
