@@ -25,16 +25,7 @@ export const setting = {
   number: (min: number, max = Number.MAX_VALUE) =>
     z.preprocess((v) => (typeof v === "string" && v.trim() !== "" ? Number(v) : v), z.number({ error: "expected a number" }).min(min).max(max)),
   list: <const T extends readonly [string, ...string[]]>(allowed: T) =>
-    z.preprocess(
-      (v) =>
-        typeof v === "string"
-          ? v
-              .split(",")
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : v,
-      z.array(z.enum(allowed, { error: `each entry must be one of: ${allowed.join(", ")}` })),
-    ),
+    z.preprocess(splitList, z.array(z.enum(allowed, { error: `each entry must be one of: ${allowed.join(", ")}` }))),
   /** A comma-separated list of names (an env var) or an array (an option), checked by the caller. */
   names: () => z.preprocess(splitList, z.array(z.string().min(1))),
   string: () => z.string().trim().min(1),

@@ -2,17 +2,6 @@ import { z } from "zod";
 import { ConfigError, IsolationSchema } from "coderouter";
 import { readSettings, setting } from "coderouter/runtime-kit";
 
-const names = z.preprocess(
-  (v) =>
-    typeof v === "string"
-      ? v
-          .split(",")
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : v,
-  z.array(z.string()),
-);
-
 export const ServerSettingsSchema = z.object({
   host: setting.string().default("127.0.0.1"),
   port: setting.int(0, 65_535).default(8787),
@@ -22,9 +11,9 @@ export const ServerSettingsSchema = z.object({
   queue: setting.int(0, 100_000).default(256),
   shutdownTimeoutMs: setting.int(0).default(10_000),
   /** Host names clients use beside IP addresses and localhost (a Host header naming anything else is refused). */
-  allowedHosts: names.default([]),
+  allowedHosts: setting.names().default([]),
   /** Web origins whose pages may call the API (CORS); any other Origin is refused. */
-  corsOrigins: names.default([]),
+  corsOrigins: setting.names().default([]),
   /** Isolation of HTTP requests and sessions that name none; unset: sandbox where a sandbox is ready. */
   defaultIsolation: IsolationSchema.optional(),
 });

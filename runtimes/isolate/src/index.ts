@@ -21,18 +21,7 @@ export default defineRuntime({
     poolSize: setting.int(0, 64).default(2),
     memoryMb: setting.int(8, 4096).default(256),
     maxExecutions: setting.int(1).default(500),
-    fetchAllow: z
-      .preprocess(
-        (v) =>
-          typeof v === "string"
-            ? v
-                .split(",")
-                .map((s) => s.trim())
-                .filter(Boolean)
-            : v,
-        z.array(z.string()),
-      )
-      .default([]),
+    fetchAllow: setting.names().default([]),
     fetchTimeoutMs: setting.int(1).default(10_000),
     fetchMaxBytes: setting.int(1).default(5 * 1024 * 1024),
     /** Internal addresses (loopback, private, link-local) become reachable for allowed hosts. */
