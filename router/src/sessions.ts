@@ -2,9 +2,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import {
   executionResult,
-  IsolationSchema,
-  JsonValueSchema,
-  LanguageSchema,
+  ExecutionRequestSchema,
   PackageInstallError,
   PackageSpecSchema,
   SessionClosedError,
@@ -20,18 +18,15 @@ import {
 } from "@coderouter/core";
 import { withModuleHint } from "./module-hint.js";
 
+const request = ExecutionRequestSchema.shape;
+
 export const SessionRequestSchema = z
   .object({
-    language: LanguageSchema,
+    language: request.language,
     runtime: z.string().optional(),
-    isolation: IsolationSchema.optional(),
+    isolation: request.isolation,
     /** Each execution's timeout, unless the execution gives its own. */
-    timeoutMs: z
-      .number()
-      .int()
-      .positive()
-      .max(24 * 3600_000)
-      .optional(),
+    timeoutMs: request.timeoutMs,
     /** The session closes itself after this long without a call. */
     idleTimeoutMs: z
       .number()
@@ -40,26 +35,14 @@ export const SessionRequestSchema = z
       .max(7 * 24 * 3600_000)
       .optional(),
     memoryMb: z.number().int().min(16).optional(),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
-    network: z.boolean().optional(),
+    env: request.env,
+    network: request.network,
   })
   .strict();
 export type SessionRequest = z.input<typeof SessionRequestSchema>;
 
-export const SessionExecuteSchema = z
-  .object({
-    inputs: z.record(z.string(), JsonValueSchema).optional(),
-    timeoutMs: z
-      .number()
-      .int()
-      .positive()
-      .max(24 * 3600_000)
-      .optional(),
-    signal: z.instanceof(AbortSignal).optional(),
-    onStdout: z.custom<(chunk: string) => void>((v) => typeof v === "function").optional(),
-    onStderr: z.custom<(chunk: string) => void>((v) => typeof v === "function").optional(),
-  })
-  .strict();
+/** What one execution in a session may set: the request's own fields for it. */
+export const SessionExecuteSchema = ExecutionRequestSchema.pick({ inputs: true, timeoutMs: true, signal: true, onStdout: true, onStderr: true }).strict();
 export type SessionExecuteOptions = z.input<typeof SessionExecuteSchema>;
 
 export interface SessionInfo {
