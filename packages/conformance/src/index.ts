@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { NormalizedRequest, Runtime, RuntimeResult, SourceLanguage } from "@coderouter/core";
+import type { NormalizedRequest, Runtime, RuntimeResult, ExpressionLanguage } from "@coderouter/core";
 import { createServer } from "node:net";
 import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS, PY_WASM_ESCAPES } from "./escapes.js";
 import { fileURLToPath } from "node:url";
@@ -15,7 +15,7 @@ export interface ConformanceOptions {
   name: string;
   create: () => Runtime | Promise<Runtime>;
   /** The languages the runtime claims; each gets the whole suite. */
-  languages: SourceLanguage[];
+  languages: ExpressionLanguage[];
   /** Whether code may start processes: enables the checks that grandchildren die with the execution. */
   processes?: boolean;
   /**
@@ -59,7 +59,7 @@ export function runConformance(options: ConformanceOptions): void {
       await runtime?.close();
     });
 
-    const run = (language: SourceLanguage, code: string, extra: Partial<NormalizedRequest> = {}): Promise<RuntimeResult> =>
+    const run = (language: ExpressionLanguage, code: string, extra: Partial<NormalizedRequest> = {}): Promise<RuntimeResult> =>
       runtime.execute({
         language,
         code,
