@@ -159,6 +159,8 @@ export const ExecutionResultSchema = z.object({
   output: JsonValueSchema,
   stdout: z.string(),
   stderr: z.string(),
+  /** A bash script's exit status, when it ended by itself (128 + n for signal n, as bash reports it). */
+  exitCode: z.number().int().optional(),
   error: ExecutionErrorSchema.optional(),
   truncated: z.object({ stdout: z.boolean().optional(), stderr: z.boolean().optional() }).optional(),
   /** Rich results besides the output (charts, images, HTML), as E2B's interpreter displays them. */
