@@ -1,7 +1,7 @@
 import { constants } from "node:os";
 import { ValidationError } from "./errors.js";
 import type { OutputStream } from "./output-stream.js";
-import { limitError, outputValueLimitError, runtimeResult, type LimitKind } from "./result.js";
+import { limitError, outputValueLimitError, runtimeResult, type LimitKind, type ResultFields } from "./result.js";
 import { checkInputDepth, MAX_INPUT_DEPTH, parseUntrusted } from "./untrusted.js";
 import type { ExecutionError, JsonValue, NormalizedRequest, RuntimeId, RuntimeResult } from "./schemas.js";
 
@@ -129,18 +129,20 @@ export interface BashEnding {
   limit?: LimitKind;
 }
 
-/** The result of a script, the same from every runtime: exit status first, then the output on fd 3. */
-export function bashResult(runtime: RuntimeId, request: NormalizedRequest, started: number, ending: BashEnding): RuntimeResult {
-  const streams = { stdout: ending.stdout, stderr: ending.stderr };
-  if (ending.limit || ending.exitCode === undefined)
-    return runtimeResult(runtime, request, started, { ...streams, error: limitError(ending.limit ?? "killed", request) });
+/** What a script's ending means, the same from every runtime: exit status first, then the output on fd 3. */
+export function bashOutcome(request: NormalizedRequest, ending: BashEnding): Pick<ResultFields, "exitCode" | "output" | "error"> {
+  if (ending.limit || ending.exitCode === undefined) return { error: limitError(ending.limit ?? "killed", request) };
   const { exitCode } = ending;
   // bash's own allocator (xmalloc) and the commands it runs say so when RLIMIT_DATA stops them.
   if (exitCode !== 0 && request.memoryMb && /xmalloc|Cannot allocate memory|out of memory/.test(ending.stderr.text())) {
-    return runtimeResult(runtime, request, started, { ...streams, exitCode, error: limitError("memory", request) });
+    return { exitCode, error: limitError("memory", request) };
   }
   const exited = bashExitError(exitCode);
-  if (exited) return runtimeResult(runtime, request, started, { ...streams, exitCode, error: exited });
-  const out = bashOutput(ending.channel, request);
-  return runtimeResult(runtime, request, started, { ...streams, exitCode, ...out });
+  if (exited) return { exitCode, error: exited };
+  return { exitCode, ...bashOutput(ending.channel, request) };
+}
+
+/** A script's result for a runtime that has nothing else to add to it. */
+export function bashResult(runtime: RuntimeId, request: NormalizedRequest, started: number, ending: BashEnding): RuntimeResult {
+  return runtimeResult(runtime, request, started, { stdout: ending.stdout, stderr: ending.stderr, ...bashOutcome(request, ending) });
 }

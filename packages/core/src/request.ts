@@ -17,7 +17,13 @@ export function parseRequest(input: unknown): ExecutionRequest {
   const parsed = ExecutionRequestSchema.safeParse(input);
   if (parsed.success) {
     // Refused here, before any runtime is chosen, rather than by whichever runtime gets the script.
-    if (parsed.data.language === "bash") bashInputVariables(parsed.data.inputs ?? {}, parsed.data.env);
+    if (parsed.data.language === "bash") {
+      bashInputVariables(parsed.data.inputs ?? {}, parsed.data.env);
+      if (parsed.data.packages?.length) {
+        const why = "packages are installed for python and javascript; a bash script installs what it needs itself";
+        throw new ValidationError(`invalid request: packages: ${why}`, [{ path: "packages", message: why }]);
+      }
+    }
     return parsed.data;
   }
   const issues = parsed.error.issues.map((issue) => ({
