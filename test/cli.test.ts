@@ -69,7 +69,7 @@ describe("coderouter run", () => {
   });
 
   it("runs a .sh file as bash, its language taken from the extension: exit 1 for a non-zero status, which --json carries", async () => {
-    const path = file("greet.sh", 'echo "hello $name"\nprintf \'{"shell": "%s"}\' "${BASH_VERSION%%.*}" >&3\n');
+    const path = file("greet.sh", 'echo "hello $name"\nprintf \'{"shell": "%s"}\' "$BASH_VERSINFO" >&3\n');
     const run = await cli(["run", path, "--inputs", '{"name": "Ada"}']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("hello Ada\n");
