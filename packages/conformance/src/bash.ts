@@ -207,6 +207,14 @@ export function bashSection(run: Run, options: BashSectionOptions): void {
         const result = await run("while :; do :; done", { signal: controller.signal });
         expect(result.error?.kind).toBe("killed");
       });
+
+      it("ends a script that outgrows memoryMb with kind memory, and the next one is fine", async () => {
+        const result = await run('big=$(head -c 200000000 /dev/zero | tr "\\0" x)\necho "${#big}"', { memoryMb: 64, timeoutMs: 30_000 });
+        expect(result.ok).toBe(false);
+        expect(result.error?.kind).toBe("memory");
+        const next = await run("echo fine");
+        expect(next.stdout).toBe("fine\n");
+      });
     });
 
     describe("between executions", () => {

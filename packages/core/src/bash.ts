@@ -133,8 +133,8 @@ export interface BashEnding {
 export function bashOutcome(request: NormalizedRequest, ending: BashEnding): Pick<ResultFields, "exitCode" | "output" | "error"> {
   if (ending.limit || ending.exitCode === undefined) return { error: limitError(ending.limit ?? "killed", request) };
   const { exitCode } = ending;
-  // bash's own allocator (xmalloc) and the commands it runs say so when RLIMIT_DATA stops them.
-  if (exitCode !== 0 && request.memoryMb && /xmalloc|Cannot allocate memory|out of memory/.test(ending.stderr.text())) {
+  // bash's own allocator (xmalloc, xrealloc) and the commands it runs say so when the limit stops them.
+  if (exitCode !== 0 && request.memoryMb && /\bx(?:m|re)alloc: cannot allocate|Cannot allocate memory|out of memory|MemoryError/.test(ending.stderr.text())) {
     return { exitCode, error: limitError("memory", request) };
   }
   const exited = bashExitError(exitCode);

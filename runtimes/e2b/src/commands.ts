@@ -161,7 +161,9 @@ function commandFor(request: NormalizedRequest, prepared: Extract<PreparedJavaSc
     // and whatever still does once it ended is killed (again, while any turn up).
     const mark = `CODEROUTER_EXECUTION=${id}`;
     const sweep = `for _ in 1 2 3 4 5; do pids=$(grep -lsz -- '^${mark}$' /proc/[0-9]*/environ | cut -d/ -f3); [ -n "$pids" ] || break; kill -KILL $pids 2>/dev/null; done`;
-    const command = `${setup}; ${mark} setsid ${run} & leader=$!; wait $leader; status=$?; kill -KILL -- -$leader 2>/dev/null; ${sweep}; exit $status`;
+    // memoryMb as RLIMIT_DATA, as locally: the shell's own builtin, so no template needs prlimit.
+    const limit = request.memoryMb ? `ulimit -d ${request.memoryMb * 1024} || exit 125; ` : "";
+    const command = `${setup}; ${limit}${mark} setsid ${run} & leader=$!; wait $leader; status=$?; kill -KILL -- -$leader 2>/dev/null; ${sweep}; exit $status`;
     return { command, payload: { path: input, data: bashPayload(request) }, result, scratch };
   }
   let argv: string[];
