@@ -21,9 +21,10 @@ const MODULES_PROBE = "import sys, pkgutil, json; print(json.dumps(sorted(set(sy
 export class Interpreters {
   private python?: Promise<Interpreter>;
   private node?: Promise<Interpreter>;
+  private bash?: Promise<Interpreter>;
   private readonly pythonModules = new Map<string, Promise<Set<string>>>();
 
-  constructor(private readonly settings: { pythonBin?: string; nodeBin?: string }) {}
+  constructor(private readonly settings: { pythonBin?: string; nodeBin?: string; bashBin?: string }) {}
 
   resolvePython(): Promise<Interpreter> {
     const bin = this.settings.pythonBin;
@@ -47,6 +48,13 @@ export class Interpreters {
         })
       : Promise.resolve({ path: process.execPath, version: process.versions.node });
     return this.node;
+  }
+
+  /** The bash that runs scripts (BASH_BIN, /bin/bash by default), asked once for its version. */
+  resolveBash(): Promise<Interpreter> {
+    const bin = this.settings.bashBin ?? "/bin/bash";
+    this.bash ??= probe(bin, ["-c", 'printf "%s" "$BASH_VERSION"'], "BASH_BIN").then((version) => ({ path: bin, version }));
+    return this.bash;
   }
 
   /**

@@ -106,6 +106,7 @@ export class SubprocessRuntime implements SessionRuntime {
     for (const [name, resolve] of [
       ["python", () => this.interpreters.resolvePython()],
       ["node", () => this.interpreters.resolveNode()],
+      ["bash", () => this.interpreters.resolveBash()],
     ] as const) {
       try {
         const interpreter = await resolve();
@@ -117,7 +118,7 @@ export class SubprocessRuntime implements SessionRuntime {
     if (!found.length) {
       return { available: false, reason: missing.join("; "), fix: "install python3 or set PYTHON_BIN / NODE_BIN" };
     }
-    const fixes = missing.length ? ["install python3 or set PYTHON_BIN"] : [];
+    const fixes: string[] = missing.map((line) => (line.startsWith("bash") ? "install bash or set BASH_BIN" : "install python3 or set PYTHON_BIN"));
     let sandbox = "sandbox: not configured";
     if (this.bubblewrap) {
       const probe = await this.bubblewrap.probe();
