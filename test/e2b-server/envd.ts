@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { dirname, isAbsolute, join, basename } from "node:path";
+import { dirname, isAbsolute, join, basename, posix } from "node:path";
 import { json, rawBody, type SandboxRecord } from "./common.js";
 
 /**
@@ -102,7 +102,9 @@ export class Envd {
     const request = (message ?? {}) as { process?: { cmd?: string; args?: string[]; envs?: Record<string, string>; cwd?: string } };
     const config = request.process ?? {};
     const cwd = config.cwd ? this.resolve(config.cwd) : this.sandbox.home;
-    if (!(await stat(cwd).catch(() => undefined))) return connectError(res, "invalid_argument", `cwd '${config.cwd}' does not exist`);
+    // envd names the path it resolved (relative to the user's home), as the sandbox sees it.
+    const shown = config.cwd && !isAbsolute(config.cwd) ? posix.join("/home/user", config.cwd) : config.cwd;
+    if (!(await stat(cwd).catch(() => undefined))) return streamError(res, "invalid_argument", `cwd '${shown}' does not exist`);
     const child = spawn(config.cmd ?? "/bin/bash", config.args ?? [], {
       cwd,
       env: {
@@ -245,6 +247,15 @@ const STATUS: Record<string, number> = {
   internal: 500,
   deadline_exceeded: 504,
 };
+
+/**
+ * A server stream that fails before its first message: connect-go answers 200 and puts the error in
+ * the end-of-stream frame (a non-200 status would reach the client as a bare HTTP code).
+ */
+function streamError(res: ServerResponse, code: string, message: string): void {
+  res.writeHead(200, { "content-type": "application/connect+json" });
+  res.end(frame({ error: { code, message } }, 2));
+}
 
 function connectError(res: ServerResponse, code: string, message: string): void {
   json(res, STATUS[code] ?? 500, { code, message });

@@ -36,6 +36,7 @@ it("the stand-in's envd ends a command as envd does: exit code, Go's error text,
     const ok = await sandbox.commands.run('cat; printf "%s|%s" "$PWD" "$GREETING"', { cwd: "/tmp", envs: { GREETING: "hi" } });
     expect(ok).toMatchObject({ exitCode: 0, stdout: "/tmp|hi" });
     expect(ok.error).toBeUndefined();
+    await expect(sandbox.commands.run("true", { cwd: "no/such/dir" })).rejects.toThrow(/cwd '\/home\/user\/no\/such\/dir' does not exist/);
   } finally {
     await sandbox.kill();
   }
