@@ -1,5 +1,4 @@
 import { ValidationError } from "./errors.js";
-import { checkInputDepth } from "./untrusted.js";
 import { ExecutionRequestSchema, type ExecutionRequest, type Isolation, type NormalizedRequest } from "./schemas.js";
 
 export interface RequestDefaults {
@@ -11,8 +10,6 @@ export interface RequestDefaults {
 
 /** Validates a request from any caller (library, CLI, HTTP); a bad one is a ValidationError naming each field. */
 export function parseRequest(input: unknown): ExecutionRequest {
-  // Before the schema, whose recursive walk a very deep value would exhaust.
-  if (input && typeof input === "object") checkInputDepth((input as { inputs?: unknown }).inputs);
   const parsed = ExecutionRequestSchema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((issue) => ({
