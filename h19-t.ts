@@ -1,0 +1,20 @@
+import ivm from "isolated-vm";
+import { createRouter } from "coderouter";
+import { interleaved, percentile } from "./bench/src/measure.ts";
+const rows = Array.from({ length: 1000 }, (_, i) => ({ id: i, name: `item ${i}`, price: i * 1.5, tags: ["a", "b"], active: i % 2 === 0 }));
+const code = "return rows.filter((r) => r.active).map((r) => ({ id: r.id, name: r.name.toUpperCase(), total: r.price * 2, tags: r.tags.length }));";
+const router = createRouter({ settings: { enabledRuntimes: ["isolate"] } });
+const raw = new ivm.Isolate({ memoryLimit: 128 });
+const bare = async () => {
+  const context = await raw.createContext();
+  await context.global.set("rows", new ivm.ExternalCopy(rows).copyInto());
+  const out = await context.eval(`(() => { ${code} })()`, { copy: true });
+  context.release();
+  return out;
+};
+const ours = async () => { const r = await router.execute({ language: "javascript", code, inputs: { rows }, runtime: "isolate" }); if (!r.ok) throw new Error(JSON.stringify(r.error)); return r; };
+console.log((await ours()).output.length, (await bare()).length);
+for (let i = 0; i < 200; i++) await Promise.all([ours(), bare()]);
+const [a, b] = await interleaved(2000, ours, bare, 100);
+console.log("ours p50", percentile(a, 50).toFixed(3), "raw p50", percentile(b, 50).toFixed(3), "ratio", (percentile(a, 50) / percentile(b, 50)).toFixed(2));
+await router.close();
