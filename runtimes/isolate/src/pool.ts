@@ -1,11 +1,15 @@
 import type ivm from "isolated-vm";
 
 export interface PoolOptions {
-  /** Isolates kept warm, ready for the next execution. */
+  /** Isolates kept warm however quiet it is: the floor of the pool. */
   size: number;
+  /** The most isolates the pool keeps (idle and leased) when demand is high: its ceiling. */
+  max: number;
   memoryMb: number;
   /** An isolate is retired after this many executions, so heap growth never accumulates. */
   maxExecutions: number;
+  /** How long a burst's demand is remembered before the pool shrinks back towards it. */
+  windowMs?: number;
 }
 
 export interface Lease {
@@ -24,27 +28,44 @@ interface Warm {
 
 /**
  * Isolates of one memory limit, made ahead of demand. One execution holds an isolate at a time, so
- * a limit that disposes it can never hurt a neighbour; a burst beyond `size` gets extra isolates
- * that are disposed when given back.
+ * a limit that disposes it can never hurt a neighbour.
+ *
+ * The pool follows demand between its floor (`size`) and ceiling (`max`): it aims at the most
+ * executions that were in flight at once over the last two windows, keeps isolates given back while
+ * it is below that aim, and makes the missing ones one per event-loop turn, off any request's path
+ * (`new Isolate` is synchronous, ~1 ms: a burst that made them on the spot spent 23% of the main
+ * thread there). An isolate on its last execution counts as gone, so its replacement is made before
+ * it is disposed.
  */
 export class IsolatePool {
   private readonly idle: Warm[] = [];
-  private readonly leased = new Set<ivm.Isolate>();
+  /** Leased isolates, and whether the running execution is their last. */
+  private readonly leased = new Map<ivm.Isolate, boolean>();
   private closed = false;
+  private refilling = false;
+  private aim: number;
+  private peak = 0;
+  private previousPeak = 0;
+  private readonly shrinkTimer: NodeJS.Timeout;
 
   constructor(
     private readonly makeIsolate: (memoryMb: number) => ivm.Isolate,
     private readonly options: PoolOptions,
   ) {
-    this.refill();
+    this.aim = options.size;
+    this.shrinkTimer = setInterval(() => this.followDemand(), options.windowMs ?? 10_000);
+    this.shrinkTimer.unref();
+    this.scheduleRefill();
   }
 
   acquire(): Lease {
     // The isolate idle longest first: its next context has had the most time to be made.
     const warm = this.idle.shift() ?? this.warm(this.makeIsolate(this.options.memoryMb), 0);
-    this.leased.add(warm.isolate);
-    // Top the pool back up after the caller's execution has started, not on its critical path.
-    if (this.idle.length + this.leased.size < this.options.size) setImmediate(() => this.refill());
+    this.leased.set(warm.isolate, warm.executions + 1 >= this.options.maxExecutions);
+    this.peak = Math.max(this.peak, this.leased.size);
+    // A burst raises the aim at once; only quiet windows lower it (followDemand).
+    if (this.leased.size > this.aim) this.aim = Math.min(this.options.max, this.leased.size);
+    this.scheduleRefill();
     let released = false;
     return {
       isolate: warm.isolate,
@@ -55,9 +76,9 @@ export class IsolatePool {
         this.leased.delete(warm.isolate);
         warm.executions++;
         const worn = warm.executions >= this.options.maxExecutions;
-        if (retire || worn || this.closed || this.idle.length >= this.options.size || warm.isolate.isDisposed) {
+        if (retire || worn || this.closed || this.live() >= this.aim || warm.isolate.isDisposed) {
           dispose(warm.isolate);
-          setImmediate(() => this.refill());
+          this.scheduleRefill();
         } else {
           this.idle.push(this.warm(warm.isolate, warm.executions));
         }
@@ -69,17 +90,50 @@ export class IsolatePool {
     return this.idle.length;
   }
 
+  get leasedCount(): number {
+    return this.leased.size;
+  }
+
+  /** The isolates (idle and leased) the pool aims to keep, between its floor and ceiling. */
+  get target(): number {
+    return this.aim;
+  }
+
   close(): void {
     this.closed = true;
+    clearInterval(this.shrinkTimer);
     for (const warm of this.idle.splice(0)) dispose(warm.isolate);
-    for (const isolate of this.leased) dispose(isolate);
+    for (const isolate of this.leased.keys()) dispose(isolate);
     this.leased.clear();
   }
 
-  private refill(): void {
-    while (!this.closed && this.idle.length + this.leased.size < this.options.size) {
-      this.idle.push(this.warm(this.makeIsolate(this.options.memoryMb), 0));
-    }
+  /** Isolates that will serve again: the idle ones and the leased ones not on their last execution. */
+  private live(): number {
+    let n = this.idle.length;
+    for (const last of this.leased.values()) if (!last) n++;
+    return n;
+  }
+
+  /** Lowers the aim to the demand of the last two windows and disposes the idle isolates above it. */
+  private followDemand(): void {
+    this.aim = Math.min(this.options.max, Math.max(this.options.size, this.peak, this.previousPeak));
+    this.previousPeak = this.peak;
+    this.peak = this.leased.size;
+    while (this.idle.length && this.live() > this.aim) dispose(this.idle.pop()!.isolate);
+  }
+
+  private scheduleRefill(): void {
+    if (this.refilling || this.closed || this.live() >= this.aim) return;
+    this.refilling = true;
+    setImmediate(() => this.refillOne());
+  }
+
+  /** Makes one isolate, then yields to the event loop before the next, so requests run in between. */
+  private refillOne(): void {
+    this.refilling = false;
+    if (this.closed || this.live() >= this.aim) return;
+    this.idle.push(this.warm(this.makeIsolate(this.options.memoryMb), 0));
+    this.scheduleRefill();
   }
 
   /** Starts making the isolate's next context now, so an execution does not wait for it. */

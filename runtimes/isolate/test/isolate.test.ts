@@ -7,6 +7,7 @@ import { IsolateRuntime, type IsolateSettings } from "../src/index.js";
 
 const SETTINGS: IsolateSettings = {
   poolSize: 2,
+  poolMax: 8,
   memoryMb: 128,
   maxExecutions: 3,
   fetchAllow: ["127.0.0.1"],
