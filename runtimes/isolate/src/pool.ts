@@ -35,7 +35,9 @@ interface Warm {
  * it is below that aim, and makes the missing ones one per event-loop turn, off any request's path
  * (`new Isolate` is synchronous, ~1 ms: a burst that made them on the spot spent 23% of the main
  * thread there). An isolate on its last execution counts as gone, so its replacement is made before
- * it is disposed.
+ * it is disposed. Beyond the ceiling, a request waits for an isolate to be given back for as long
+ * as making one takes, and only then makes an extra one (disposed when it is given back): at 32
+ * requests in flight, making and disposing isolates for the overflow cost more than the executions.
  */
 export class IsolatePool {
   private readonly idle: Warm[] = [];
@@ -47,6 +49,10 @@ export class IsolatePool {
   private peak = 0;
   private previousPeak = 0;
   private readonly shrinkTimer: NodeJS.Timeout;
+  /** Requests beyond the ceiling, waiting for an isolate to be given back. */
+  private readonly waiters: Array<(warm: Warm | undefined) => void> = [];
+  /** What making an isolate has cost lately (ms, a moving average): how long a waiter waits at most. */
+  private makeMs = 2;
 
   constructor(
     private readonly makeIsolate: (memoryMb: number) => ivm.Isolate,
@@ -58,29 +64,36 @@ export class IsolatePool {
     this.scheduleRefill();
   }
 
-  acquire(): Lease {
+  async acquire(): Promise<Lease> {
     // The isolate idle longest first: its next context has had the most time to be made.
-    const warm = this.idle.shift() ?? this.warm(this.makeIsolate(this.options.memoryMb), 0);
+    let warm = this.idle.shift();
+    if (!warm && this.options.max > 0 && this.leased.size >= this.options.max) warm = await this.waitForReturn();
+    warm ??= this.warm(this.make(), 0);
     this.leased.set(warm.isolate, warm.executions + 1 >= this.options.maxExecutions);
     this.peak = Math.max(this.peak, this.leased.size);
     // A burst raises the aim at once; only quiet windows lower it (followDemand).
     if (this.leased.size > this.aim) this.aim = Math.min(this.options.max, this.leased.size);
     this.scheduleRefill();
     let released = false;
+    const current = warm;
     return {
-      isolate: warm.isolate,
-      context: warm.context,
+      isolate: current.isolate,
+      context: current.context,
       release: (retire) => {
         if (released) return;
         released = true;
-        this.leased.delete(warm.isolate);
-        warm.executions++;
-        const worn = warm.executions >= this.options.maxExecutions;
-        if (retire || worn || this.closed || this.live() >= this.aim || warm.isolate.isDisposed) {
-          dispose(warm.isolate);
+        this.leased.delete(current.isolate);
+        current.executions++;
+        const worn = current.executions >= this.options.maxExecutions;
+        if (retire || worn || this.closed || current.isolate.isDisposed) {
+          dispose(current.isolate);
           this.scheduleRefill();
+        } else if (this.waiters.length) {
+          this.waiters.shift()!(this.warm(current.isolate, current.executions));
+        } else if (this.live() >= this.aim) {
+          dispose(current.isolate);
         } else {
-          this.idle.push(this.warm(warm.isolate, warm.executions));
+          this.idle.push(this.warm(current.isolate, current.executions));
         }
       },
     };
@@ -101,10 +114,34 @@ export class IsolatePool {
 
   close(): void {
     this.closed = true;
+    for (const waiter of this.waiters.splice(0)) waiter(undefined);
     clearInterval(this.shrinkTimer);
     for (const warm of this.idle.splice(0)) dispose(warm.isolate);
     for (const isolate of this.leased.keys()) dispose(isolate);
     this.leased.clear();
+  }
+
+  /** Resolves with an isolate given back within what making one costs, or with undefined. */
+  private waitForReturn(): Promise<Warm | undefined> {
+    return new Promise((resolve) => {
+      const waiter = (warm: Warm | undefined) => {
+        clearTimeout(timer);
+        resolve(warm);
+      };
+      const timer = setTimeout(() => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        resolve(undefined);
+      }, this.makeMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  private make(): ivm.Isolate {
+    const started = performance.now();
+    const isolate = this.makeIsolate(this.options.memoryMb);
+    this.makeMs = 0.8 * this.makeMs + 0.2 * (performance.now() - started);
+    return isolate;
   }
 
   /** Isolates that will serve again: the idle ones and the leased ones not on their last execution. */
@@ -132,7 +169,7 @@ export class IsolatePool {
   private refillOne(): void {
     this.refilling = false;
     if (this.closed || this.live() >= this.aim) return;
-    this.idle.push(this.warm(this.makeIsolate(this.options.memoryMb), 0));
+    this.idle.push(this.warm(this.make(), 0));
     this.scheduleRefill();
   }
 

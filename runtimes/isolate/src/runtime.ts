@@ -96,7 +96,7 @@ export class IsolateRuntime implements SessionRuntime {
     if (!prepared.ok) return runtimeResult(this.id, request, started, { error: prepared.error });
     const ivmModule = await this.load();
     const memoryMb = this.memoryFor(request.memoryMb);
-    const lease = this.pool(ivmModule, memoryMb).acquire();
+    const lease = await this.pool(ivmModule, memoryMb).acquire();
     let dirty = true;
     let context: ivm.Context | undefined;
     try {

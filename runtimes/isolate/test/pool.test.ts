@@ -28,7 +28,7 @@ describe("IsolatePool", () => {
 
   it("grows to a burst up to its ceiling, keeps what is given back, and shrinks to the floor when demand falls", async () => {
     const p = pool({ size: 1, max: 4, windowMs: 100 });
-    const leases: Lease[] = Array.from({ length: 6 }, () => p.acquire());
+    const leases: Lease[] = await Promise.all(Array.from({ length: 6 }, () => p.acquire()));
     expect(p.leasedCount).toBe(6);
     expect(p.target).toBe(4);
     for (const lease of leases) lease.release(false);
@@ -41,10 +41,23 @@ describe("IsolatePool", () => {
     expect(p.idleCount).toBe(1);
   });
 
+  it("beyond its ceiling, hands an isolate given back to a waiting request instead of making one", async () => {
+    const p = pool({ size: 2, max: 2 });
+    const [a, b] = [await p.acquire(), await p.acquire()];
+    const waiting = p.acquire();
+    a.release(false);
+    const c = await waiting;
+    expect(c.isolate).toBe(a.isolate);
+    expect(a.isolate.isDisposed).toBe(false);
+    b.release(false);
+    c.release(false);
+    expect(p.idleCount).toBe(2);
+  });
+
   it("makes a worn isolate's replacement while its last execution runs", async () => {
     const p = pool({ size: 1, max: 1, maxExecutions: 1 });
     for (let i = 0; i < 3; i++) await turn();
-    const lease = p.acquire();
+    const lease = await p.acquire();
     for (let i = 0; i < 3; i++) await turn();
     // The replacement is ready before the worn isolate is disposed.
     expect(p.idleCount).toBe(1);
@@ -55,7 +68,7 @@ describe("IsolatePool", () => {
 
   it("keeps no isolate at a floor of 0", async () => {
     const p = pool({ size: 0, max: 0 });
-    const lease = p.acquire();
+    const lease = await p.acquire();
     lease.release(false);
     await turn();
     expect(lease.isolate.isDisposed).toBe(true);
