@@ -63,6 +63,16 @@ describe("console", () => {
   });
 });
 
+describe("output", () => {
+  it("reports plain data as it is and converts the rest, holes, shared values and Dates included", async () => {
+    expect((await run("({ rows: [{ a: 1, b: [true, null, 'x'] }], n: 2.5 })")).output).toEqual({ rows: [{ a: 1, b: [true, null, "x"] }], n: 2.5 });
+    expect((await run("[1, , 3]")).output).toEqual([1, null, 3]);
+    expect((await run("const shared = { x: 1 }; [shared, shared]")).output).toEqual([{ x: 1 }, { x: 1 }]);
+    expect((await run("({ when: new Date(0), n: NaN, f() {} })")).output).toEqual({ when: "1970-01-01T00:00:00.000Z", n: null, f: null });
+    expect((await run("const loop = { a: 1 }; loop.self = loop; loop")).error).toMatchObject({ name: "CircularOutputError" });
+  });
+});
+
 describe("timers", () => {
   it("runs timers in order and bounds them by the deadline", async () => {
     const result = await run(`const order = []
