@@ -108,13 +108,15 @@ function coderouterContenders(router: Router): Contender[] {
     {
       name: "**coderouter** subprocess",
       language: "python",
-      guarantees: "a fresh process per run, forked from a warm interpreter; time and output limits, its whole process tree ended; process isolation (bubblewrap sandbox on request)",
+      guarantees:
+        "a fresh process per run, forked from a warm interpreter; time and output limits, its whole process tree ended; process isolation (bubblewrap sandbox on request)",
       run: through("subprocess", "python", "process"),
     },
     {
       name: "**coderouter** wasm (Pyodide)",
       language: "python",
-      guarantees: "a warm interpreter in a worker thread, fresh namespace per run (a fresh interpreter at `sandbox`); time and output limits; no bridge to the host",
+      guarantees:
+        "a warm interpreter in a worker thread, fresh namespace per run (a fresh interpreter at `sandbox`); time and output limits; no bridge to the host",
       run: through("wasm", "python", "process"),
     },
   ];

@@ -64,18 +64,21 @@ export class IsolatePool {
     this.scheduleRefill();
   }
 
-  async acquire(): Promise<Lease> {
+  /** An isolate now; beyond the ceiling, a promise of one given back (or made after waiting for one). */
+  acquire(): Lease | Promise<Lease> {
     // The isolate idle longest first: its next context has had the most time to be made.
-    let warm = this.idle.shift();
-    if (!warm && this.options.max > 0 && this.leased.size >= this.options.max) warm = await this.waitForReturn();
-    warm ??= this.warm(this.make(), 0);
-    this.leased.set(warm.isolate, warm.executions + 1 >= this.options.maxExecutions);
+    const warm = this.idle.shift();
+    if (warm || this.options.max === 0 || this.leased.size < this.options.max) return this.lease(warm ?? this.warm(this.make(), 0));
+    return this.waitForReturn().then((returned) => this.lease(returned ?? this.warm(this.make(), 0)));
+  }
+
+  private lease(current: Warm): Lease {
+    this.leased.set(current.isolate, current.executions + 1 >= this.options.maxExecutions);
     this.peak = Math.max(this.peak, this.leased.size);
     // A burst raises the aim at once; only quiet windows lower it (followDemand).
     if (this.leased.size > this.aim) this.aim = Math.min(this.options.max, this.leased.size);
     this.scheduleRefill();
     let released = false;
-    const current = warm;
     return {
       isolate: current.isolate,
       context: current.context,

@@ -28,7 +28,7 @@ describe("IsolatePool", () => {
 
   it("grows to a burst up to its ceiling, keeps what is given back, and shrinks to the floor when demand falls", async () => {
     const p = pool({ size: 1, max: 4, windowMs: 100 });
-    const leases: Lease[] = await Promise.all(Array.from({ length: 6 }, () => p.acquire()));
+    const leases: Lease[] = await Promise.all(Array.from({ length: 6 }, async () => p.acquire()));
     expect(p.leasedCount).toBe(6);
     expect(p.target).toBe(4);
     for (const lease of leases) lease.release(false);

@@ -18,7 +18,8 @@ function pool(maxExecutions: number, loadMs: number): WorkerPool {
   return made;
 }
 
-const runOn = async (p: WorkerPool) => (await p.run({}, () => {}, () => {})).thread as number;
+const ignore = () => {};
+const runOn = async (p: WorkerPool) => (await p.run({}, ignore, ignore)).thread as number;
 
 describe("WorkerPool", () => {
   it("loads a worn worker's successor before retiring it, so the worn one serves until the successor is ready", async () => {
