@@ -14,6 +14,7 @@ const total = Number(process.argv[2] ?? 100_000);
 const inFlight = 4;
 const runtime = new IsolateRuntime({
   poolSize: 2,
+  poolMax: 8,
   memoryMb: 128,
   maxExecutions: 500,
   fetchAllow: [],

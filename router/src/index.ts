@@ -19,6 +19,7 @@ export {
   RUNTIME_IDS,
   RUNTIME_ALIASES,
   RuntimeIdSchema,
+  JsonInputsSchema,
   JsonValueSchema,
   ExecutionRequestSchema,
   ExecutionResultSchema,

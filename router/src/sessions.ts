@@ -7,7 +7,6 @@ import {
   PackageSpecSchema,
   SessionClosedError,
   ValidationError,
-  checkInputDepth,
   type ExecutionResult,
   type InstallOptions,
   type InstallOutcome,
@@ -115,7 +114,6 @@ export class Session {
   }
 
   async execute(code: string, options: SessionExecuteOptions = {}): Promise<ExecutionResult> {
-    checkInputDepth(options.inputs);
     const parsed = SessionExecuteSchema.safeParse(options);
     if (!parsed.success || typeof code !== "string") {
       const issues = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));

@@ -172,6 +172,17 @@ describe("requests and settings", () => {
     await expect(r.execute({ language: "python", code: "1", runtime: "docker" })).rejects.toThrow(/unknown runtime "docker"/);
   });
 
+  it("names the input and the exact path of a value that is not JSON, and refuses inputs nested too deep", async () => {
+    const r = router({ runtimes: { subprocess: new EchoRuntime("subprocess") } });
+    const rows = [{ id: 1 }, { id: 2, when: new Date(0) }];
+    const error = await r.execute({ language: "python", code: "1", inputs: { rows } as never }).catch((e) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.issues).toEqual([{ path: "inputs.rows.1.when", message: "a Date instance, not a plain object" }]);
+    let deep: unknown = 0;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    await expect(r.execute({ language: "python", code: "1", inputs: { deep } as never })).rejects.toThrow(/inputs\.deep\.0\.0.*nested deeper than 200 levels/);
+  });
+
   it("applies the defaults from settings to what the runtime receives", async () => {
     const subprocess = new EchoRuntime("subprocess");
     const r = router({ env: { E2B_TIMEOUT_MS: "1234", CODEROUTER_MEMORY_MB: "256" }, runtimes: { subprocess } });

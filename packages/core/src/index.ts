@@ -16,5 +16,5 @@ export { watchLimits, type Ending, type Limits } from "./limits.js";
 export { parseExactJson } from "./exact-json.js";
 export { guestLibrarySource } from "./guest-library.js";
 export { findJsonProblem, type JsonProblem } from "./json-check.js";
-export { MAX_INPUT_DEPTH, MAX_MESSAGE_BYTES, checkInputDepth, checkReported, parseUntrusted, protocolError, type Reported } from "./untrusted.js";
+export { MAX_MESSAGE_BYTES, checkInputDepth, checkReported, parseUntrusted, protocolError, type Reported } from "./untrusted.js";
 export { PackageInstallError, type InstallOutcome, type InstallOptions } from "./packages.js";

@@ -1,6 +1,5 @@
 import { bashInputVariables } from "./bash.js";
 import { ValidationError } from "./errors.js";
-import { checkInputDepth } from "./untrusted.js";
 import { ExecutionRequestSchema, type ExecutionRequest, type Isolation, type NormalizedRequest } from "./schemas.js";
 
 export interface RequestDefaults {
@@ -12,8 +11,6 @@ export interface RequestDefaults {
 
 /** Validates a request from any caller (library, CLI, HTTP); a bad one is a ValidationError naming each field. */
 export function parseRequest(input: unknown): ExecutionRequest {
-  // Before the schema, whose recursive walk a very deep value would exhaust.
-  if (input && typeof input === "object") checkInputDepth((input as { inputs?: unknown }).inputs);
   const parsed = ExecutionRequestSchema.safeParse(input);
   if (parsed.success) {
     // Refused here, before any runtime is chosen, rather than by whichever runtime gets the script.

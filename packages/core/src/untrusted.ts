@@ -1,14 +1,7 @@
 import { ValidationError } from "./errors.js";
 import { parseExactJson } from "./exact-json.js";
-import { ArtifactSchema, ExecutionErrorSchema, JsonValueSchema, type Artifact, type ExecutionError, type JsonValue } from "./schemas.js";
+import { ArtifactSchema, ExecutionErrorSchema, JsonValueSchema, MAX_INPUT_DEPTH, type Artifact, type ExecutionError, type JsonValue } from "./schemas.js";
 import { z } from "zod";
-
-/**
- * How deeply inputs may nest. Python's JSON decoder recurses once per level and gives up near its
- * recursion limit (1000, less what is already on the stack); refusing deeper inputs here keeps a
- * request from killing a warm worker that could not decode it. 200 leaves room for every language.
- */
-export const MAX_INPUT_DEPTH = 200;
 
 /** Refuses inputs nested deeper than MAX_INPUT_DEPTH, counted without recursion (the host's stack is finite too). */
 export function checkInputDepth(inputs: unknown): void {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { JsonValueSchema, LanguageSchema, SessionExecuteSchema } from "coderouter";
+import { JsonInputsSchema, LanguageSchema, SessionExecuteSchema } from "coderouter";
 
 /** POST /v1/sessions/:id/execute: the library's session options without callbacks and signal, and the code. */
 export const HttpSessionExecuteSchema = SessionExecuteSchema.omit({ signal: true, onStdout: true, onStderr: true }).extend({ code: z.string() });
@@ -14,7 +14,7 @@ export const HttpInstallSchema = z.object({ packages: z.array(z.string()).min(1)
 export const SeedSessionExecuteSchema = z.object({
   session_id: z.string(),
   code: z.string(),
-  inputs: z.record(z.string(), JsonValueSchema).optional(),
+  inputs: JsonInputsSchema.optional(),
 });
 
 export const SeedSessionSchema = z.object({

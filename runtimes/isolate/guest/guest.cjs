@@ -28,6 +28,44 @@ const charCodeAt = Function.prototype.call.bind(String.prototype.charCodeAt);
 const assign = Object.assign;
 const create = Object.create;
 const nullObject = (fields) => assign(create(null), fields);
+const isArray = Array.isArray;
+const keysOf = Object.keys;
+const protoOf = Object.getPrototypeOf;
+const isFiniteNumber = Number.isFinite;
+const ObjectPrototype = Object.prototype;
+const NativeSet = Set;
+
+/**
+ * Whether a result is plain JSON data already (plain objects and arrays of strings, finite numbers,
+ * booleans and null, nothing reached twice), which toOutput would copy unchanged: such a result is
+ * reported as it is. This walk allocates nothing per value; toOutput's copy, with a path string per
+ * value, was a quarter of a 1,000-object transform (~1 ms of 4). Anything else takes toOutput.
+ */
+function isPlainJson(value) {
+  const stack = [value];
+  const seen = new NativeSet();
+  while (stack.length) {
+    const v = stack.pop();
+    const type = typeof v;
+    if (type === "string" || type === "boolean" || v === null) continue;
+    if (type === "number") {
+      if (isFiniteNumber(v)) continue;
+      return false;
+    }
+    if (type !== "object" || seen.has(v)) return false;
+    seen.add(v);
+    if (isArray(v)) {
+      // A hole reads as undefined and fails the check, as it should (toOutput makes it null).
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+      continue;
+    }
+    const proto = protoOf(v);
+    if (proto !== ObjectPrototype && proto !== null) return false;
+    const keys = keysOf(v);
+    for (let i = 0; i < keys.length; i++) stack.push(v[keys[i]]);
+  }
+  return true;
+}
 
 function describe(error, filename) {
   if (!(error instanceof Error)) {
@@ -259,7 +297,7 @@ function start(fn) {
       promiseResolve(pending),
       (value) => {
         try {
-          settle({ output: toOutput(value) });
+          settle({ output: isPlainJson(value) ? value : toOutput(value) });
         } catch (error) {
           settle({ error: nullObject({ ...describe(error, filename), traceback: "" }) });
         }

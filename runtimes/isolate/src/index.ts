@@ -9,6 +9,7 @@ export default defineRuntime({
   description: "V8 isolate in-process (isolated-vm)",
   env: {
     ISOLATE_POOL_SIZE: "poolSize",
+    ISOLATE_POOL_MAX: "poolMax",
     ISOLATE_MEMORY_MB: "memoryMb",
     ISOLATE_MAX_EXECUTIONS: "maxExecutions",
     ISOLATE_FETCH_ALLOW: "fetchAllow",
@@ -19,6 +20,8 @@ export default defineRuntime({
   },
   settings: z.object({
     poolSize: setting.int(0, 64).default(2),
+    /** The ceiling a burst grows the pool to (each idle isolate holds a few MB until demand falls). */
+    poolMax: setting.int(0, 256).default(8),
     memoryMb: setting.int(8, 4096).default(256),
     maxExecutions: setting.int(1).default(500),
     fetchAllow: setting.names().default([]),

@@ -1,11 +1,15 @@
 import type ivm from "isolated-vm";
 
 export interface PoolOptions {
-  /** Isolates kept warm, ready for the next execution. */
+  /** Isolates kept warm however quiet it is: the floor of the pool. */
   size: number;
+  /** The most isolates the pool keeps (idle and leased) when demand is high: its ceiling. */
+  max: number;
   memoryMb: number;
   /** An isolate is retired after this many executions, so heap growth never accumulates. */
   maxExecutions: number;
+  /** How long a burst's demand is remembered before the pool shrinks back towards it. */
+  windowMs?: number;
 }
 
 export interface Lease {
@@ -24,42 +28,75 @@ interface Warm {
 
 /**
  * Isolates of one memory limit, made ahead of demand. One execution holds an isolate at a time, so
- * a limit that disposes it can never hurt a neighbour; a burst beyond `size` gets extra isolates
- * that are disposed when given back.
+ * a limit that disposes it can never hurt a neighbour.
+ *
+ * The pool follows demand between its floor (`size`) and ceiling (`max`): it aims at the most
+ * executions that were in flight at once over the last two windows, keeps isolates given back while
+ * it is below that aim, and makes the missing ones one per event-loop turn, off any request's path
+ * (`new Isolate` is synchronous, ~1 ms: a burst that made them on the spot spent 23% of the main
+ * thread there). An isolate on its last execution counts as gone, so its replacement is made before
+ * it is disposed. Beyond the ceiling, a request waits for an isolate to be given back for as long
+ * as making one takes, and only then makes an extra one (disposed when it is given back): at 32
+ * requests in flight, making and disposing isolates for the overflow cost more than the executions.
  */
 export class IsolatePool {
   private readonly idle: Warm[] = [];
-  private readonly leased = new Set<ivm.Isolate>();
+  /** Leased isolates, and whether the running execution is their last. */
+  private readonly leased = new Map<ivm.Isolate, boolean>();
   private closed = false;
+  private refilling = false;
+  private aim: number;
+  private peak = 0;
+  private previousPeak = 0;
+  private readonly shrinkTimer: NodeJS.Timeout;
+  /** Requests beyond the ceiling, waiting for an isolate to be given back. */
+  private readonly waiters: Array<(warm: Warm | undefined) => void> = [];
+  /** What making an isolate has cost lately (ms, a moving average): how long a waiter waits at most. */
+  private makeMs = 2;
 
   constructor(
     private readonly makeIsolate: (memoryMb: number) => ivm.Isolate,
     private readonly options: PoolOptions,
   ) {
-    this.refill();
+    this.aim = options.size;
+    this.shrinkTimer = setInterval(() => this.followDemand(), options.windowMs ?? 10_000);
+    this.shrinkTimer.unref();
+    this.scheduleRefill();
   }
 
-  acquire(): Lease {
+  /** An isolate now; beyond the ceiling, a promise of one given back (or made after waiting for one). */
+  acquire(): Lease | Promise<Lease> {
     // The isolate idle longest first: its next context has had the most time to be made.
-    const warm = this.idle.shift() ?? this.warm(this.makeIsolate(this.options.memoryMb), 0);
-    this.leased.add(warm.isolate);
-    // Top the pool back up after the caller's execution has started, not on its critical path.
-    if (this.idle.length + this.leased.size < this.options.size) setImmediate(() => this.refill());
+    const warm = this.idle.shift();
+    if (warm || this.options.max === 0 || this.leased.size < this.options.max) return this.lease(warm ?? this.warm(this.make(), 0));
+    return this.waitForReturn().then((returned) => this.lease(returned ?? this.warm(this.make(), 0)));
+  }
+
+  private lease(current: Warm): Lease {
+    this.leased.set(current.isolate, current.executions + 1 >= this.options.maxExecutions);
+    this.peak = Math.max(this.peak, this.leased.size);
+    // A burst raises the aim at once; only quiet windows lower it (followDemand).
+    if (this.leased.size > this.aim) this.aim = Math.min(this.options.max, this.leased.size);
+    this.scheduleRefill();
     let released = false;
     return {
-      isolate: warm.isolate,
-      context: warm.context,
+      isolate: current.isolate,
+      context: current.context,
       release: (retire) => {
         if (released) return;
         released = true;
-        this.leased.delete(warm.isolate);
-        warm.executions++;
-        const worn = warm.executions >= this.options.maxExecutions;
-        if (retire || worn || this.closed || this.idle.length >= this.options.size || warm.isolate.isDisposed) {
-          dispose(warm.isolate);
-          setImmediate(() => this.refill());
+        this.leased.delete(current.isolate);
+        current.executions++;
+        const worn = current.executions >= this.options.maxExecutions;
+        if (retire || worn || this.closed || current.isolate.isDisposed) {
+          dispose(current.isolate);
+          this.scheduleRefill();
+        } else if (this.waiters.length) {
+          this.waiters.shift()!(this.warm(current.isolate, current.executions));
+        } else if (this.live() >= this.aim) {
+          dispose(current.isolate);
         } else {
-          this.idle.push(this.warm(warm.isolate, warm.executions));
+          this.idle.push(this.warm(current.isolate, current.executions));
         }
       },
     };
@@ -69,17 +106,74 @@ export class IsolatePool {
     return this.idle.length;
   }
 
+  get leasedCount(): number {
+    return this.leased.size;
+  }
+
+  /** The isolates (idle and leased) the pool aims to keep, between its floor and ceiling. */
+  get target(): number {
+    return this.aim;
+  }
+
   close(): void {
     this.closed = true;
+    for (const waiter of this.waiters.splice(0)) waiter(undefined);
+    clearInterval(this.shrinkTimer);
     for (const warm of this.idle.splice(0)) dispose(warm.isolate);
-    for (const isolate of this.leased) dispose(isolate);
+    for (const isolate of this.leased.keys()) dispose(isolate);
     this.leased.clear();
   }
 
-  private refill(): void {
-    while (!this.closed && this.idle.length + this.leased.size < this.options.size) {
-      this.idle.push(this.warm(this.makeIsolate(this.options.memoryMb), 0));
-    }
+  /** Resolves with an isolate given back within what making one costs, or with undefined. */
+  private waitForReturn(): Promise<Warm | undefined> {
+    return new Promise((resolve) => {
+      const waiter = (warm: Warm | undefined) => {
+        clearTimeout(timer);
+        resolve(warm);
+      };
+      const timer = setTimeout(() => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        resolve(undefined);
+      }, this.makeMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  private make(): ivm.Isolate {
+    const started = performance.now();
+    const isolate = this.makeIsolate(this.options.memoryMb);
+    this.makeMs = 0.8 * this.makeMs + 0.2 * (performance.now() - started);
+    return isolate;
+  }
+
+  /** Isolates that will serve again: the idle ones and the leased ones not on their last execution. */
+  private live(): number {
+    let n = this.idle.length;
+    for (const last of this.leased.values()) if (!last) n++;
+    return n;
+  }
+
+  /** Lowers the aim to the demand of the last two windows and disposes the idle isolates above it. */
+  private followDemand(): void {
+    this.aim = Math.min(this.options.max, Math.max(this.options.size, this.peak, this.previousPeak));
+    this.previousPeak = this.peak;
+    this.peak = this.leased.size;
+    while (this.idle.length && this.live() > this.aim) dispose(this.idle.pop()!.isolate);
+  }
+
+  private scheduleRefill(): void {
+    if (this.refilling || this.closed || this.live() >= this.aim) return;
+    this.refilling = true;
+    setImmediate(() => this.refillOne());
+  }
+
+  /** Makes one isolate, then yields to the event loop before the next, so requests run in between. */
+  private refillOne(): void {
+    this.refilling = false;
+    if (this.closed || this.live() >= this.aim) return;
+    this.idle.push(this.warm(this.make(), 0));
+    this.scheduleRefill();
   }
 
   /** Starts making the isolate's next context now, so an execution does not wait for it. */

@@ -21,7 +21,10 @@ import { IsolateSession } from "./session.js";
 import { guestSnapshotSource } from "./snapshot.js";
 
 export interface IsolateSettings {
+  /** The pool's floor: isolates kept warm however quiet it is. */
   poolSize: number;
+  /** The pool's ceiling: the most it grows to under a burst. */
+  poolMax: number;
   memoryMb: number;
   maxExecutions: number;
   fetchAllow: string[];
@@ -80,7 +83,10 @@ export class IsolateRuntime implements SessionRuntime {
     if (this.catastrophe) return { available: false, reason: `V8 lost control of an isolate: ${this.catastrophe}`, fix: "restart the process" };
     try {
       await this.load();
-      return { available: true, reason: `isolated-vm ready, pool of ${this.settings.poolSize} isolates of ${this.settings.memoryMb} MB` };
+      return {
+        available: true,
+        reason: `isolated-vm ready, pool of ${this.settings.poolSize}–${Math.max(this.settings.poolSize, this.settings.poolMax)} isolates of ${this.settings.memoryMb} MB`,
+      };
     } catch (error) {
       return { available: false, reason: (error as Error).message, fix: "npm install isolated-vm@5.0.4 (needs g++, make and python3 to build)" };
     }
@@ -95,7 +101,9 @@ export class IsolateRuntime implements SessionRuntime {
     if (!prepared.ok) return runtimeResult(this.id, request, started, { error: prepared.error });
     const ivmModule = await this.load();
     const memoryMb = this.memoryFor(request.memoryMb);
-    const lease = this.pool(ivmModule, memoryMb).acquire();
+    const acquired = this.pool(ivmModule, memoryMb).acquire();
+    // Only a request beyond the pool's ceiling waits; the common path takes an idle isolate at once.
+    const lease = "isolate" in acquired ? acquired : await acquired;
     let dirty = true;
     let context: ivm.Context | undefined;
     try {
@@ -125,8 +133,14 @@ export class IsolateRuntime implements SessionRuntime {
 
   poolSizes(): Record<string, number> {
     let idle = 0;
-    for (const pool of this.pools.values()) idle += pool.idleCount;
-    return { isolates_idle: idle, sessions: [...this.sessions].filter((s) => s.alive).length };
+    let leased = 0;
+    let target = 0;
+    for (const pool of this.pools.values()) {
+      idle += pool.idleCount;
+      leased += pool.leasedCount;
+      target += pool.target;
+    }
+    return { isolates_idle: idle, isolates_leased: leased, isolates_target: target, sessions: [...this.sessions].filter((s) => s.alive).length };
   }
 
   /** Isolates ready for the next execution at the default memory limit. */
@@ -150,8 +164,11 @@ export class IsolateRuntime implements SessionRuntime {
     let pool = this.pools.get(memoryMb);
     if (!pool) {
       // Requests with a smaller limit than the default get a small pool of their own, made on demand.
-      const size = memoryMb === this.settings.memoryMb ? this.settings.poolSize : 1;
-      pool = new IsolatePool((mb) => this.newIsolate(ivmModule, mb), { size, memoryMb, maxExecutions: this.settings.maxExecutions });
+      // A floor of 0 is no pool at all: every execution makes its isolate and disposes it.
+      const { poolSize, poolMax } = this.settings;
+      const size = memoryMb === this.settings.memoryMb ? poolSize : Math.min(1, poolSize);
+      const max = poolSize === 0 ? 0 : Math.max(size, poolMax);
+      pool = new IsolatePool((mb) => this.newIsolate(ivmModule, mb), { size, max, memoryMb, maxExecutions: this.settings.maxExecutions });
       this.pools.set(memoryMb, pool);
     }
     return pool;

@@ -6,6 +6,7 @@ runConformance({
   create: () =>
     new IsolateRuntime({
       poolSize: 2,
+      poolMax: 8,
       memoryMb: 256,
       maxExecutions: 500,
       fetchAllow: [],

@@ -29,6 +29,7 @@ describe("the isolate's fetch() with ISOLATE_FETCH_ALLOW=*", () => {
   beforeAll(() => {
     runtime = new IsolateRuntime({
       poolSize: 1,
+      poolMax: 8,
       memoryMb: 64,
       maxExecutions: 100,
       fetchAllow: ["*"],

@@ -11,6 +11,7 @@ let runtime: IsolateRuntime;
 beforeAll(() => {
   runtime = new IsolateRuntime({
     poolSize: 1,
+    poolMax: 8,
     memoryMb: 64,
     maxExecutions: 50,
     fetchAllow: [],
@@ -83,6 +84,7 @@ describe("isolate: fetches in flight", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const networked = new IsolateRuntime({
       poolSize: 1,
+      poolMax: 8,
       memoryMb: 64,
       maxExecutions: 5,
       fetchAllow: ["127.0.0.1"],

@@ -7,6 +7,7 @@ import { IsolateRuntime, type IsolateSettings } from "../src/index.js";
 
 const SETTINGS: IsolateSettings = {
   poolSize: 2,
+  poolMax: 8,
   memoryMb: 128,
   maxExecutions: 3,
   fetchAllow: ["127.0.0.1"],
@@ -59,6 +60,16 @@ describe("console", () => {
     const result = await run(`console.info("i"); console.debug("d"); console.error("e"); console.warn("w")`);
     expect(result.stdout).toBe("i\nd\n");
     expect(result.stderr).toBe("e\nw\n");
+  });
+});
+
+describe("output", () => {
+  it("reports plain data as it is and converts the rest, holes, shared values and Dates included", async () => {
+    expect((await run("({ rows: [{ a: 1, b: [true, null, 'x'] }], n: 2.5 })")).output).toEqual({ rows: [{ a: 1, b: [true, null, "x"] }], n: 2.5 });
+    expect((await run("[1, , 3]")).output).toEqual([1, null, 3]);
+    expect((await run("const shared = { x: 1 }; [shared, shared]")).output).toEqual([{ x: 1 }, { x: 1 }]);
+    expect((await run("({ when: new Date(0), n: NaN, f() {} })")).output).toEqual({ when: "1970-01-01T00:00:00.000Z", n: null, f: null });
+    expect((await run("const loop = { a: 1 }; loop.self = loop; loop")).error).toMatchObject({ name: "CircularOutputError" });
   });
 });
 

@@ -26,6 +26,8 @@ interface Slot {
   loaded: boolean;
   busy: boolean;
   executions: number;
+  /** The worker loading to take this one's place when it reaches its execution limit. */
+  successor?: Slot;
   /** Receives the messages of the execution running now. */
   listener?: (message: WorkerMessage) => void;
   /** Ends the running execution when the worker dies under it. */
@@ -36,6 +38,10 @@ interface Slot {
  * Interpreters in worker threads, kept loaded: one execution per worker at a time, a worker that
  * had to be stopped (timeout, abort, output cap) is terminated and replaced, and a new worker
  * starts loading as soon as one goes, so the next request finds one warm.
+ *
+ * A worker worn out by `maxExecutions` is replaced without a stall: its successor starts loading
+ * ahead (from the last tenth of its executions) and the worn worker keeps serving until the
+ * successor is ready. Retiring first and loading after cost a 2–3 s stall every 200 executions.
  */
 export class WorkerPool {
   private readonly slots = new Set<Slot>();
@@ -132,8 +138,19 @@ export class WorkerPool {
     slot.listener = undefined;
     slot.onExit = undefined;
     slot.busy = false;
-    if (++slot.executions >= this.options.maxExecutions) void this.retire(slot, "reached its execution limit");
+    const { maxExecutions } = this.options;
+    if (++slot.executions >= maxExecutions - Math.ceil(maxExecutions / 10) && !this.slots.has(slot.successor!)) slot.successor = this.spawn();
+    this.retireWorn();
     this.wake();
+  }
+
+  /** Retires the idle workers past their execution limit whose successor has loaded (or could not start). */
+  private retireWorn(): void {
+    for (const slot of this.slots) {
+      if (slot.busy || slot.executions < this.options.maxExecutions) continue;
+      const successor = slot.successor;
+      if (!successor || successor.loaded || !this.slots.has(successor)) void this.retire(slot, "reached its execution limit");
+    }
   }
 
   /** Terminates a worker (ending what it runs) and starts its replacement loading. */
@@ -148,7 +165,7 @@ export class WorkerPool {
     this.wake();
   }
 
-  private spawn(): void {
+  private spawn(): Slot {
     const worker = new Worker(this.options.file, { workerData: this.options.workerData(), resourceLimits: this.options.resourceLimits, env: {} });
     worker.unref();
     const slot: Slot = { worker, ready: Promise.resolve(), loaded: false, busy: false, executions: 0 };
@@ -157,6 +174,7 @@ export class WorkerPool {
         if (m.type === "ready") {
           slot.loaded = true;
           resolve();
+          this.retireWorn();
           this.wake();
         } else if (slot.listener) slot.listener(m);
         else this.options.onWorkerMessage?.(m);
@@ -173,6 +191,7 @@ export class WorkerPool {
     });
     slot.ready.catch(() => {});
     this.slots.add(slot);
+    return slot;
   }
 }
 
