@@ -151,8 +151,18 @@ export class PackageCache {
       } catch (error) {
         // Another process renamed the same set into place first: its environment is as good as ours.
         const theirs = await readManifest(target, plan.key);
-        if (!theirs) throw error;
-        return theirs;
+        if (theirs) return theirs;
+        // Not an environment (no manifest: made by hand, or damaged): set aside, then ours goes in.
+        const aside = join(root, "staging", `damaged-${plan.key}-${process.pid}`);
+        if (
+          !(await rename(target, aside).then(
+            () => true,
+            () => false,
+          ))
+        )
+          throw error;
+        await removeTree(aside);
+        await rename(staging, target);
       }
       const now = new Date();
       await utimes(target, now, now);
