@@ -3,7 +3,7 @@ import { realpathSync, statSync } from "node:fs";
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
-import { createDebug, InfrastructureError, PackageInstallError, type InstallOptions, type Language } from "@coderouter/core";
+import { createDebug, InfrastructureError, type InstallOptions, type Language } from "@coderouter/core";
 import { checkSpecs, installerEnv, stageInstall } from "./installer.js";
 
 const log = createDebug("coderouter:subprocess");
