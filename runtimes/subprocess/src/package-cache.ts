@@ -95,11 +95,18 @@ export class PackageCache {
     };
     try {
       let manifest = await readManifest(dir, key);
+      // Touched as used; one that another process evicted a moment ago is built again.
+      const now = new Date();
+      if (
+        manifest &&
+        !(await utimes(dir, now, now).then(
+          () => true,
+          () => false,
+        ))
+      )
+        manifest = undefined;
       const built = !manifest;
-      if (manifest) {
-        const now = new Date();
-        await utimes(dir, now, now);
-      } else {
+      if (!manifest) {
         manifest = await this.build(root, key, { key, language: kind, specs: normalised, interpreter: identity, installed: {}, bytes: 0 }, options);
       }
       return { dir, installed: manifest.installed, built, release };
@@ -129,6 +136,10 @@ export class PackageCache {
   }
 
   private async install(root: string, plan: Manifest, listeners: Set<InstallOptions>): Promise<Manifest> {
+    const target = join(root, "envs", plan.key);
+    // A build of this set may have finished between the caller's look and this one.
+    const finished = await readManifest(target, plan.key);
+    if (finished) return finished;
     log(`installing ${plan.specs.join(" ")} into the package cache (${plan.key.slice(0, 12)})`);
     const staged = await stageInstall(
       plan.language,
@@ -141,7 +152,6 @@ export class PackageCache {
       },
     );
     const staging = plan.language === "python" ? staged.root : dirname(staged.root);
-    const target = join(root, "envs", plan.key);
     try {
       const manifest: Manifest = { ...plan, installed: staged.installed, bytes: await seal(staging, true) };
       await writeFile(join(staging, MANIFEST), JSON.stringify(manifest), { mode: 0o444 });
@@ -333,14 +343,17 @@ async function seal(dir: string, top = false): Promise<number> {
   return bytes;
 }
 
-/** rm -r that also works as a user who is not root on a sealed (read-only) tree. */
+/**
+ * rm -r that also works as a user who is not root on a sealed (read-only) tree. A folder it cannot
+ * remove is left for the next sweep, and logged: it must not hide the error that led here.
+ */
 async function removeTree(dir: string): Promise<void> {
   const unseal = async (path: string): Promise<void> => {
     await chmod(path, 0o700);
     for (const entry of await readdir(path, { withFileTypes: true })) if (entry.isDirectory()) await unseal(join(path, entry.name));
   };
   await unseal(dir).catch(() => {});
-  await rm(dir, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true }).catch((error: Error) => log(`could not remove ${dir}: ${error.message}`));
 }
 
 /** The promise, or an AbortError once the signal ends the wait. */
