@@ -142,6 +142,7 @@ function runInstaller(file: string, args: string[], cwd: string, specs: string[]
     const timer = options.timeoutMs ? setTimeout(() => stop(`the installer ran longer than ${options.timeoutMs} ms`), options.timeoutMs) : undefined;
     const onAbort = () => stop("the installation was cancelled");
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
     const finish = () => {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);

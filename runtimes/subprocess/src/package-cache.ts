@@ -3,7 +3,7 @@ import { realpathSync, statSync } from "node:fs";
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
-import { createDebug, InfrastructureError, type InstallOptions, type Language } from "@coderouter/core";
+import { createDebug, InfrastructureError, PackageInstallError, type InstallOptions, type Language } from "@coderouter/core";
 import { checkSpecs, installerEnv, stageInstall } from "./installer.js";
 
 const log = createDebug("coderouter:subprocess");
@@ -62,6 +62,8 @@ export class PackageCache {
   private readonly building = new Map<string, { done: Promise<Manifest>; listeners: Set<InstallOptions> }>();
   private readonly leases = new Map<string, number>();
   private prepared?: Promise<{ root: string; sandboxReachable: boolean }>;
+  /** Ends every installation under way when the runtime closes: nothing it started outlives it. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly settings: PackageCacheSettings) {}
 
@@ -140,6 +142,7 @@ export class PackageCache {
     // A build of this set may have finished between the caller's look and this one.
     const finished = await readManifest(target, plan.key);
     if (finished) return finished;
+    if (this.closing.signal.aborted) throw new PackageInstallError(plan.specs, "the runtime was closed");
     log(`installing ${plan.specs.join(" ")} into the package cache (${plan.key.slice(0, 12)})`);
     const staged = await stageInstall(
       plan.language,
@@ -147,6 +150,7 @@ export class PackageCache {
       { python: plan.interpreter, npm: this.settings.npm, stagingParent: join(root, "staging") },
       {
         timeoutMs: this.settings.installTimeoutMs,
+        signal: this.closing.signal,
         onStdout: (chunk) => listeners.forEach((l) => l.onStdout?.(chunk)),
         onStderr: (chunk) => listeners.forEach((l) => l.onStderr?.(chunk)),
       },
@@ -181,6 +185,12 @@ export class PackageCache {
     } finally {
       await removeTree(staging);
     }
+  }
+
+  /** Stops the installations under way (their staging folders are removed) and waits for them to end. */
+  async close(): Promise<void> {
+    this.closing.abort();
+    await Promise.allSettled([...this.building.values()].map((build) => build.done));
   }
 
   /** Removes the environments used longest ago until the rest fit in the cap (never one leased or just used). */

@@ -169,8 +169,9 @@ export class SubprocessRuntime implements SessionRuntime {
    * environment bound read-only; the installation, when the cache lacks it, streams to onStderr.
    */
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
-    if (!request.packages?.length) return this.run(request);
     if (this.closed) throw new RuntimeClosedError(this.id);
+    checkInputDepth(request.inputs);
+    if (!request.packages?.length) return this.run(request);
     const started = performance.now();
     const sandbox = await this.sandboxFor(request.isolation);
     const interpreter = await this.interpreterFor(request.language, sandbox);
@@ -194,8 +195,8 @@ export class SubprocessRuntime implements SessionRuntime {
 
   /** Runs one request, `packages` (a cached environment on the host) on its import path when given. */
   private async run(request: NormalizedRequest, started = performance.now(), packages?: string): Promise<RuntimeResult> {
+    // Again: close() may have come while the packages were installing.
     if (this.closed) throw new RuntimeClosedError(this.id);
-    checkInputDepth(request.inputs);
     const sandbox = await this.sandboxFor(request.isolation);
     const confine = await this.plainConfinement(sandbox);
     const runners = sandbox ? SANDBOX_RUNNERS : runnersDir;
@@ -341,6 +342,7 @@ export class SubprocessRuntime implements SessionRuntime {
     if (spare) this.track(spare.then(removeWorkdir));
     for (const server of [...this.servers.plain, ...this.servers.sandbox]) server.close();
     await Promise.all([...this.sessions].map((session) => session.close()));
+    await this.packageCache.close();
     await Promise.all(this.housekeeping);
     killChildren(this.children);
   }

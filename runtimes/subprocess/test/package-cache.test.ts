@@ -147,6 +147,21 @@ describe("the package cache", () => {
     expect(readdirSync(join(dir, "staging"))).toEqual([]);
   });
 
+  it("stops an installation under way when closed, leaving no environment, no staging and no installer", async () => {
+    const { cache: packages, dir } = cache();
+    const pending = packages.acquire("python", ["crtiny"], python, false).catch((error: unknown) => error);
+    // The staging folder appears just before pip starts.
+    while (!existsSync(join(dir, "staging")) || readdirSync(join(dir, "staging")).length === 0) await new Promise((r) => setTimeout(r, 5));
+    await packages.close();
+    const failure = await pending;
+    expect(failure).toBeInstanceOf(PackageInstallError);
+    expect((failure as Error).message).toMatch(/could not install crtiny: the installation was cancelled/);
+    expect(readdirSync(join(dir, "envs"))).toEqual([]);
+    expect(readdirSync(join(dir, "staging"))).toEqual([]);
+    expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })).not.toContain(join(dir, "staging"));
+    await expect(packages.acquire("python", ["crtiny"], python, false)).rejects.toThrow(/the runtime was closed/);
+  });
+
   it("refuses a cache folder other users can write to, and says when the sandbox cannot reach it", async () => {
     const open = join(scratch, "world-writable");
     mkdirSync(open, { mode: 0o777 });
