@@ -176,8 +176,9 @@ describe("coderouter explain with a code node's hints", () => {
     const path = file("hints.py", "import requests\n");
     const json = await cli(["explain", path, "--json", "--package", "requests==2.32.3", "--package", "rich", "--expected-duration", "60000"]);
     const decision = RoutingDecisionSchema.parse(JSON.parse(json.stdout));
-    expect(decision.candidates.find((c) => c.runtime === "subprocess")?.reason).toMatch(
-      /cannot install packages, the request asks for requests==2\.32\.3, rich/,
+    expect(decision.candidates.find((c) => c.runtime === "subprocess")?.reason).toBe("eligible; installs requests==2.32.3, rich before the run");
+    expect(decision.candidates.find((c) => c.runtime === "wasm")?.reason).toMatch(
+      /cannot install packages \(Pyodide and QuickJS run only what is bundled with them here: nothing installs into them\), the request asks for requests==2\.32\.3, rich/,
     );
     const bad = await cli(["explain", path, "--expected-duration", "soon"]);
     expect(bad.code).toBe(2);

@@ -5,6 +5,7 @@ import { wasmRows } from "./wasm.js";
 import { httpRows } from "./http.js";
 import { httpLoadRows } from "./http-load.js";
 import { mcpRows } from "./mcp.js";
+import { packageRows } from "./packages.js";
 import { isolateRows } from "./isolate.js";
 import { subprocessRows } from "./subprocess.js";
 import { interleaved, percentile, summary } from "./measure.js";
@@ -14,7 +15,7 @@ import { printTable, type Row } from "./table.js";
 /**
  * `npm run bench`: every row is a ratio against a baseline measured in the same run, alternating
  * with it, because these machines are shared and absolute numbers drift between runs.
- * `-- --quick` runs a tenth of the rounds; `-- --only=router|subprocess|isolate|http|mcp|e2b|wasm` one group;
+ * `-- --quick` runs a tenth of the rounds; `-- --only=router|subprocess|isolate|http|mcp|packages|e2b|wasm` one group;
  * `-- --peers` prints the table of coderouter beside the libraries users pick instead, and nothing else.
  */
 const rows: Row[] = [];
@@ -69,6 +70,7 @@ if (!only || only === "subprocess") rows.push(...(await subprocessRows(rounds)))
 if (!only || only === "isolate") rows.push(...(await isolateRows(rounds)));
 if (!only || only === "http") rows.push(...(await httpRows(rounds)), ...(await httpLoadRows(rounds)));
 if (!only || only === "mcp") rows.push(...(await mcpRows(rounds)));
+if (!only || only === "packages") rows.push(...(await packageRows(rounds)));
 if (!only || only === "e2b") rows.push(...(await e2bRows(rounds)));
 if (!only || only === "wasm") rows.push(...(await wasmRows(rounds)));
 printTable(rows);

@@ -28,7 +28,7 @@ export function withModuleHint(result: RuntimeResult, code: string): RuntimeResu
     context.runtime === "subprocess" || remote
       ? `install it into a session (session.installPackages(["${pkg}"]), POST /v1/sessions/:id/packages, or the MCP tool install_package)`
       : `install it into a session on the subprocess runtime (runtime: "subprocess"; session.installPackages(["${pkg}"]) or the MCP tool install_package)`,
-    `pass packages: ["${pkg}"] so the request goes to a runtime that installs them (e2b)`,
+    `pass packages: ["${pkg}"] so the request goes to a runtime that installs them (e2b, or subprocess into a cached environment)`,
     ...(remote
       ? []
       : [

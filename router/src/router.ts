@@ -4,6 +4,7 @@ import {
   InfrastructureError,
   NoRuntimeAvailableError,
   normalizeRequest,
+  PackageInstallError,
   parseRequest,
   ConfigError,
   RouterClosedError,
@@ -31,7 +32,7 @@ import { importedModules } from "./imports.js";
 import { withModuleHint } from "./module-hint.js";
 import { pluginsFromEnv } from "./builtins.js";
 import { Registry, type RuntimePlugin } from "./registry.js";
-import { describeChoice, ruleOut, score } from "./scoring.js";
+import { describeChoice, installsPackages, ruleOut, score } from "./scoring.js";
 import { Session, SessionRequestSchema, type SessionInfo, type SessionRequest } from "./sessions.js";
 
 const log = createDebug("coderouter:router");
@@ -117,7 +118,8 @@ export class Router {
         if (attempts.length > 1) decision.reason = `${decision.reason}; ran on ${runtime!.id} after ${attempts.length - 1} failed attempt(s)`;
         return executionResult(withModuleHint(result, request.code), decision);
       } catch (error) {
-        if (error instanceof ValidationError) throw error;
+        // The request's own fault (a bad spec, a package the index has not): another runtime cannot mend it.
+        if (error instanceof ValidationError || error instanceof PackageInstallError) throw error;
         const message = (error as Error).message;
         log(`${candidate.runtime} failed: ${message}`);
         attempts.push({ runtime: runtime!.id, outcome: "infrastructure_error", durationMs: round(performance.now() - started), error: message });
@@ -313,11 +315,16 @@ export class Router {
     const caps = runtime.capabilities();
     const reason = ruleOut(caps, availability, need);
     if (reason) return out(reason);
-    const missing = modules.length && runtime.missingModules ? await runtime.missingModules(need.language, modules, need.isolation).catch(() => []) : [];
+    // A runtime that installs the request's packages is not asked what it lacks before it has them.
+    const installing = Boolean(need.packages?.length) && installsPackages(caps);
+    const missing =
+      modules.length && runtime.missingModules && !installing ? await runtime.missingModules(need.language, modules, need.isolation).catch(() => []) : [];
     const { score: total, breakdown } = score(caps, need, missing);
-    const why = missing.length
-      ? `eligible; cannot import ${missing.join(", ")}`
-      : `eligible (${caps.isolation} isolation, ~${caps.startupMs} ms start-up, ${caps.location})`;
+    const why = installing
+      ? `eligible; installs ${need.packages!.join(", ")} before the run`
+      : missing.length
+        ? `eligible; cannot import ${missing.join(", ")}`
+        : `eligible (${caps.isolation} isolation, ~${caps.startupMs} ms start-up, ${caps.location})`;
     return { candidate: { runtime: id, eligible: true, score: total, breakdown, reason: why }, runtime };
   }
 }

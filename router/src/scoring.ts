@@ -26,11 +26,17 @@ export function ruleOut(caps: Capabilities, availability: Availability, request:
     return `runs at most ${caps.maxDurationMs} ms, the request expects ${request.expectedDurationMs} ms`;
   }
   if (request.network && !caps.network) return "gives no network access, the request asks for it";
-  if (request.packages?.length && caps.packages !== "installable") {
-    return `cannot install packages, the request asks for ${request.packages.join(", ")}`;
+  if (request.packages?.length && !installsPackages(caps)) {
+    const why = caps.oneShotPackages?.installs === false ? ` (${caps.oneShotPackages.why})` : "";
+    return `cannot install packages${why}, the request asks for ${request.packages.join(", ")}`;
   }
   if (!availability.available) return `unavailable: ${availability.reason}`;
   return undefined;
+}
+
+/** Whether the runtime installs a one-shot request's `packages` before running it. */
+export function installsPackages(caps: Capabilities): boolean {
+  return caps.oneShotPackages ? caps.oneShotPackages.installs : caps.packages === "installable";
 }
 
 /**
@@ -43,7 +49,10 @@ export function ruleOut(caps: Capabilities, availability: Availability, request:
  *   interpreter, so it is chosen when nothing native can take the request;
  * - duration: long jobs move off the local machine, very long ones to a batch cluster;
  * - dependencies: a local runtime missing an imported module would fail, one with installable
- *   packages would not.
+ *   packages would not (a runtime that installs the request's `packages` is not asked: see evaluate);
+ * - packages: a request that brings packages goes to a sandbox that installs them on a machine of
+ *   its own (e2b) when one is enabled, as it did before local runtimes could install; otherwise to
+ *   a local runtime that installs them into a cached environment (subprocess).
  */
 export function score(caps: Capabilities, request: ScoringInput, missingModules: string[]): { score: number; breakdown: Record<string, number> } {
   const expected = request.expectedDurationMs;
@@ -54,6 +63,8 @@ export function score(caps: Capabilities, request: ScoringInput, missingModules:
     fidelity: caps.emulated ? -30 : 0,
     duration: durationFit(caps, expected),
     dependencies: 0,
+    // As much as a cold remote sandbox's whole latency term and then some: it stays the choice for packages.
+    packages: request.packages?.length && caps.packages === "installable" ? 70 : 0,
   };
   if (missingModules.length) breakdown.dependencies = caps.packages === "installable" ? 20 : -100;
   const total = Object.values(breakdown).reduce((a, b) => a + b, 0);

@@ -2,7 +2,16 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, NoRuntimeAvailableError, RuntimeUnavailableError, ValidationError, createRouter, type Router, type RouterOptions } from "../src/index.js";
+import {
+  ConfigError,
+  NoRuntimeAvailableError,
+  PackageInstallError,
+  RuntimeUnavailableError,
+  ValidationError,
+  createRouter,
+  type Router,
+  type RouterOptions,
+} from "../src/index.js";
 import { EchoRuntime } from "./test-runtime.js";
 
 const routers: Router[] = [];
@@ -91,6 +100,51 @@ describe("routing", () => {
     const decision = await r.explain({ language: "python", code: "import pandas as pd\npd.DataFrame()" });
     expect(decision.selected).toBe("e2b");
     expect(decision.candidates.find((c) => c.runtime === "subprocess")?.reason).toMatch(/cannot import pandas/);
+  });
+
+  it("sends a request with packages to E2B when enabled, else to a local runtime that installs them; the rest say why not", async () => {
+    const local = new EchoRuntime("subprocess", { startupMs: 25, oneShotPackages: { installs: true } });
+    local.missingModules = async (_language, modules) => modules;
+    const isolate = new EchoRuntime("isolate", { startupMs: 1, oneShotPackages: { installs: false, why: "no module loader" } });
+    const e2b = new EchoRuntime("e2b", { location: "remote", isolation: "vm", startupMs: 2500, costPerSecondUsd: 0.00005, packages: "installable" });
+    const request = { language: "python" as const, code: "import crtiny\ncrtiny.ANSWER", packages: ["crtiny"] };
+
+    const withoutE2B = router({ runtimes: { subprocess: local, isolate }, settings: { enabledRuntimes: ["subprocess", "isolate"] } });
+    const local_ = await withoutE2B.explain(request);
+    expect(local_.selected).toBe("subprocess");
+    // Not held back for the module it is about to install.
+    expect(local_.candidates.find((c) => c.runtime === "subprocess")).toMatchObject({
+      reason: "eligible; installs crtiny before the run",
+      breakdown: { dependencies: 0 },
+    });
+    expect(local_.candidates.find((c) => c.runtime === "isolate")?.reason).toBe("cannot install packages (no module loader), the request asks for crtiny");
+    expect((await withoutE2B.execute(request)).runtime).toBe("subprocess");
+
+    const withE2B = router({ runtimes: { subprocess: local, isolate, e2b }, settings: { enabledRuntimes: ["subprocess", "isolate", "e2b"] } });
+    const remote = await withE2B.explain(request);
+    expect(remote.selected).toBe("e2b");
+    expect(remote.reason).toMatch(/packages \+70/);
+    // Without packages a local runtime is the choice again, and a runtime that declares nothing falls back on `packages`.
+    expect((await withE2B.explain({ language: "python", code: "1" })).selected).not.toBe("e2b");
+    const plain = router({ runtimes: { subprocess: new EchoRuntime("subprocess") } });
+    expect((await plain.explain(request)).candidates.find((c) => c.runtime === "subprocess")?.reason).toBe(
+      "cannot install packages, the request asks for crtiny",
+    );
+  });
+
+  it("passes a PackageInstallError through instead of falling back to another runtime", async () => {
+    class FailingInstall extends EchoRuntime {
+      override async execute(): Promise<never> {
+        throw new PackageInstallError(["nothing-here"], "pip exited with code 1");
+      }
+    }
+    const next = new EchoRuntime("isolate", { oneShotPackages: { installs: true }, startupMs: 100 });
+    const r = router({
+      runtimes: { subprocess: new FailingInstall("subprocess", { oneShotPackages: { installs: true } }), isolate: next },
+      settings: { enabledRuntimes: ["subprocess", "isolate"] },
+    });
+    await expect(r.execute({ language: "python", code: "1", packages: ["nothing-here"] })).rejects.toThrow(PackageInstallError);
+    expect(next.executions).toEqual([]);
   });
 
   it("resolves the aliases vm2, wasmedge, python and local", async () => {

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ConfigError, NoRuntimeAvailableError, RuntimeUnavailableError, ValidationError, createRouter, type Router } from "coderouter";
+import { ConfigError, NoRuntimeAvailableError, PackageInstallError, RuntimeUnavailableError, ValidationError, createRouter, type Router } from "coderouter";
 import type { Io } from "./io.js";
 import { formatDecision, formatDoctor, formatResult } from "./format.js";
 import { mcp } from "./mcp.js";
@@ -104,6 +104,8 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     return result.ok ? EXIT.ok : EXIT.codeFailed;
   } catch (error) {
     if (error instanceof ValidationError || error instanceof ConfigError) return fail(error.message, EXIT.usage);
+    // A package the index refuses or lacks: the request, not the machine, has to change.
+    if (error instanceof PackageInstallError) return fail(error.message, EXIT.usage);
     if (error instanceof NoRuntimeAvailableError || error instanceof RuntimeUnavailableError) {
       if (flags.json && error.decision) print(JSON.stringify({ error: error.message, routing: error.decision }));
       return fail(error.message, EXIT.noRuntime);

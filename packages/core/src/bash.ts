@@ -2,8 +2,8 @@ import { constants } from "node:os";
 import { ValidationError } from "./errors.js";
 import type { OutputStream } from "./output-stream.js";
 import { limitError, outputValueLimitError, runtimeResult, type LimitKind, type ResultFields } from "./result.js";
-import { checkInputDepth, MAX_INPUT_DEPTH, parseUntrusted } from "./untrusted.js";
-import type { ExecutionError, JsonValue, NormalizedRequest, RuntimeId, RuntimeResult } from "./schemas.js";
+import { checkInputDepth, parseUntrusted } from "./untrusted.js";
+import { MAX_INPUT_DEPTH, type ExecutionError, type JsonValue, type NormalizedRequest, type RuntimeId, type RuntimeResult } from "./schemas.js";
 
 /**
  * What a bash script gets and gives back, the same on every runtime that runs one (README, "Bash"):

@@ -27,11 +27,19 @@ export const runnerFiles = {
  * Interpreter arguments that run a Python wrapper found in `dir` (where a sandbox mounts it): the
  * one-shot runner, the fork-server that forks a runner per execution, or a session worker.
  * -I ignores PYTHON* variables and the user site; -u streams output as it is printed.
+ * `sitePackages` (a package environment) is the one directory -I lets in: placed where a virtual
+ * environment's site-packages would be, after the standard library and before the system's
+ * packages, so a requested version wins over the system's but no package can shadow the standard
+ * library; its .pth files are read as a site directory's are.
  */
 export function pythonRunnerArgs(
   dir: string = runnersDir,
   module: "coderouter_runner" | "coderouter_forkserver" | "coderouter_session" = "coderouter_runner",
+  sitePackages?: string,
 ): string[] {
-  const bootstrap = `import sys; sys.path.insert(0, ${JSON.stringify(dir)}); import ${module}; del sys.path[0]; ${module}.main()`;
+  const site = sitePackages
+    ? `import site; p = ${JSON.stringify(sitePackages)}; sys.path.insert(next((i for i, e in enumerate(sys.path) if e.endswith(("site-packages", "dist-packages"))), len(sys.path)), p); site.addsitedir(p); del p; `
+    : "";
+  const bootstrap = `import sys; sys.path.insert(0, ${JSON.stringify(dir)}); import ${module}; del sys.path[0]; ${site}${module}.main()`;
   return ["-I", "-u", "-X", "utf8", "-c", bootstrap];
 }

@@ -21,6 +21,12 @@ export interface Capabilities {
   network: boolean;
   /** Whether user code can use third-party packages: installed locally, installable, or none. */
   packages: "local" | "installable" | "none";
+  /**
+   * Whether a one-shot request's `packages` are installed before its code runs, and when not, why
+   * (said by `explain`). Without it, a runtime whose packages are "installable" installs them and
+   * any other refuses the request.
+   */
+  oneShotPackages?: { installs: true } | { installs: false; why: string };
   sessions: boolean;
   location: "local" | "remote";
   /**

@@ -55,6 +55,7 @@ export function openApiDocument(): object {
             },
             "401": { description: "Missing or wrong bearer token" },
             "413": { description: "Body over CODEROUTER_BODY_LIMIT_BYTES" },
+            "422": { description: "A package of `packages` could not be installed: { error: { kind: package_install, packages, stdout, stderr } }" },
             "429": { description: "Too many executions running and queued; see Retry-After" },
             "503": { description: "No runtime can take the request, the router is closed, or the server is shutting down" },
           },

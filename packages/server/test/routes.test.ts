@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createRouter, ExecutionResultSchema, type RouterOptions } from "coderouter";
+import { createRouter, ExecutionResultSchema, PackageInstallError, type RouterOptions } from "coderouter";
 import { EchoRuntime } from "../../../router/test/test-runtime.js";
 import { startServer, type RunningServer, type ServerSettings } from "../src/index.js";
 
@@ -95,6 +95,27 @@ describe("routes on a test runtime", () => {
     const closed = await call(server, "POST", "/v1/execute", { language: "python", code: "1" });
     expect(closed.status).toBe(503);
     expect(closed.body.error).toMatchObject({ kind: "router_closed", retryable: true });
+  });
+
+  it("answers 422 naming the packages, with the installer's output, when a request's packages do not install", async () => {
+    class RefusingInstaller extends EchoRuntime {
+      override async execute(): Promise<never> {
+        throw new PackageInstallError(["nothing-here"], "pip exited with code 1", {
+          stdout: "",
+          stderr: "ERROR: No matching distribution found for nothing-here",
+        });
+      }
+    }
+    const router = createRouter({ env: {}, runtimes: [new RefusingInstaller("subprocess", { oneShotPackages: { installs: true } })], builtinRuntimes: false });
+    const server = await serve({}, router);
+    const answer = await call(server, "POST", "/v1/execute", { language: "python", code: "1", packages: ["nothing-here"] });
+    expect(answer.status).toBe(422);
+    expect(answer.body.error).toMatchObject({
+      kind: "package_install",
+      retryable: false,
+      packages: ["nothing-here"],
+      stderr: expect.stringContaining("nothing-here"),
+    });
   });
 
   it("refuses a body over the limit with 413", async () => {

@@ -76,6 +76,7 @@ export class BacalhauRuntime implements Runtime {
       costPerSecondUsd: this.settings.priceSecondUsd,
       network: true,
       packages: "none",
+      oneShotPackages: { installs: false, why: "a job runs its image as it is: bake the packages into BACALHAU_IMAGE_PYTHON or BACALHAU_IMAGE_NODE" },
       sessions: false,
       location: "remote",
       // A batch scheduler's start-up stops mattering past ten minutes: it is held back for anything shorter.

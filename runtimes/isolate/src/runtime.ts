@@ -74,6 +74,7 @@ export class IsolateRuntime implements SessionRuntime {
       costPerSecondUsd: 0,
       network: this.settings.fetchAllow.length > 0,
       packages: "none",
+      oneShotPackages: { installs: false, why: "a V8 isolate has no module loader or file system to install into: only the code given runs" },
       sessions: true,
       location: "local",
     };

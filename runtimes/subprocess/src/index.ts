@@ -1,11 +1,14 @@
+import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { defineRuntime, setting } from "@coderouter/core";
 import { defaultSandboxPython } from "./interpreters.js";
+import { PACKAGE_CACHE_DEFAULTS } from "./package-cache.js";
 import { SubprocessRuntime } from "./runtime.js";
 
 export { SubprocessRuntime, type SubprocessSettings } from "./runtime.js";
 export { Bubblewrap, type SandboxSettings } from "./sandbox.js";
 export { defaultSandboxPython } from "./interpreters.js";
+export { defaultPackageCacheDir, environmentKey, normaliseSpecs, PackageCache, type PackageCacheSettings, type PackageEnvironment } from "./package-cache.js";
 
 export default defineRuntime({
   id: "subprocess",
@@ -22,6 +25,9 @@ export default defineRuntime({
     SUBPROCESS_SANDBOX_PROCESSES: "sandboxProcesses",
     SUBPROCESS_FORK_SERVERS: "forkServers",
     BASH_BIN: "bashBin",
+    SUBPROCESS_PACKAGE_CACHE: "packageCache",
+    SUBPROCESS_PACKAGE_CACHE_MB: "packageCacheMb",
+    SUBPROCESS_PACKAGE_INSTALL_TIMEOUT_MS: "packageInstallTimeoutMs",
   },
   settings: z.object({
     pythonBin: setting.string().optional(),
@@ -37,6 +43,11 @@ export default defineRuntime({
     sandboxProcesses: setting.int(1, 4096).default(64),
     forkServers: setting.int(0, 64).default(2),
     bashBin: setting.string().default("/bin/bash"),
+    // Default: ~/.cache/coderouter/packages, or a private folder in the temporary directory when the
+    // sandbox's uid cannot reach the home directory (defaultPackageCacheDir).
+    packageCache: setting.string().refine(isAbsolute, "expected an absolute path").optional(),
+    packageCacheMb: setting.int(1, 1024 * 1024).default(PACKAGE_CACHE_DEFAULTS.maxMb),
+    packageInstallTimeoutMs: setting.int(1000, 3600_000).default(PACKAGE_CACHE_DEFAULTS.installTimeoutMs),
   }),
   create: (s) =>
     new SubprocessRuntime({
@@ -45,6 +56,7 @@ export default defineRuntime({
       sandbox: s.sandbox,
       forkServers: s.forkServers,
       bashBin: s.bashBin,
+      packageCache: { dir: s.packageCache, maxBytes: s.packageCacheMb * 1024 * 1024, installTimeoutMs: s.packageInstallTimeoutMs },
       sandboxSettings: {
         bwrapBin: s.bwrapBin,
         pythonBin: s.sandboxPythonBin ?? defaultSandboxPython(s.pythonBin),

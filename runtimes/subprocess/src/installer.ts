@@ -27,6 +27,11 @@ export interface InstallerSettings {
   /** The interpreter whose pip installs Python packages (the session's own version and ABI). */
   python: string;
   npm: string;
+  /**
+   * Where the staging directory is made (default: the system's temporary directory). The package
+   * cache stages beside its environments, so that a finished one is renamed into place atomically.
+   */
+  stagingParent?: string;
 }
 
 export interface StagedInstall {
@@ -59,7 +64,7 @@ export function checkSpecs(language: Language, specs: string[]): void {
  */
 export async function stageInstall(language: Language, specs: string[], settings: InstallerSettings, options: InstallOptions): Promise<StagedInstall> {
   checkSpecs(language, specs);
-  const staging = await mkdtemp(join(tmpdir(), "coderouter-install-"));
+  const staging = await mkdtemp(join(settings.stagingParent ?? tmpdir(), "coderouter-install-"));
   const remove = () => rm(staging, { recursive: true, force: true });
   try {
     const python = language === "python";
@@ -107,11 +112,13 @@ export async function stageInstall(language: Language, specs: string[], settings
   }
 }
 
+/** The host's variables an installer is given (see INSTALLER_ENV). */
+export function installerEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter(([name, value]) => INSTALLER_ENV.test(name) && value !== undefined)) as Record<string, string>;
+}
+
 function runInstaller(file: string, args: string[], cwd: string, specs: string[], options: InstallOptions): Promise<{ stdout: string; stderr: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name, value]) => INSTALLER_ENV.test(name) && value !== undefined)) as Record<
-    string,
-    string
-  >;
+  const env = installerEnv();
   return new Promise((resolve, reject) => {
     // Its own process group, so a timeout or an abort ends the installer and whatever it started.
     const child = spawn(file, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -135,6 +142,7 @@ function runInstaller(file: string, args: string[], cwd: string, specs: string[]
     const timer = options.timeoutMs ? setTimeout(() => stop(`the installer ran longer than ${options.timeoutMs} ms`), options.timeoutMs) : undefined;
     const onAbort = () => stop("the installation was cancelled");
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
     const finish = () => {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);

@@ -3,8 +3,11 @@ import { createDebug } from "@coderouter/core";
 
 const log = createDebug("coderouter:subprocess");
 
-/** Wraps a plain child's command line (in a PID namespace, or not at all). */
-export type Confinement = (command: { file: string; args: string[] }) => { file: string; args: string[] };
+/**
+ * Wraps a plain child's command line (in a PID namespace, or not at all); `readOnly` directories
+ * are bound read-only where the namespace can do it.
+ */
+export type Confinement = (command: { file: string; args: string[] }, readOnly?: string[]) => { file: string; args: string[] };
 
 /**
  * How a plain (`process` isolation) child is kept from outliving its execution: it runs as pid 1 of
@@ -38,15 +41,16 @@ export class PidNamespace {
     return this.probed;
   }
 
-  /** `file args` run as pid 1 of a new PID namespace. */
-  wrap(file: string, args: string[]): { file: string; args: string[] } {
-    return { file: this.bwrapBin, args: [...this.prefix(), file, ...args] };
+  /** `file args` run as pid 1 of a new PID namespace; `readOnly` directories bound over themselves read-only. */
+  wrap(file: string, args: string[], readOnly: string[] = []): { file: string; args: string[] } {
+    return { file: this.bwrapBin, args: [...this.prefix(readOnly), file, ...args] };
   }
 
-  private prefix(): string[] {
+  private prefix(readOnly: string[] = []): string[] {
     // --as-pid-1: the interpreter itself is pid 1, so its end ends the namespace (no reaper of
     // bwrap's own that would outlive it); --die-with-parent: it ends with the host.
-    return ["--dev-bind", "/", "/", "--unshare-pid", "--as-pid-1", "--die-with-parent", "--"];
+    const mounts = readOnly.flatMap((dir) => ["--ro-bind", dir, dir]);
+    return ["--dev-bind", "/", "/", ...mounts, "--unshare-pid", "--as-pid-1", "--die-with-parent", "--"];
   }
 }
 

@@ -12,6 +12,7 @@ import {
   createDebug,
   InfrastructureError,
   isolationAtLeast,
+  limitError,
   prepareJavaScript,
   checkInputDepth,
   pythonRunnerArgs,
@@ -36,7 +37,8 @@ import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
 import { WorkerSession } from "./worker-session.js";
 import { Interpreters } from "./interpreters.js";
-import { Bubblewrap, SANDBOX_RUNNERS, type SandboxSettings } from "./sandbox.js";
+import { PACKAGE_CACHE_DEFAULTS, PackageCache, type PackageCacheSettings, type PackageEnvironment } from "./package-cache.js";
+import { Bubblewrap, SANDBOX_PACKAGES, SANDBOX_RUNNERS, type SandboxSettings } from "./sandbox.js";
 import { nodeDataLimit, PidNamespace, withDataLimit, type Confinement } from "./pid-namespace.js";
 
 export interface SubprocessSettings {
@@ -49,6 +51,8 @@ export interface SubprocessSettings {
   forkServers?: number;
   /** The bash that runs scripts, plain and sandboxed (a system path, which the sandbox mounts). */
   bashBin?: string;
+  /** The environments of one-shot requests with `packages` (see PackageCache). */
+  packageCache?: Omit<PackageCacheSettings, "npm">;
 }
 
 const LANGUAGES: Language[] = ["python", "javascript", "typescript", "bash"];
@@ -77,6 +81,7 @@ export class SubprocessRuntime implements SessionRuntime {
   private readonly housekeeping = new Set<Promise<void>>();
   /** Cold children running now: close() kills these, never another runtime's. */
   private readonly children = new Set<number>();
+  private readonly packageCache: PackageCache;
   private closed = false;
 
   constructor(private readonly settings: SubprocessSettings) {
@@ -84,6 +89,12 @@ export class SubprocessRuntime implements SessionRuntime {
     this.interpreters = new Interpreters(settings);
     if (settings.sandboxSettings) this.bubblewrap = new Bubblewrap(settings.sandboxSettings);
     this.pidNamespace = new PidNamespace(settings.sandboxSettings?.bwrapBin ?? "bwrap");
+    this.packageCache = new PackageCache({
+      maxBytes: PACKAGE_CACHE_DEFAULTS.maxMb * 1024 * 1024,
+      installTimeoutMs: PACKAGE_CACHE_DEFAULTS.installTimeoutMs,
+      ...settings.packageCache,
+      npm: "npm",
+    });
   }
 
   capabilities(): Capabilities {
@@ -95,6 +106,7 @@ export class SubprocessRuntime implements SessionRuntime {
       costPerSecondUsd: 0,
       network: true,
       packages: "local",
+      oneShotPackages: { installs: true },
       sessions: true,
       location: "local",
     };
@@ -162,32 +174,65 @@ export class SubprocessRuntime implements SessionRuntime {
     return modules.filter((m) => !builtins.has(m.replace(/^node:/, "")));
   }
 
+  /**
+   * A request with `packages` runs in a cold child (never a fork-server, whose Python has started
+   * without the environment on its path and whose sandbox cannot take a new mount) with its cached
+   * environment bound read-only; the installation, when the cache lacks it, streams to onStderr.
+   */
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError(this.id);
     checkInputDepth(request.inputs);
+    if (!request.packages?.length) return this.run(request);
     const started = performance.now();
+    const sandbox = await this.sandboxFor(request.isolation);
+    const interpreter = await this.interpreterFor(request.language, sandbox);
+    let environment: PackageEnvironment;
+    try {
+      environment = await this.packageCache.acquire(request.language, request.packages, interpreter, Boolean(sandbox), {
+        signal: request.signal,
+        onStdout: request.onStderr,
+        onStderr: request.onStderr,
+      });
+    } catch (error) {
+      if ((error as Error).name === "AbortError") return runtimeResult(this.id, request, started, { error: limitError("killed", request) });
+      throw error;
+    }
+    try {
+      return await this.run(request, started, environment.dir);
+    } finally {
+      environment.release();
+    }
+  }
+
+  /** Runs one request, `packages` (a cached environment on the host) on its import path when given. */
+  private async run(request: NormalizedRequest, started = performance.now(), packages?: string): Promise<RuntimeResult> {
+    // Again: close() may have come while the packages were installing.
+    if (this.closed) throw new RuntimeClosedError(this.id);
     const sandbox = await this.sandboxFor(request.isolation);
     const confine = await this.plainConfinement(sandbox);
     if (request.language === "bash") return this.executeBash(request, started, sandbox, confine);
     const runners = sandbox ? SANDBOX_RUNNERS : runnersDir;
+    // Where the child finds the environment: bound at a fixed path in a sandbox, read-only in place otherwise.
+    const packagesDir = packages && (sandbox ? SANDBOX_PACKAGES : packages);
+    const env = { ...request.env, ...(packagesDir && request.language !== "python" ? { NODE_PATH: join(packagesDir, "node_modules") } : {}) };
     let payload: object;
     let interpreterArgs: string[];
     let interpreter: string;
     let prepared: PreparedJavaScript | undefined;
     if (request.language === "python") {
-      interpreter = sandbox ? sandbox.settings.pythonBin : (await this.interpreters.resolvePython()).path;
-      interpreterArgs = pythonRunnerArgs(runners);
+      interpreter = await this.interpreterFor(request.language, sandbox);
+      interpreterArgs = pythonRunnerArgs(runners, "coderouter_runner", packagesDir);
       payload = { code: request.code, inputs: request.inputs, memoryMb: request.memoryMb ?? null, timeoutMs: request.timeoutMs };
     } else {
       prepared = prepareJavaScript(request.code, request.language);
       if (!prepared.ok) return runtimeResult(this.id, request, started, { error: prepared.error });
-      interpreter = sandbox ? sandbox.settings.nodeBin : (await this.interpreters.resolveNode()).path;
+      interpreter = await this.interpreterFor(request.language, sandbox);
       interpreterArgs = [...(request.memoryMb ? [`--max-old-space-size=${request.memoryMb}`] : []), join(runners, basename(runnerFiles.node))];
       const { source, lineOffset } = asyncFunctionSource(prepared.body);
       payload = { source, lineOffset, filename: prepared.filename, inputs: request.inputs, timeoutMs: request.timeoutMs };
     }
 
-    if (request.language === "python" && !(sandbox && request.network)) {
+    if (request.language === "python" && !(sandbox && request.network) && !packages) {
       const server = this.warmServer(sandbox ? "sandbox" : "plain", interpreter, confine);
       if (server) {
         const outcome = await server.run(payload, interpreterEnv(sandbox ? undefined : interpreter, request.env), request);
@@ -202,11 +247,11 @@ export class SubprocessRuntime implements SessionRuntime {
       let spec: ChildSpec;
       if (sandbox) {
         const network = Boolean(request.network && sandbox.settings.allowNetwork);
-        const command = sandbox.command(interpreter, interpreterArgs, request.env ?? {}, network, dataBytes);
+        const command = sandbox.command(interpreter, interpreterArgs, env, network, dataBytes, packages ? { [packages]: SANDBOX_PACKAGES } : {});
         spec = { ...command, cwd: workdir, env: {}, payload: JSON.stringify(payload) };
       } else {
-        const command = confine(withDataLimit(interpreter, interpreterArgs, dataBytes));
-        spec = { ...command, cwd: workdir, env: childEnv(interpreter, workdir, request.env), payload: JSON.stringify(payload) };
+        const command = confine(withDataLimit(interpreter, interpreterArgs, dataBytes), packages ? [packages] : []);
+        spec = { ...command, cwd: workdir, env: childEnv(interpreter, workdir, env), payload: JSON.stringify(payload) };
       }
       return outcomeResult(request, started, await runChild(spec, request, this.children), prepared);
     } finally {
@@ -291,16 +336,18 @@ export class SubprocessRuntime implements SessionRuntime {
     if (options.language === "bash")
       throw new InfrastructureError(this.id, "bash runs one script per execution here: sessions run python, javascript and typescript");
     const sandbox = await this.sandboxFor(options.isolation);
-    const python = options.language === "python";
-    const interpreter = sandbox
-      ? python
-        ? sandbox.settings.pythonBin
-        : sandbox.settings.nodeBin
-      : (await (python ? this.interpreters.resolvePython() : this.interpreters.resolveNode())).path;
+    const interpreter = await this.interpreterFor(options.language, sandbox);
     const session = await WorkerSession.open({ ...options, interpreter, sandbox, confine: await this.plainConfinement(sandbox) });
     for (const known of this.sessions) if (!known.alive) this.sessions.delete(known);
     this.sessions.add(session);
     return session;
+  }
+
+  /** The interpreter that runs a language: the sandbox's own when sandboxed. */
+  private async interpreterFor(language: Language, sandbox: Bubblewrap | undefined): Promise<string> {
+    const python = language === "python";
+    if (sandbox) return python ? sandbox.settings.pythonBin : sandbox.settings.nodeBin;
+    return (await (python ? this.interpreters.resolvePython() : this.interpreters.resolveNode())).path;
   }
 
   /**
@@ -309,7 +356,7 @@ export class SubprocessRuntime implements SessionRuntime {
    */
   private async plainConfinement(sandbox: Bubblewrap | undefined): Promise<Confinement> {
     if (sandbox || !(await this.pidNamespace.available())) return (command) => command;
-    return (command) => this.pidNamespace.wrap(command.file, command.args);
+    return (command, readOnly) => this.pidNamespace.wrap(command.file, command.args, readOnly);
   }
 
   /**
@@ -345,6 +392,7 @@ export class SubprocessRuntime implements SessionRuntime {
     if (spare) this.track(spare.then(removeWorkdir));
     for (const server of [...this.servers.plain, ...this.servers.sandbox]) server.close();
     await Promise.all([...this.sessions].map((session) => session.close()));
+    await this.packageCache.close();
     await Promise.all(this.housekeeping);
     killChildren(this.children);
   }

@@ -20,6 +20,8 @@ export interface SandboxSettings {
 
 /** Where the wrappers appear inside the sandbox. */
 export const SANDBOX_RUNNERS = "/coderouter";
+/** Where a one-shot request's package environment appears inside the sandbox (read-only). */
+export const SANDBOX_PACKAGES = "/coderouter-packages";
 const WORKDIR = "/work";
 /** The sandbox's private working directory, as code inside sees it. */
 export const SANDBOX_WORKDIR = WORKDIR;
@@ -83,6 +85,8 @@ export class Bubblewrap {
     network: boolean,
     /** RLIMIT_DATA in bytes (node's memory beyond its heap), when set. */
     dataBytes?: number,
+    /** Host directories bound read-only inside, host path → path inside (a package environment). */
+    readOnly: Record<string, string> = {},
   ): { file: string; args: string[]; uid: number; files: string[] } {
     const runners = this.runnersCopy();
     const uid = FIRST_UID + (nextUid++ % UIDS);
@@ -96,6 +100,7 @@ export class Bubblewrap {
     const etc = ["/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/matplotlibrc", "/etc/fonts"];
     if (network) etc.push("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates");
     for (const path of etc) if (existsSync(path)) mounts.push("--ro-bind", path, path);
+    for (const [source, target] of Object.entries(readOnly)) mounts.push("--ro-bind", source, target);
     const environment = interpreterEnv(undefined, { HOME: WORKDIR, TMPDIR: "/tmp", ...env });
     return {
       file: this.settings.bwrapBin,

@@ -75,6 +75,7 @@ export class WasmRuntime implements Runtime {
       costPerSecondUsd: 0,
       network: false,
       packages: "none",
+      oneShotPackages: { installs: false, why: "Pyodide and QuickJS run only what is bundled with them here: nothing installs into them" },
       sessions: false,
       location: "local",
       emulated: true,

@@ -1,4 +1,4 @@
-import { CoderouterError, NoRuntimeAvailableError, RuntimeUnavailableError, ValidationError } from "coderouter";
+import { CoderouterError, NoRuntimeAvailableError, PackageInstallError, RuntimeUnavailableError, ValidationError } from "coderouter";
 
 /** An answer other than 200, thrown from anywhere in a route and sent by the server's one catch. */
 export class HttpError extends Error {
@@ -29,6 +29,8 @@ export function toHttpError(error: unknown): HttpError {
       retryable: error.isRetryable,
       ...(error instanceof ValidationError ? { issues: error.issues } : {}),
       ...(error instanceof NoRuntimeAvailableError || error instanceof RuntimeUnavailableError ? { routing: error.decision } : {}),
+      // A request's `packages` that would not install: which, and what the installer said.
+      ...(error instanceof PackageInstallError ? { packages: error.packages, ...error.output } : {}),
     };
     const headers: Record<string, string> = error.statusCode === 429 || error.statusCode === 503 ? { "retry-after": "1" } : {};
     return new HttpError(error.statusCode, { error: body }, headers);
