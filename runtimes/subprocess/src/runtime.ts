@@ -237,17 +237,17 @@ export class SubprocessRuntime implements SessionRuntime {
     };
   }
 
-  /** Sessions: a long-lived python or node worker per session, sandboxed when the session asks for it. */
+  /**
+   * Sessions: a workspace with a long-lived python or node worker per language, started on the
+   * language's first call, each sandboxed when the session asks for it.
+   */
   async openSession(options: SessionOptions): Promise<RuntimeSession> {
     if (this.closed) throw new RuntimeClosedError(this.id);
     const sandbox = await this.sandboxFor(options.isolation);
-    const python = options.language === "python";
-    const interpreter = sandbox
-      ? python
-        ? sandbox.settings.pythonBin
-        : sandbox.settings.nodeBin
-      : (await (python ? this.interpreters.resolvePython() : this.interpreters.resolveNode())).path;
-    const session = await WorkerSession.open({ ...options, interpreter, sandbox, confine: await this.plainConfinement(sandbox) });
+    const interpreters = sandbox
+      ? { python: async () => sandbox.settings.pythonBin, node: async () => sandbox.settings.nodeBin }
+      : { python: async () => (await this.interpreters.resolvePython()).path, node: async () => (await this.interpreters.resolveNode()).path };
+    const session = await WorkerSession.open({ ...options, interpreters, sandbox, confine: await this.plainConfinement(sandbox) });
     for (const known of this.sessions) if (!known.alive) this.sessions.delete(known);
     this.sessions.add(session);
     return session;
