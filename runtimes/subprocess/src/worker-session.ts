@@ -145,7 +145,12 @@ export class WorkerSession implements RuntimeSession {
 
   async close(): Promise<void> {
     this.closed = true;
-    const pending = [...this.workers.values()].map((worker) => worker.then((w) => w.close(), () => {}));
+    const pending = [...this.workers.values()].map((worker) =>
+      worker.then(
+        (w) => w.close(),
+        () => {},
+      ),
+    );
     await Promise.all(pending);
     await rm(this.dir, { recursive: true, force: true });
   }
