@@ -2,19 +2,13 @@ import {
   InfrastructureError,
   inUserPositions,
   isolationAtLeast,
-  limitError,
-  OutputStream,
   prepareJavaScript,
   RuntimeClosedError,
   RuntimeNotInstalledError,
   runtimeResult,
-  type Artifact,
   type Availability,
   type Capabilities,
-  type ExecutionError,
-  type JsonValue,
   type Language,
-  type LimitKind,
   type NormalizedRequest,
   type PreparedJavaScript,
   type RuntimeResult,
@@ -23,10 +17,9 @@ import {
   type SessionRuntime,
 } from "@coderouter/core";
 import { E2BSession } from "./session.js";
-import { installCell, javascriptCell, preludeCell, pythonCell } from "./cells.js";
-import { E2BServiceError, redact, serviceError } from "./errors.js";
+import { javascriptCell, preludeCell, pythonCell } from "./cells.js";
+import { E2BServiceError, serviceError } from "./errors.js";
 import { SandboxPool, type Lease } from "./pool.js";
-import { toArtifacts } from "./artifacts.js";
 import { log } from "./log.js";
 import { installWrappers, runCommand } from "./commands.js";
 import { runCell } from "./interpreter.js";
