@@ -28,7 +28,6 @@ async function call(target: RunningServer, method: string, path: string, body?: 
     ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
   });
   const type = response.headers.get("content-type") ?? "";
-  // biome-ignore lint/suspicious/noExplicitAny: a JSON answer is read field by field below
   const parsed: any = type.includes("json") ? await response.json() : Buffer.from(await response.arrayBuffer());
   return { status: response.status, body: parsed };
 }
