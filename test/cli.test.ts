@@ -261,7 +261,7 @@ describe("cloud runtimes through the CLI, against the local E2B and Bacalhau", (
     const run = await cli(["run", "-", "-l", "python"], { stdin: "1", env: { ...env(), E2B_LANGUAGES: "python,wasm" } });
     expect(run.code).toBe(2);
     expect(run.stderr.trim().split("\n")).toEqual([
-      'coderouter: invalid E2B_LANGUAGES (got "python,wasm"): each entry must be one of: python, javascript, typescript',
+      'coderouter: invalid E2B_LANGUAGES (got "python,wasm"): each entry must be one of: python, javascript, typescript, bash',
     ]);
   });
 

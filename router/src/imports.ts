@@ -13,7 +13,7 @@ export function importedModules(language: Language, code: string): string[] {
     for (const match of code.matchAll(/^\s*from\s+([\w.]+)\s+import\b/gm)) {
       if (!match[1]!.startsWith(".")) found.add(match[1]!.split(".")[0]!);
     }
-  } else if (language !== "wasm") {
+  } else if (language === "javascript" || language === "typescript") {
     for (const match of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["']([^"'.][^"']*)["']/g)) {
       const spec = match[1]!;
       found.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!);

@@ -16,7 +16,8 @@ export const VERY_LONG_JOB_MS = 10 * 60_000;
 /** The hard filters: returns why the runtime cannot take the request, or undefined if it can. */
 export function ruleOut(caps: Capabilities, availability: Availability, request: ScoringInput): string | undefined {
   if (!caps.languages.includes(request.language)) {
-    return `does not run ${request.language} (runs ${caps.languages.join(", ") || "nothing"})`;
+    const why = caps.notRun?.[request.language];
+    return `does not run ${request.language}${why ? `: ${why}` : ""} (runs ${caps.languages.join(", ") || "nothing"})`;
   }
   if (!isolationAtLeast(caps.isolation, request.isolation)) {
     return `gives "${caps.isolation}" isolation, the request needs at least "${request.isolation}"`;

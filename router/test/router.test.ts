@@ -46,6 +46,16 @@ describe("routing", () => {
     expect(decision.selected).toBe("subprocess");
   });
 
+  it("rules out the isolate and wasm runtimes for bash, saying why", async () => {
+    const r = router({ settings: { enabledRuntimes: ["isolate", "wasm"] } });
+    const decision = await r.explain({ language: "bash", code: "echo hi" });
+    const byId = Object.fromEntries(decision.candidates.map((c) => [c.runtime, c]));
+    expect(decision.selected).toBeNull();
+    expect(byId.isolate).toMatchObject({ eligible: false, reason: expect.stringMatching(/does not run bash: a V8 isolate has no processes/) });
+    expect(byId.wasm).toMatchObject({ eligible: false, reason: expect.stringMatching(/does not run bash: WebAssembly .* has no processes/) });
+    await expect(r.execute({ language: "bash", code: "echo hi" })).rejects.toThrow(/no runtime can take this bash request.*no shell/);
+  });
+
   it("rules out runtimes whose isolation is below the need", async () => {
     const r = router({
       runtimes: { subprocess: new EchoRuntime("subprocess"), isolate: new EchoRuntime("isolate", { isolation: "sandbox" }) },

@@ -164,9 +164,12 @@ export class Envd {
       if (timedOut) {
         send({ error: { code: "deadline_exceeded", message: "the operation timed out" } }, 2);
       } else {
+        // Go's ProcessState: ExitCode() is -1 for a signal; cmd.Wait()'s error (the `error` the SDK's
+        // CommandExitError carries) is set for any end but exit status 0, worded as String().
+        const status = signal ? `signal: ${signalName(signal)}` : `exit status ${code}`;
         const end = signal
-          ? { exitCode: -1, exited: false, status: `signal: ${signalName(signal)}` }
-          : { exitCode: code ?? 0, exited: true, status: `exit status ${code}` };
+          ? { exitCode: -1, exited: false, status, error: status }
+          : { exitCode: code ?? 0, exited: true, status, ...(code ? { error: status } : {}) };
         send({ event: { end } });
         send({}, 2);
       }
@@ -314,8 +317,20 @@ function connectError(res: ServerResponse, code: string, message: string): void 
   json(res, STATUS[code] ?? 500, { code, message });
 }
 
+/** Go's names for signals (syscall.Signal.String), as envd's status reports them. */
+const SIGNAL_NAMES: Partial<Record<NodeJS.Signals, string>> = {
+  SIGKILL: "killed",
+  SIGTERM: "terminated",
+  SIGINT: "interrupt",
+  SIGHUP: "hangup",
+  SIGPIPE: "broken pipe",
+  SIGSEGV: "segmentation fault",
+  SIGABRT: "aborted",
+  SIGQUIT: "quit",
+};
+
 function signalName(signal: NodeJS.Signals): string {
-  return signal === "SIGKILL" ? "killed" : signal === "SIGTERM" ? "terminated" : signal.toLowerCase();
+  return SIGNAL_NAMES[signal] ?? signal.toLowerCase();
 }
 
 function kill(child: ChildProcess): void {

@@ -19,7 +19,7 @@ const USAGE = `usage:
   coderouter mcp                             # an MCP server over stdin/stdout, for agents
 
 FILE is read from disk, - (or no FILE) from stdin. The language comes from the extension
-(.py, .js, .mjs, .cjs, .ts, .mts; .wasm for a WASI module) unless --language is given.
+(.py, .js, .mjs, .cjs, .ts, .mts; .sh, .bash for a bash script; .wasm for a WASI module) unless --language is given.
 Exit codes: 0 ran and ok, 1 the code failed, 2 bad usage or invalid request, 3 no runtime available.`;
 
 const REQUEST_OPTIONS = {

@@ -19,6 +19,8 @@ const EXTENSIONS: Record<string, Language> = {
   ".cjs": "javascript",
   ".ts": "typescript",
   ".mts": "typescript",
+  ".sh": "bash",
+  ".bash": "bash",
   ".wasm": "wasm",
 };
 
@@ -38,7 +40,7 @@ export async function readRequest(file: string | undefined, flags: RequestFlags,
     throw new ValidationError(
       fromStdin
         ? "--language is required when the code comes from stdin"
-        : `cannot tell the language of ${file} from its extension: pass --language python|javascript|typescript|wasm`,
+        : `cannot tell the language of ${file} from its extension: pass --language python|javascript|typescript|bash|wasm`,
     );
   }
   let inputs: unknown;

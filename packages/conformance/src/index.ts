@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { NormalizedRequest, Runtime, RuntimeResult, SourceLanguage } from "@coderouter/core";
+import type { NormalizedRequest, Runtime, RuntimeResult, ExpressionLanguage } from "@coderouter/core";
 import { createServer } from "node:net";
 import { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS, PY_WASM_ESCAPES } from "./escapes.js";
 import { fileURLToPath } from "node:url";
@@ -9,13 +9,14 @@ import { describeTenantAttacks } from "./tenant-state.js";
 import { unsettledPromiseSection } from "./unsettled.js";
 import { processesWith } from "./processes.js";
 import { hostileTenantSection } from "./hostile.js";
+import { bashSection } from "./bash.js";
 
 export interface ConformanceOptions {
   /** Label of the suite, e.g. "subprocess". */
   name: string;
   create: () => Runtime | Promise<Runtime>;
   /** The languages the runtime claims; each gets the whole suite. */
-  languages: SourceLanguage[];
+  languages: ExpressionLanguage[];
   /** Whether code may start processes: enables the checks that grandchildren die with the execution. */
   processes?: boolean;
   /**
@@ -40,6 +41,8 @@ export interface ConformanceOptions {
   unsettledPromises?: boolean;
   /** Run the hostile-tenant section's process-level attacks (it runs whole for an "os" sandbox). */
   hostile?: boolean;
+  /** The runtime runs bash scripts: the bash section (bash.ts), with `processes` and an "os" sandbox's checks. */
+  bash?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -59,7 +62,7 @@ export function runConformance(options: ConformanceOptions): void {
       await runtime?.close();
     });
 
-    const run = (language: SourceLanguage, code: string, extra: Partial<NormalizedRequest> = {}): Promise<RuntimeResult> =>
+    const run = (language: ExpressionLanguage | "bash", code: string, extra: Partial<NormalizedRequest> = {}): Promise<RuntimeResult> =>
       runtime.execute({
         language,
         code,
@@ -71,6 +74,11 @@ export function runConformance(options: ConformanceOptions): void {
         ...extra,
       });
 
+    if (options.bash) {
+      bashSection((code, extra = {}) => run("bash", code, extra), { processes: Boolean(options.processes), sandbox: options.sandbox === "os" });
+    }
+
+    if (!options.languages.length) return;
     describe.each(options.languages)("%s", (language) => {
       const code = (snippet: S.Snippet) => S.codeFor(snippet, language);
       const expectOk = (result: RuntimeResult) => {

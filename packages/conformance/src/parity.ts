@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { NormalizedRequest, RuntimeId, RuntimeResult, SourceLanguage } from "@coderouter/core";
+import type { NormalizedRequest, RuntimeId, RuntimeResult, ExpressionLanguage } from "@coderouter/core";
 import { runBare, type BareResult } from "./bare.js";
 import { PYTHON_PARITY, type ParityProgram } from "./parity-programs.js";
 import { JAVASCRIPT_PARITY } from "./parity-console.js";
 
-type Run = (language: SourceLanguage, code: string, extra?: Partial<NormalizedRequest>) => Promise<RuntimeResult>;
+type Run = (language: ExpressionLanguage, code: string, extra?: Partial<NormalizedRequest>) => Promise<RuntimeResult>;
 
 /**
  * Same program, same result: each program runs on the runtime and on the bare interpreter
@@ -12,7 +12,7 @@ type Run = (language: SourceLanguage, code: string, extra?: Partial<NormalizedRe
  * agree, except where the README's "Differences between runtimes" table says otherwise; those rows
  * are checked as documented.
  */
-export function paritySection(language: SourceLanguage, run: Run, runtimeId: () => RuntimeId): void {
+export function paritySection(language: ExpressionLanguage, run: Run, runtimeId: () => RuntimeId): void {
   if (language === "typescript") return;
   const programs = language === "python" ? PYTHON_PARITY : JAVASCRIPT_PARITY;
   describe("parity with the bare interpreter", () => {

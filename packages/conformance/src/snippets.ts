@@ -1,4 +1,4 @@
-import type { JsonValue, SourceLanguage } from "@coderouter/core";
+import type { JsonValue, ExpressionLanguage } from "@coderouter/core";
 
 /**
  * The same program in each language. TypeScript runs the JavaScript text (valid TypeScript) unless
@@ -6,7 +6,7 @@ import type { JsonValue, SourceLanguage } from "@coderouter/core";
  */
 export type Snippet = { python: string; javascript: string; typescript?: string };
 
-export function codeFor(snippet: Snippet, language: SourceLanguage): string {
+export function codeFor(snippet: Snippet, language: ExpressionLanguage): string {
   if (language === "typescript") return snippet.typescript ?? snippet.javascript;
   return snippet[language];
 }
@@ -14,7 +14,7 @@ export function codeFor(snippet: Snippet, language: SourceLanguage): string {
 /** Values that must come back exactly as they are. */
 export const JSON_VALUES: JsonValue[] = [null, true, false, 0, -1.5, 1e20, "", "text", [], [1, "a", null], {}, { a: { b: [1, 2] }, c: "d" }];
 
-export function literal(value: JsonValue, language: SourceLanguage): string {
+export function literal(value: JsonValue, language: ExpressionLanguage): string {
   const json = JSON.stringify(value);
   if (language !== "python") return `(${json})`;
   // JSON text is a Python literal once its three keywords are renamed; strings here hold none of them.
@@ -128,7 +128,7 @@ export const RUNTIME_ERROR: Snippet = {
   typescript: "function f(): never {\n  throw new TypeError('boom')\n}\nf()",
 };
 
-export const RUNTIME_ERROR_NAME: Record<SourceLanguage, string> = {
+export const RUNTIME_ERROR_NAME: Record<ExpressionLanguage, string> = {
   python: "ValueError",
   javascript: "TypeError",
   typescript: "TypeError",
@@ -170,7 +170,7 @@ export const LEAVE_TASK_BEHIND = {
 };
 
 /** Starts a grandchild process named by a unique argument (only for runtimes that allow processes). */
-export const SPAWN_SLEEPER: Record<SourceLanguage, (marker: string, thenLoop: boolean) => string> = {
+export const SPAWN_SLEEPER: Record<ExpressionLanguage, (marker: string, thenLoop: boolean) => string> = {
   python: (marker, thenLoop) => `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n${thenLoop ? "while True:\n    pass" : "'spawned'"}`,
   javascript: (marker, thenLoop) =>
     `require("node:child_process").spawn("sleep", ["${marker}"], { stdio: "ignore" })\n${thenLoop ? "while (true) {}" : "'spawned'"}`,

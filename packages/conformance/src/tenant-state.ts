@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { NormalizedRequest, RuntimeResult, SourceLanguage } from "@coderouter/core";
+import type { NormalizedRequest, RuntimeResult, ExpressionLanguage } from "@coderouter/core";
 
-type Run = (language: SourceLanguage, code: string, extra?: Partial<NormalizedRequest>) => Promise<RuntimeResult>;
+type Run = (language: ExpressionLanguage, code: string, extra?: Partial<NormalizedRequest>) => Promise<RuntimeResult>;
 
 /**
  * One tenant against the next, for sandboxes inside the host process ("engine": V8 isolates;
@@ -10,7 +10,7 @@ type Run = (language: SourceLanguage, code: string, extra?: Partial<NormalizedRe
  * executions after it must see their own inputs and get their own results. And memory a guest can
  * take outside the engine's heap (WebAssembly) must stay within memoryMb.
  */
-export function describeTenantAttacks(language: SourceLanguage, run: Run): void {
+export function describeTenantAttacks(language: ExpressionLanguage, run: Run): void {
   const sandboxed = (code: string, extra: Partial<NormalizedRequest> = {}) => run(language, code, { isolation: "sandbox", ...extra });
   const secret = { secret: "tenant-b-secret", nested: { list: [3, 1, 2] } };
 

@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
-import type { NormalizedRequest, RuntimeResult, SourceLanguage } from "@coderouter/core";
+import type { NormalizedRequest, RuntimeResult, ExpressionLanguage } from "@coderouter/core";
 
-type Run = (language: SourceLanguage, code: string, extra?: Partial<NormalizedRequest>) => Promise<RuntimeResult>;
+type Run = (language: ExpressionLanguage, code: string, extra?: Partial<NormalizedRequest>) => Promise<RuntimeResult>;
 
 /**
  * The parity rule for promises: JavaScript that awaits a promise nothing is left to settle (no
  * timer, no fetch, no I/O pending) ends at once with UnsettledPromiseError on every runtime, as a
  * Node process does when its event loop runs dry, instead of waiting for the timeout on some.
  */
-export function unsettledPromiseSection(run: Run, language: SourceLanguage): void {
+export function unsettledPromiseSection(run: Run, language: ExpressionLanguage): void {
   describe("a promise nothing is left to settle", () => {
     it("ends with UnsettledPromiseError long before the timeout", async () => {
       const started = Date.now();

@@ -3,6 +3,7 @@ export * from "./errors.js";
 export * from "./runtime.js";
 export * from "./settings.js";
 export * from "./request.js";
+export * from "./bash.js";
 export { prepareJavaScript, asyncFunctionSource, inUserPositions, type PreparedJavaScript } from "./javascript.js";
 export { OutputStream } from "./output-stream.js";
 export { runnerFiles, runnersDir, pythonRunnerArgs } from "./runner-files.js";

@@ -1,3 +1,4 @@
+import { bashInputVariables } from "./bash.js";
 import { ValidationError } from "./errors.js";
 import { checkInputDepth } from "./untrusted.js";
 import { ExecutionRequestSchema, type ExecutionRequest, type Isolation, type NormalizedRequest } from "./schemas.js";
@@ -14,7 +15,17 @@ export function parseRequest(input: unknown): ExecutionRequest {
   // Before the schema, whose recursive walk a very deep value would exhaust.
   if (input && typeof input === "object") checkInputDepth((input as { inputs?: unknown }).inputs);
   const parsed = ExecutionRequestSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    // Refused here, before any runtime is chosen, rather than by whichever runtime gets the script.
+    if (parsed.data.language === "bash") {
+      bashInputVariables(parsed.data.inputs ?? {}, parsed.data.env);
+      if (parsed.data.packages?.length) {
+        const why = "packages are installed for python and javascript; a bash script installs what it needs itself";
+        throw new ValidationError(`invalid request: packages: ${why}`, [{ path: "packages", message: why }]);
+      }
+    }
+    return parsed.data;
+  }
   const issues = parsed.error.issues.map((issue) => ({
     path: issue.path.length ? issue.path.map(String).join(".") : "(request)",
     message: issue.message,

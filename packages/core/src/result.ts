@@ -10,6 +10,7 @@ export interface ResultFields {
   sandboxId?: string;
   costUsd?: number;
   artifacts?: Artifact[];
+  exitCode?: number;
 }
 
 /** Shapes what a runtime returns, the same way for every runtime: `ok` follows `error`, output is null on failure. */
@@ -23,6 +24,7 @@ export function runtimeResult(runtime: RuntimeId, request: NormalizedRequest, st
     output: error ? null : (fields.output ?? null),
     stdout: stdout?.text() ?? "",
     stderr: stderr?.text() ?? "",
+    ...(fields.exitCode !== undefined ? { exitCode: fields.exitCode } : {}),
     ...(error ? { error } : {}),
     ...(truncated ? { truncated: { stdout: Boolean(stdout?.truncated), stderr: Boolean(stderr?.truncated) } } : {}),
     ...(fields.artifacts?.length ? { artifacts: fields.artifacts } : {}),

@@ -19,6 +19,8 @@ export const runnerFiles = {
   webGlobals: join(runnersDir, "web-globals.cjs"),
   url: join(runnersDir, "url.cjs"),
   runPrepared: join(runnersDir, "run-prepared.cjs"),
+  /** Starts a bash script with its inputs file (see bash.ts). */
+  bash: join(runnersDir, "coderouter_bash.sh"),
 } as const;
 
 /**

@@ -5,6 +5,12 @@ import type { Isolation, JsonValue, Language, NormalizedRequest, RuntimeId, Runt
 /** What a runtime can do, declared up front so the router can rule it in or out without running it. */
 export interface Capabilities {
   languages: Language[];
+  /**
+   * Why a language this runtime does not run cannot run here, when the reason is worth more than
+   * "does not run it" (a V8 isolate has no processes, so no shell): `explain` and the router's
+   * refusal quote it.
+   */
+  notRun?: Partial<Record<Language, string>>;
   /** The strongest isolation this runtime can give on this host right now. */
   isolation: Isolation;
   /** Longest run it accepts; requests expected to run longer are ruled out. */

@@ -1,14 +1,16 @@
 import { z } from "zod";
 
 /**
- * The languages of source code, and "wasm": a WebAssembly module (WASI preview 1) whose bytes are
- * the request's `code` in base64.
+ * The languages of source code, "bash": a script run by GNU bash as a process of its own, and
+ * "wasm": a WebAssembly module (WASI preview 1) whose bytes are the request's `code` in base64.
  */
-export const LANGUAGES = ["python", "javascript", "typescript", "wasm"] as const;
+export const LANGUAGES = ["python", "javascript", "typescript", "bash", "wasm"] as const;
 export const LanguageSchema = z.enum(LANGUAGES);
 export type Language = z.infer<typeof LanguageSchema>;
 /** The languages whose `code` is source text. */
 export type SourceLanguage = Exclude<Language, "wasm">;
+/** The languages whose `output` is the value of the code's last expression (bash has none: see README). */
+export type ExpressionLanguage = Exclude<SourceLanguage, "bash">;
 
 /** The runtimes that ship with coderouter. A plug-in adds its own id (see defineRuntime). */
 export const RUNTIME_IDS = ["isolate", "subprocess", "wasm", "e2b", "bacalhau"] as const;
@@ -157,6 +159,8 @@ export const ExecutionResultSchema = z.object({
   output: JsonValueSchema,
   stdout: z.string(),
   stderr: z.string(),
+  /** A bash script's exit status, when it ended by itself (128 + n for signal n, as bash reports it). */
+  exitCode: z.number().int().optional(),
   error: ExecutionErrorSchema.optional(),
   truncated: z.object({ stdout: z.boolean().optional(), stderr: z.boolean().optional() }).optional(),
   /** Rich results besides the output (charts, images, HTML), as E2B's interpreter displays them. */

@@ -3,6 +3,9 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import {
   asyncFunctionSource,
+  bashInputVariables,
+  bashOutcome,
+  bashPayload,
   limitError,
   OutputStream,
   type Artifact,
@@ -27,8 +30,8 @@ import type { Sandbox } from "./sdk.js";
 
 const DIR = ".coderouter";
 const RUNNERS = `${DIR}/runners`;
-/** The wrappers a sandbox needs: the Python runner and its display module, the node runner and what it loads. */
-const FILES = [runnerFiles.python, runnerFiles.display, runnerFiles.node, runnerFiles.toOutput, runnerFiles.inspect];
+/** The wrappers a sandbox needs: the Python runner and its display module, the node runner and what it loads, the bash runner. */
+const FILES = [runnerFiles.python, runnerFiles.display, runnerFiles.node, runnerFiles.toOutput, runnerFiles.inspect, runnerFiles.bash];
 
 export interface CommandOutcome {
   stdout: OutputStream;
@@ -41,6 +44,8 @@ export interface CommandOutcome {
   reusable: boolean;
   /** A limit ended the execution. */
   limited?: boolean;
+  /** A bash script's exit status. */
+  exitCode?: number;
 }
 
 const installed = new WeakMap<Sandbox, Promise<void>>();
@@ -82,12 +87,13 @@ export async function runCommand(
       const failed = await installPackages(sandbox, request, stderr, installTimeoutMs);
       if (failed) return { stdout, stderr, error: failed, reusable: true };
     }
-    const { command, payload, result } = commandFor(request, prepared);
+    const { command, payload, result, scratch } = commandFor(request, prepared);
     await sandbox.files.write(payload.path, payload.data);
     if (limit) return { stdout, stderr, error: limitError(limit, request), reusable: true };
     const handle = await sandbox.commands.run(command, {
       background: true,
-      envs: request.env ?? {},
+      // A script's inputs are variables (bashInputVariables), set beside the request's own.
+      envs: request.language === "bash" ? { ...request.env, ...bashInputVariables(request.inputs, request.env) } : (request.env ?? {}),
       // envd's own deadline is a backstop; ours ends the execution on time.
       timeoutMs: request.timeoutMs + 5000,
       onStdout: (text) => stdout.write(text),
@@ -116,8 +122,11 @@ export async function runCommand(
     clearTimeout(timer);
     if (limit || !ending) return { stdout, stderr, error: limitError(limit ?? "killed", request), reusable: false, limited: true };
     const text = await sandbox.files.read(result).catch(() => "");
-    void sandbox.files.remove(payload.path).catch(() => {});
-    void sandbox.files.remove(result).catch(() => {});
+    for (const path of [payload.path, result, ...(scratch ? [scratch] : [])]) void sandbox.files.remove(path).catch(() => {});
+    if (request.language === "bash") {
+      // The shell's status is the script's: `wait` gives 128 + n for a script ended by signal n.
+      return { stdout, stderr, ...bashOutcome(request, { exitCode: ending.exitCode, channel: text, stdout, stderr }), reusable: true };
+    }
     if (text) {
       const reported = JSON.parse(text) as { output?: JsonValue; error?: ExecutionError; artifacts?: Artifact[] };
       return { stdout, stderr, output: reported.output, error: reported.error, artifacts: reported.artifacts, reusable: true };
@@ -133,11 +142,28 @@ export async function runCommand(
   }
 }
 
-/** The shell command, the payload file it reads on stdin, and the file its fd 3 goes to. */
+/**
+ * The shell command, the payload file it reads on stdin, the file its fd 3 goes to, and for a bash
+ * script the scratch folder it ran in: a working directory and a TMPDIR of its own, made empty for
+ * it in a sandbox that may serve other executions.
+ */
 function commandFor(request: NormalizedRequest, prepared: Extract<PreparedJavaScript, { ok: true }> | undefined) {
   const id = randomUUID();
   const input = `${DIR}/${id}.json`;
   const result = `${DIR}/${id}.out`;
+  if (request.language === "bash") {
+    const scratch = `${DIR}/${id}`;
+    const home = (path: string) => `"$HOME"/${quote(path)}`;
+    const setup = `mkdir -p ${home(`${scratch}/work`)} ${home(`${scratch}/tmp`)} && cd ${home(`${scratch}/work`)} && export TMPDIR=$HOME/${quote(`${scratch}/tmp`)} || exit 125`;
+    const run = `bash ${home(`${RUNNERS}/${basename(runnerFiles.bash)}`)} ${home(scratch)} < ${home(input)} 3> ${home(result)}`;
+    // A script may leave daemons in sessions of their own, out of its group's reach, in a sandbox
+    // that serves other executions: everything it started carries its mark in its environment,
+    // and whatever still does once it ended is killed (again, while any turn up).
+    const mark = `CODEROUTER_EXECUTION=${id}`;
+    const sweep = `for _ in 1 2 3 4 5; do pids=$(grep -lsz -- '^${mark}$' /proc/[0-9]*/environ | cut -d/ -f3); [ -n "$pids" ] || break; kill -KILL $pids 2>/dev/null; done`;
+    const command = `${setup}; ${mark} setsid ${run} & leader=$!; wait $leader; status=$?; kill -KILL -- -$leader 2>/dev/null; ${sweep}; exit $status`;
+    return { command, payload: { path: input, data: bashPayload(request) }, result, scratch };
+  }
   let argv: string[];
   let payload: object;
   if (request.language === "python") {
@@ -152,7 +178,7 @@ function commandFor(request: NormalizedRequest, prepared: Extract<PreparedJavaSc
   // killed with the group when it ends, as a local run's children are.
   const run = `${argv.map(quote).join(" ")} < ${quote(input)} 3> ${quote(result)}`;
   const command = `setsid ${run} & leader=$!; wait $leader; status=$?; kill -KILL -- -$leader 2>/dev/null; exit $status`;
-  return { command, payload: { path: input, data: JSON.stringify(payload) }, result };
+  return { command, payload: { path: input, data: JSON.stringify(payload) }, result, scratch: undefined };
 }
 
 /** A package installation with the sandbox's own pip or npm; names are shell-quoted arguments. */

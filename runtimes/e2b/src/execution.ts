@@ -21,6 +21,7 @@ export interface RunOutcome {
   reusable: boolean;
   /** A limit ended the execution while the kernel was running it. */
   limited?: boolean;
+  exitCode?: number;
 }
 
 type Outcome = { execution: CellExecution } | { failure: unknown } | { limit: LimitKind };

@@ -1,4 +1,5 @@
 import {
+  bashInputVariables,
   InfrastructureError,
   inUserPositions,
   isolationAtLeast,
@@ -126,8 +127,10 @@ export class E2BRuntime implements SessionRuntime {
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError("e2b");
     const started = performance.now();
+    // Refused here, before a sandbox is taken: a script's inputs must be able to be variables.
+    if (request.language === "bash") bashInputVariables(request.inputs, request.env);
     let prepared: ReturnType<typeof prepareJavaScript> | undefined;
-    if (request.language !== "python") {
+    if (request.language === "javascript" || request.language === "typescript") {
       // JavaScript is parsed here: a syntax error needs no sandbox to be reported.
       prepared = prepareJavaScript(request.code, request.language);
       if (!prepared.ok) return runtimeResult("e2b", request, started, { error: prepared.error });
@@ -140,9 +143,11 @@ export class E2BRuntime implements SessionRuntime {
     let contextId: string | undefined;
     let limited = false;
     try {
-      const run: RunOutcome = this.commandsOnly
-        ? { artifacts: [], ...(await this.runAsCommand(lease, request, prepared?.ok ? prepared : undefined)), startupMs: performance.now() - started }
-        : await this.run(lease, request, prepared?.ok ? javascriptCell(request, prepared) : pythonCell(request), started);
+      // A bash script is a command in every template (commands.run), never a kernel's cell.
+      const run: RunOutcome =
+        this.commandsOnly || request.language === "bash"
+          ? { artifacts: [], ...(await this.runAsCommand(lease, request, prepared?.ok ? prepared : undefined)), startupMs: performance.now() - started }
+          : await this.run(lease, request, prepared?.ok ? javascriptCell(request, prepared) : pythonCell(request), started);
       contextId = run.contextId;
       reusable &&= run.reusable;
       limited = run.limited === true;
@@ -159,6 +164,7 @@ export class E2BRuntime implements SessionRuntime {
         sandboxId: lease.sandbox.sandboxId,
         costUsd: costUsd(this.settings, performance.now() - started),
         artifacts: run.artifacts,
+        exitCode: run.exitCode,
       });
     } catch (error) {
       reusable = false;
@@ -273,7 +279,7 @@ export class E2BRuntime implements SessionRuntime {
    * may still be running the code, and removal is what stops it).
    */
   private giveBack(pool: SandboxPool, lease: Lease, reusable: boolean, contextId: string | undefined, language: Language, limited: boolean): void {
-    if (this.commandsOnly) return pool.release(lease, reusable);
+    if (this.commandsOnly || language === "bash") return pool.release(lease, reusable);
     if (!reusable || !contextId) {
       if (!limited || !contextId) return pool.release(lease, false);
       return void lease.sandbox
@@ -328,7 +334,7 @@ export class E2BRuntime implements SessionRuntime {
         }).catch((error: unknown) => Promise.reject(serviceError(error, "create a sandbox", s)));
         if (this.commandsOnly)
           void installWrappers(sandbox).catch((error: Error) => log.pool(`uploading the wrappers to ${sandbox.sandboxId} failed: ${error.message}`));
-        else this.makeSpare(sandbox, s.languages[0] ?? "python");
+        else this.makeSpare(sandbox, s.languages.find((language) => language !== "bash") ?? "python");
         return sandbox;
       },
       tagged: async (owner) => {

@@ -1,8 +1,11 @@
 import { z } from "zod";
 import { setting } from "@coderouter/core";
 
-/** What E2B's sandboxes run: the code interpreter's Python and JavaScript kernels (TypeScript through the latter). */
-export const E2B_LANGUAGES = ["python", "javascript", "typescript"] as const;
+/**
+ * What E2B's sandboxes run: the code interpreter's Python and JavaScript kernels (TypeScript
+ * through the latter), and bash scripts as commands (envd's process API, in every template).
+ */
+export const E2B_LANGUAGES = ["python", "javascript", "typescript", "bash"] as const;
 
 /** The template E2B's code interpreter runs in; `runCode` needs its interpreter service. */
 export const INTERPRETER_TEMPLATE = "code-interpreter-v1";

@@ -7,6 +7,7 @@ import {
   runtimeResult,
   type Availability,
   type Capabilities,
+  type Language,
   type NormalizedRequest,
   type RuntimeResult,
   type RuntimeSession,
@@ -31,6 +32,9 @@ export interface IsolateSettings {
 }
 
 type IvmModule = typeof ivm;
+
+/** A V8 isolate has no processes and no host APIs: nothing in it could start a shell. */
+const NO_SHELL = "a V8 isolate has no processes, so no shell to run a script";
 
 /**
  * JavaScript and TypeScript in a V8 isolate of their own (isolated-vm): no Node APIs, its own heap
@@ -59,6 +63,7 @@ export class IsolateRuntime implements SessionRuntime {
   capabilities(): Capabilities {
     return {
       languages: ["javascript", "typescript"],
+      notRun: { bash: NO_SHELL },
       // WebAssembly memory lives outside the isolate's heap limit: with it, memoryMb no longer holds.
       isolation: this.settings.wasm ? "process" : "sandbox",
       maxDurationMs: 5 * 60_000,
@@ -84,7 +89,7 @@ export class IsolateRuntime implements SessionRuntime {
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError(this.id);
     this.refuseAfterCatastrophe();
-    if (request.language === "python") throw new InfrastructureError(this.id, "the isolate runs javascript and typescript only");
+    if (request.language !== "javascript" && request.language !== "typescript") throw this.refuse(request.language);
     const started = performance.now();
     const prepared = prepareJavaScript(request.code, request.language);
     if (!prepared.ok) return runtimeResult(this.id, request, started, { error: prepared.error });
@@ -108,7 +113,7 @@ export class IsolateRuntime implements SessionRuntime {
   async openSession(options: SessionOptions): Promise<RuntimeSession> {
     if (this.closed) throw new RuntimeClosedError(this.id);
     this.refuseAfterCatastrophe();
-    if (options.language === "python") throw new InfrastructureError(this.id, "the isolate runs javascript and typescript only");
+    if (options.language !== "javascript" && options.language !== "typescript") throw this.refuse(options.language);
     const ivmModule = await this.load();
     const memoryMb = this.memoryFor(options.memoryMb);
     const isolate = this.newIsolate(ivmModule, memoryMb);
@@ -167,6 +172,10 @@ export class IsolateRuntime implements SessionRuntime {
         );
       },
     });
+  }
+
+  private refuse(language: Language): InfrastructureError {
+    return new InfrastructureError(this.id, `the isolate runs javascript and typescript only${language === "bash" ? `: ${NO_SHELL}` : ""}`);
   }
 
   private refuseAfterCatastrophe(): void {

@@ -27,6 +27,8 @@ export interface ProcessSpec {
 export interface ChildSpec extends ProcessSpec {
   /** Written to the child's stdin, which is then closed. */
   payload: string;
+  /** fd 3 is the code's own (a bash script's output), not a wrapper's report: handed back as text. */
+  rawChannel?: boolean;
 }
 
 export interface ChildOutcome {
@@ -35,6 +37,8 @@ export interface ChildOutcome {
   signal: string | null;
   /** What the wrapper reported, when it got that far. */
   reported?: Reported;
+  /** What fd 3 carried, for a raw channel. */
+  channel?: string;
   /** Why the result channel could not be believed (the code wrote to it), when it could not. */
   protocol?: string;
   stdout: OutputStream;
@@ -195,7 +199,7 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest, owne
       ending: limits.ending(),
       exitCode: exit.code,
       signal: exit.signal,
-      ...readReported(Buffer.concat(resultChunks).toString("utf8")),
+      ...(spec.rawChannel ? { channel: Buffer.concat(resultChunks).toString("utf8") } : readReported(Buffer.concat(resultChunks).toString("utf8"))),
       stdout,
       stderr,
     };

@@ -21,6 +21,7 @@ export default defineRuntime({
     SUBPROCESS_SANDBOX_DISK_MB: "sandboxDiskMb",
     SUBPROCESS_SANDBOX_PROCESSES: "sandboxProcesses",
     SUBPROCESS_FORK_SERVERS: "forkServers",
+    BASH_BIN: "bashBin",
   },
   settings: z.object({
     pythonBin: setting.string().optional(),
@@ -35,6 +36,7 @@ export default defineRuntime({
     sandboxDiskMb: setting.int(1, 65_536).default(64),
     sandboxProcesses: setting.int(1, 4096).default(64),
     forkServers: setting.int(0, 64).default(2),
+    bashBin: setting.string().default("/bin/bash"),
   }),
   create: (s) =>
     new SubprocessRuntime({
@@ -42,6 +44,7 @@ export default defineRuntime({
       nodeBin: s.nodeBin,
       sandbox: s.sandbox,
       forkServers: s.forkServers,
+      bashBin: s.bashBin,
       sandboxSettings: {
         bwrapBin: s.bwrapBin,
         pythonBin: s.sandboxPythonBin ?? defaultSandboxPython(s.pythonBin),

@@ -45,7 +45,7 @@ export function privateRunners(pythonBin: string): PrivateRunners {
   const dir = join(root, "runners");
   mkdirSync(dir, { mode: 0o755 });
   chmodSync(dir, 0o755); // whatever the umask
-  for (const file of readdirSync(runnersDir).filter((f) => /\.(py|cjs)$/.test(f))) {
+  for (const file of readdirSync(runnersDir).filter((f) => /\.(py|cjs|sh)$/.test(f))) {
     copyFileSync(join(runnersDir, file), join(dir, file));
     chmodSync(join(dir, file), 0o644);
   }

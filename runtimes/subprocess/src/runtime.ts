@@ -5,6 +5,10 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import {
   asyncFunctionSource,
+  bashExitCode,
+  bashInputVariables,
+  bashPayload,
+  bashResult,
   createDebug,
   InfrastructureError,
   isolationAtLeast,
@@ -43,10 +47,16 @@ export interface SubprocessSettings {
   sandboxSettings?: SandboxSettings;
   /** Warm Python fork-servers kept per mode (plain, sandboxed); 0 starts a cold process every time. */
   forkServers?: number;
+  /** The bash that runs scripts, plain and sandboxed (a system path, which the sandbox mounts). */
+  bashBin?: string;
 }
 
-const LANGUAGES: Language[] = ["python", "javascript", "typescript"];
+const LANGUAGES: Language[] = ["python", "javascript", "typescript", "bash"];
+/** Where the sandboxed bash runner keeps the script and its inputs file: the sandbox's own /tmp. */
+const SANDBOX_BASH_FILES = "/tmp/.coderouter";
 const log = createDebug("coderouter:subprocess");
+/** A system path: the sandbox binds /bin and /usr read-only, so the same bash runs in both modes. */
+const DEFAULT_BASH = "/bin/bash";
 
 /**
  * Runs each snippet in a fresh local interpreter process (python3 or node) with a scrubbed
@@ -157,6 +167,7 @@ export class SubprocessRuntime implements SessionRuntime {
     const started = performance.now();
     const sandbox = await this.sandboxFor(request.isolation);
     const confine = await this.plainConfinement(sandbox);
+    if (request.language === "bash") return this.executeBash(request, started, sandbox, confine);
     const runners = sandbox ? SANDBOX_RUNNERS : runnersDir;
     let payload: object;
     let interpreterArgs: string[];
@@ -204,6 +215,42 @@ export class SubprocessRuntime implements SessionRuntime {
   }
 
   /**
+   * A bash script, by the bash runner: plain, in a fresh working directory with its two files in a
+   * folder of their own beside it; sandboxed, in the sandbox's /work with its files in its /tmp.
+   * fd 3 is the script's output channel, read raw.
+   */
+  private async executeBash(request: NormalizedRequest, started: number, sandbox: Bubblewrap | undefined, confine: Confinement): Promise<RuntimeResult> {
+    const bash = this.settings.bashBin ?? DEFAULT_BASH;
+    const variables = { ...request.env, ...bashInputVariables(request.inputs, request.env) };
+    const dataBytes = request.memoryMb ? request.memoryMb * 1024 * 1024 : undefined;
+    const payload = bashPayload(request);
+    let spec: ChildSpec;
+    const cleanup: string[] = [];
+    if (sandbox) {
+      const runner = `${SANDBOX_RUNNERS}/${basename(runnerFiles.bash)}`;
+      const network = Boolean(request.network && sandbox.settings.allowNetwork);
+      spec = { ...sandbox.command(bash, [runner, SANDBOX_BASH_FILES], variables, network, dataBytes), cwd: tmpdir(), env: {}, payload, rawChannel: true };
+    } else {
+      const workdir = await this.takeWorkdir();
+      const files = await mkdtemp(join(tmpdir(), `${WORKDIR_PREFIX}${process.pid}-bash-`));
+      cleanup.push(workdir, files);
+      const command = confine(withDataLimit(bash, [runnerFiles.bash, files], dataBytes));
+      spec = { ...command, cwd: workdir, env: childEnv(bash, workdir, variables), payload, rawChannel: true };
+    }
+    try {
+      const outcome = await runChild(spec, request, this.children);
+      return bashResult(this.id, request, started, {
+        ...(outcome.ending === "exited" ? { exitCode: bashExitCode(outcome.exitCode, outcome.signal) } : { limit: outcome.ending }),
+        channel: outcome.channel ?? "",
+        stdout: outcome.stdout,
+        stderr: outcome.stderr,
+      });
+    } finally {
+      for (const dir of cleanup) this.track(rm(dir, { recursive: true, force: true }));
+    }
+  }
+
+  /**
    * An idle warm fork-server, if one is ready. Otherwise this execution starts cold, and a server
    * is started in the background for the ones after it.
    */
@@ -243,6 +290,8 @@ export class SubprocessRuntime implements SessionRuntime {
    */
   async openSession(options: SessionOptions): Promise<RuntimeSession> {
     if (this.closed) throw new RuntimeClosedError(this.id);
+    if (options.language === "bash")
+      throw new InfrastructureError(this.id, "bash runs one script per execution here: sessions run python, javascript and typescript");
     const sandbox = await this.sandboxFor(options.isolation);
     const interpreters = sandbox
       ? { python: async () => sandbox.settings.pythonBin, node: async () => sandbox.settings.nodeBin }

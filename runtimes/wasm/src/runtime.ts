@@ -33,6 +33,8 @@ import { WorkerPool, WorkerStopped, type WorkerMessage } from "./worker-pool.js"
 
 /** Time past the timeout the QuickJS worker gets to stop by itself before it is terminated. */
 const STOP_GRACE_MS = 2000;
+/** Pyodide, QuickJS and WASI preview 1 have no fork or exec: a shell script could not start a command. */
+const NO_SHELL = "WebAssembly here (Pyodide, QuickJS, WASI preview 1) has no processes, so no shell to run a script";
 const STOP_CODES: Record<Exclude<Ending, "exited">, number> = { timeout: 1, killed: 2, output_limit: 3 };
 
 interface Reported {
@@ -65,6 +67,7 @@ export class WasmRuntime implements Runtime {
   capabilities(): Capabilities {
     return {
       languages: ["python", "javascript", "typescript", "wasm"],
+      notRun: { bash: NO_SHELL },
       isolation: "sandbox",
       maxDurationMs: 10 * 60_000,
       // A cold Pyodide takes ~2 s to load: until one is warm, the router prefers anything else.
@@ -99,6 +102,7 @@ export class WasmRuntime implements Runtime {
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
     if (this.closed) throw new RuntimeClosedError("wasm");
     if (request.language === "wasm") return this.runModule(request);
+    if (request.language === "bash") throw new InfrastructureError("wasm", `the wasm runtime does not run bash: ${NO_SHELL}`);
     return request.language === "python" ? this.runPython(request) : this.runJavaScript(request);
   }
 
