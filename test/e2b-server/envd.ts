@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createReadStream, createWriteStream, readdirSync, readFileSync } from "node:fs";
 import { lstat, mkdir, readdir, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -121,14 +121,11 @@ export class Envd {
     const config = request.process ?? {};
     const cwd = this.sandbox.fs.absolute(config.cwd ?? HOME);
     if (!(await stat(this.sandbox.fs.readable(cwd)).catch(() => undefined))) return connectError(res, "invalid_argument", `cwd '${config.cwd}' does not exist`);
-    // Started directly, not in the sandbox's mount namespace: its pid and signals must be the
-    // command's own (bubblewrap would stand between them), so it sees the sandbox's directories
-    // at their host paths, its working directory included.
-    const child = spawn(config.cmd ?? "/bin/bash", config.args ?? [], {
-      cwd: this.sandbox.fs.readable(cwd),
+    const child = this.sandbox.fs.spawn(config.cmd ?? "/bin/bash", config.args ?? [], {
+      cwd,
       env: {
         PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        HOME: this.sandbox.fs.home,
+        HOME: this.sandbox.fs.processHome,
         USER,
         LOGNAME: USER,
         ...this.sandbox.envs(),

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, posix } from "node:path";
 
@@ -25,7 +25,7 @@ export class SandboxFilesystem {
 
   /** HOME as the sandbox's processes see it. */
   get processHome(): string {
-    return BWRAP ? HOME : this.home;
+    return VIEW ? HOME : this.home;
   }
 
   /** The host path a sandbox path is written to: relative paths are the user's home, as envd has them. */
@@ -48,24 +48,24 @@ export class SandboxFilesystem {
 
   /**
    * Starts a process of the sandbox: it sees the host's files, with the sandbox's own top-level
-   * directories and /home mounted over them, and starts in `cwd` (a sandbox path). Without
-   * bubblewrap it runs in the host directory of `cwd`, and absolute sandbox paths do not resolve.
+   * directories and /home mounted over them, and starts in `cwd` (a sandbox path). The view is
+   * a mount namespace of its own (unshare, then chroot into a tmpfs of bind mounts), entered by
+   * exec all the way, so the pid is the command's own and signals reach it as envd's would.
+   * Without the tools (or root) it runs in the host directory of `cwd`, where absolute sandbox
+   * paths do not resolve. A top-level directory made after a process started is not in its view
+   * (a real sandbox has one filesystem): coderouter makes /workspace before any context.
    */
   spawn(command: string, args: string[], options: SpawnOptions & { cwd: string }): ChildProcess {
-    if (!BWRAP) return spawn(command, args, { ...options, cwd: this.writable(options.cwd) });
-    const mounts: string[] = [];
-    for (const name of readdirSync("/")) {
-      if (name === "proc" || name === "dev" || name === "home" || this.ownsTop(name)) continue;
-      const path = `/${name}`;
-      const stat = lstatSync(path);
-      if (stat.isSymbolicLink()) mounts.push("--symlink", readlinkSync(path), path);
-      else if (stat.isDirectory()) mounts.push("--dev-bind", path, path);
-    }
-    for (const name of readdirSync(this.root)) mounts.push("--bind", join(this.root, name), `/${name}`);
+    if (!VIEW) return spawn(command, args, { ...options, cwd: this.writable(options.cwd) });
+    const own = readdirSync(this.root).filter((name) => name !== MOUNT && this.ownsTop(name));
+    mkdirSync(join(this.root, MOUNT), { recursive: true });
     return spawn(
-      BWRAP,
-      ["--die-with-parent", ...mounts, "--proc", "/proc", "--dev-bind", "/dev", "/dev", "--chdir", this.absolute(options.cwd), "--", command, ...args],
-      { ...options, cwd: "/" },
+      VIEW.unshare,
+      ["--mount", "--", "/bin/sh", "-c", VIEW_SCRIPT, "sh", join(this.root, MOUNT), this.root, own.join(" "), this.absolute(options.cwd), command, ...args],
+      {
+        ...options,
+        cwd: "/",
+      },
     );
   }
 
@@ -83,4 +83,31 @@ export class SandboxFilesystem {
   }
 }
 
-const BWRAP = ["/usr/bin/bwrap", "/bin/bwrap"].find((path) => existsSync(path));
+/** The folder in a sandbox's root where its processes' view is mounted (in their namespace only). */
+const MOUNT = ".view";
+
+const VIEW = ((unshare, chroot) => (process.getuid?.() === 0 && existsSync(unshare) && existsSync(chroot) ? { unshare, chroot } : undefined))(
+  "/usr/bin/unshare",
+  "/usr/sbin/chroot",
+);
+
+/**
+ * Run by sh in the new mount namespace: $1 the mount point, $2 the sandbox's root, $3 its own
+ * top-level directories, $4 the working directory, then the command. Every other host top-level
+ * entry is bound (symlinks copied), then the sandbox's own over them, then chroot and exec. Its
+ * variables are unset before the exec: the command's environment (a script's inputs) is its own.
+ */
+const VIEW_SCRIPT = `
+_v_view=$1 _v_root=$2 _v_own=" $3 " _v_cwd=$4; shift 4
+mount -t tmpfs tmpfs "$_v_view" || exit 125
+for _v_entry in /*; do
+  _v_name=\${_v_entry#/}
+  case "$_v_own" in *" $_v_name "*) continue;; esac
+  if [ -L "$_v_entry" ]; then ln -s "$(readlink "$_v_entry")" "$_v_view/$_v_name"
+  elif [ -d "$_v_entry" ]; then mkdir "$_v_view/$_v_name" && mount --rbind "$_v_entry" "$_v_view/$_v_name" || exit 125; fi
+done
+for _v_name in $_v_own; do mkdir "$_v_view/$_v_name" && mount --rbind "$_v_root/$_v_name" "$_v_view/$_v_name" || exit 125; done
+set -- "$_v_view" "$_v_cwd" "$@"
+unset _v_view _v_root _v_own _v_cwd _v_entry _v_name
+exec /usr/sbin/chroot "$1" /bin/sh -c 'cd "$2" || exit 125; shift 2; exec "$@"' sh "$@"
+`;
