@@ -36,7 +36,7 @@ for (const [isolation, workspace] of [
   runSessionConformance({
     name: `subprocess (isolation ${isolation})`,
     open: (options) => local.openSession({ ...options, runtime: "subprocess", isolation: isolation as Isolation }),
-    languages: ["python", "javascript", "typescript"],
+    languages: ["python", "javascript", "typescript", "bash"],
     workspace,
     processes: true,
     held: subprocessHeld,
@@ -59,7 +59,7 @@ const e2bRouter = () => (remote ??= router(e2b.env()));
 runSessionConformance({
   name: "e2b (local E2B server)",
   open: (options) => e2bRouter().openSession({ ...options, runtime: "e2b" }),
-  languages: ["python", "javascript", "typescript"],
+  languages: ["python", "javascript", "typescript", "bash"],
   workspace: "/workspace",
   processes: true,
   held: () => e2b.live(),

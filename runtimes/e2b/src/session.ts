@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import {
+  bashInputVariables,
   FileNotFoundError,
   InfrastructureError,
   inUserPositions,
@@ -18,7 +19,8 @@ import {
 } from "@coderouter/core";
 import { javascriptCell, preludeCell, pythonCell } from "./cells.js";
 import { E2BServiceError, serviceError } from "./errors.js";
-import { runInContext } from "./execution.js";
+import { INSTALL_TIMEOUT_MS, runInContext } from "./execution.js";
+import { installWrappers, runCommand } from "./commands.js";
 import { runCell } from "./interpreter.js";
 import { log } from "./log.js";
 import type { Context, Sandbox, SandboxClass } from "./sdk.js";
@@ -31,8 +33,9 @@ const STEP_MS = 5_000;
 /** Files larger than this are uploaded as a stream (envd's raw upload), not a buffered form. */
 const STREAM_BYTES = 1024 * 1024;
 
+/** The code context a language runs in; bash runs as a command (commands.run), in no context. */
 type Kernel = "python" | "javascript";
-const kernelOf = (language: Language): Kernel => (language === "python" ? "python" : "javascript");
+const kernelOf = (language: Language): Kernel => (language === "javascript" || language === "typescript" ? "javascript" : "python");
 
 export interface E2BSessionOptions {
   language: Language;
@@ -96,7 +99,10 @@ export class E2BSession implements RuntimeSession {
     const session = new E2BSession(sandbox, options.language, languages, settings, options.idleTimeoutMs, lifeMs, () => counts.killed++);
     try {
       await sandbox.files.makeDir(WORKSPACE).catch((error: unknown) => Promise.reject(serviceError(error, `make ${WORKSPACE} in the sandbox`, settings)));
-      await session.context(kernelOf(options.language));
+      // The bash runner is uploaded ahead of a script; a kernel is made ahead of code.
+      if (options.language === "bash")
+        await installWrappers(sandbox).catch((error: unknown) => Promise.reject(serviceError(error, "upload the bash runner", settings)));
+      else await session.context(kernelOf(options.language));
       log.create(`session sandbox ${sandbox.sandboxId} ready (${options.language}, idle timeout ${options.idleTimeoutMs} ms)`);
       return session;
     } catch (error) {
@@ -115,6 +121,7 @@ export class E2BSession implements RuntimeSession {
     this.busy = true;
     const started = performance.now();
     try {
+      if (request.language === "bash") return await this.executeScript(request, started);
       let cell: string;
       let prepared: ReturnType<typeof prepareJavaScript> | undefined;
       if (request.language === "python") cell = pythonCell(request, { session: true });
@@ -145,6 +152,27 @@ export class E2BSession implements RuntimeSession {
     } finally {
       this.busy = false;
     }
+  }
+
+  /** A bash script: commands.run in the session's sandbox, with /workspace its working directory. */
+  private async executeScript(request: NormalizedRequest, started: number): Promise<RuntimeResult> {
+    bashInputVariables(request.inputs, request.env);
+    await this.keepAlive(request.timeoutMs);
+    const run = await runCommand(this.sandbox, request, undefined, INSTALL_TIMEOUT_MS, WORKSPACE).catch((error: unknown) => {
+      void this.close();
+      throw error instanceof E2BServiceError ? error : serviceError(error, "run the script", this.settings);
+    });
+    // A limit killed the script's shell mid-way: what it started may live on, so the sandbox goes.
+    if (run.limited) await this.close();
+    return runtimeResult("e2b", request, started, {
+      output: run.output,
+      error: run.error,
+      stdout: run.stdout,
+      stderr: run.stderr,
+      sandboxId: this.sandbox.sandboxId,
+      costUsd: costUsd(this.settings, performance.now() - started),
+      exitCode: run.exitCode,
+    });
   }
 
   async environment(): Promise<Record<string, JsonValue>> {

@@ -23,14 +23,18 @@ import {
 } from "@coderouter/core";
 import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
+import { runScript } from "./bash-script.js";
 import { SANDBOX_RUNNERS, type Bubblewrap, type SandboxWorkspace } from "./sandbox.js";
 import { outcomeResult } from "./ending.js";
 import { nodeDataLimit, withDataLimit, type Confinement } from "./pid-namespace.js";
 import { SessionPackages } from "./session-packages.js";
 
-/** The interpreter a language runs on: JavaScript and TypeScript share one node worker. */
+/**
+ * The worker a language runs on: JavaScript and TypeScript share one node worker. A bash script
+ * is a process of its own per call; a bash session's files go through a python worker.
+ */
 type Family = "python" | "node";
-const familyOf = (language: Language): Family => (language === "python" ? "python" : "node");
+const familyOf = (language: Language): Family => (language === "javascript" || language === "typescript" ? "node" : "python");
 
 export interface WorkerSessionOptions {
   language: Language;
@@ -42,6 +46,10 @@ export interface WorkerSessionOptions {
   memoryMb?: number;
   /** How a plain worker is kept from outliving the session (a PID namespace). */
   confine: Confinement;
+  /** The bash that runs the session's scripts. */
+  bash: string;
+  /** The runtime's live children (a script's process), killed on close. */
+  children: Set<number>;
 }
 
 /**
@@ -51,15 +59,19 @@ export interface WorkerSessionOptions {
  * own, all as the session's one uid, with the host directory bound at /workspace; plain workers
  * run in the host directory itself. A limit that stops an execution ends its worker, and with it
  * the session. Files go through the first worker, which confines every path to the workspace.
+ * A bash call is a script of its own (bash-script.ts) in the same workspace, sandboxed the same
+ * way: the files are what it shares with the session, not variables.
  */
 export class WorkerSession implements RuntimeSession {
   readonly runtime = "subprocess" as const;
-  readonly languages: readonly Language[] = ["python", "javascript", "typescript"];
+  readonly languages: readonly Language[] = ["python", "javascript", "typescript", "bash"];
   readonly files: SessionFiles;
   private readonly workers = new Map<Family, Promise<ForkServer>>();
   private readonly started: ForkServer[] = [];
   private packages?: SessionPackages;
   private closed = false;
+  /** A bash script is running (it has no worker whose busy flag would say so). */
+  private scripting = false;
 
   private constructor(
     readonly language: Language,
@@ -92,7 +104,7 @@ export class WorkerSession implements RuntimeSession {
         await chmod(dir, 0o700);
       }
       const session = new WorkerSession(options.language, options, dir, sandboxed);
-      await session.worker(familyOf(options.language));
+      if (options.language !== "bash") await session.worker(familyOf(options.language));
       return session;
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
@@ -110,8 +122,12 @@ export class WorkerSession implements RuntimeSession {
   }
 
   async execute(request: NormalizedRequest): Promise<RuntimeResult> {
-    const family = familyOf(request.language);
     const started = performance.now();
+    if (this.closed) throw new InfrastructureError("subprocess", "the session has been closed");
+    if (this.scripting || this.started.some((worker) => worker.busy))
+      throw new ValidationError("the session is busy with another execution; sessions run one at a time");
+    if (request.language === "bash") return this.executeScript(request, started);
+    const family = familyOf(request.language);
     let prepared: PreparedJavaScript | undefined;
     let payload: object;
     if (family === "python") {
@@ -122,8 +138,23 @@ export class WorkerSession implements RuntimeSession {
       payload = { ...asyncFunctionSource(prepared.body), filename: prepared.filename, inputs: request.inputs };
     }
     const worker = await this.worker(family);
-    if (this.started.some((other) => other.busy)) throw new ValidationError("the session is busy with another execution; sessions run one at a time");
     return outcomeResult(request, started, await worker.run(payload, {}, request), prepared);
+  }
+
+  private async executeScript(request: NormalizedRequest, started: number): Promise<RuntimeResult> {
+    this.scripting = true;
+    try {
+      const { sandbox, bash, confine, children } = this.options;
+      return await runScript(request, started, {
+        bash,
+        ...(sandbox && this.sandboxed ? { sandbox, workspace: this.sandboxed } : {}),
+        workdir: this.dir,
+        confine,
+        children,
+      });
+    } finally {
+      this.scripting = false;
+    }
   }
 
   async environment(): Promise<Record<string, JsonValue>> {
