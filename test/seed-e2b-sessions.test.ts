@@ -95,6 +95,17 @@ describe("seed 002: E2B sessions over HTTP", () => {
     await call(server, "DELETE", `/v1/sessions/${id}`);
   });
 
+  it("opens a bash environment whose scripts run in /workspace", async () => {
+    const bash = await call(server, "POST", "/api/sessions", { environment: "bash", provider: "e2b" });
+    expect(bash.body).toMatchObject({ language: "bash", provider: "e2b" });
+    const id = bash.body.session_id as string;
+    await call(server, "POST", "/api/e2b/files", { session_id: id, file_path: "/workspace/names.txt", content: base64("b\na\n") });
+    const sorted = await call(server, "POST", "/api/e2b/execute", { session_id: id, code: "sort names.txt > sorted.txt && pwd", language: "bash" });
+    expect(sorted.body).toMatchObject({ ok: true, exitCode: 0, stdout: "/workspace\n" });
+    expect((await call(server, "GET", `/api/e2b/files/${id}/sorted.txt`)).body.toString()).toBe("a\nb\n");
+    await call(server, "DELETE", `/v1/sessions/${id}`);
+  });
+
   it("opens a node environment, and refuses an unknown environment or provider listing the accepted values", async () => {
     const node = await call(server, "POST", "/api/sessions", { environment: "node", provider: "e2b" });
     expect(node.body).toMatchObject({ language: "javascript", provider: "e2b" });
@@ -103,7 +114,7 @@ describe("seed 002: E2B sessions over HTTP", () => {
 
     const unknown = await call(server, "POST", "/api/sessions", { environment: "cobol", provider: "e2b" });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.error.message).toContain("e2b-python, python, node, javascript, typescript");
+    expect(unknown.body.error.message).toContain("e2b-python, python, node, javascript, typescript, bash");
     const provider = await call(server, "POST", "/api/sessions", { environment: "python", provider: "docker" });
     expect(provider.status).toBe(400);
     expect(provider.body.error.message).toContain("auto, e2b");

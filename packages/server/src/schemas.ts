@@ -26,6 +26,7 @@ export const SEED_ENVIRONMENTS = {
   node: "javascript",
   javascript: "javascript",
   typescript: "typescript",
+  bash: "bash",
 } as const;
 
 /** Where the seed's `provider` opens the session: a runtime, or routed. */
