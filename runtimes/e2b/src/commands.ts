@@ -203,6 +203,6 @@ async function installPackages(sandbox: Sandbox, request: NormalizedRequest, std
 }
 
 /** One shell word: single-quoted, an inner quote closed, escaped and reopened. */
-function quote(word: string): string {
+export function quote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }

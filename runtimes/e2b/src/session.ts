@@ -1,15 +1,21 @@
 import { posix } from "node:path";
 import {
   bashInputVariables,
+  checkPackageSpecs,
   FileNotFoundError,
   InfrastructureError,
   inUserPositions,
+  OutputStream,
+  PackageInstallError,
+  packageNames,
   prepareJavaScript,
   runtimeResult,
   ValidationError,
   WORKSPACE,
   workspacePath,
   type FileEntry,
+  type InstallOptions,
+  type InstallOutcome,
   type JsonValue,
   type Language,
   type NormalizedRequest,
@@ -20,7 +26,7 @@ import {
 import { javascriptCell, preludeCell, pythonCell } from "./cells.js";
 import { E2BServiceError, serviceError } from "./errors.js";
 import { INSTALL_TIMEOUT_MS, runInContext } from "./execution.js";
-import { installWrappers, runCommand } from "./commands.js";
+import { installWrappers, quote, runCommand } from "./commands.js";
 import { runCell } from "./interpreter.js";
 import { log } from "./log.js";
 import type { Context, Sandbox, SandboxClass } from "./sdk.js";
@@ -30,6 +36,10 @@ import { costUsd, type E2BSettings } from "./settings.js";
 const LIFE_MARGIN_MS = 30_000;
 /** The sandbox's timeout is moved only when it would change by more than this: not one API call per execution. */
 const STEP_MS = 5_000;
+/** The installer's output kept for the outcome (it is streamed whole). */
+const INSTALL_OUTPUT_BYTES = 256 * 1024;
+/** Puts the user's site-packages on the kernel's path, leaving no name in the kernel's globals. */
+const REFRESH_PATH_CELL = `(lambda site, importlib: (site.addsitedir(site.getusersitepackages()), importlib.invalidate_caches()))(__import__("site"), __import__("importlib"))`;
 /** Files larger than this are uploaded as a stream (envd's raw upload), not a buffered form. */
 const STREAM_BYTES = 1024 * 1024;
 
@@ -173,6 +183,60 @@ export class E2BSession implements RuntimeSession {
       costUsd: costUsd(this.settings, performance.now() - started),
       exitCode: run.exitCode,
     });
+  }
+
+  /**
+   * pip inside the session's sandbox (`--user`, so the sandbox's user owns what it installs), the
+   * installer's output streamed; the Python kernel then finds the packages. The sandbox is the
+   * session's alone, so nothing installed reaches other work.
+   */
+  async installPackages(packages: string[], options: InstallOptions): Promise<InstallOutcome> {
+    if (this.language !== "python") {
+      throw new PackageInstallError(packages, `an E2B ${this.language} session installs no packages: open a python session for pip`);
+    }
+    checkPackageSpecs("python", packages);
+    if (this.ended) throw new InfrastructureError("e2b", "the session's sandbox has been killed");
+    if (this.busy) throw new ValidationError("the session is busy with another call; sessions run one at a time");
+    this.busy = true;
+    const timeoutMs = options.timeoutMs ?? INSTALL_TIMEOUT_MS;
+    const stdout = new OutputStream(INSTALL_OUTPUT_BYTES, options.onStdout);
+    const stderr = new OutputStream(INSTALL_OUTPUT_BYTES, options.onStderr);
+    const output = () => ({ stdout: stdout.text(), stderr: stderr.text() });
+    try {
+      await this.keepAlive(timeoutMs);
+      const names = packages.map(quote).join(" ");
+      await this.sandbox.commands
+        .run(`python3 -m pip install --user --no-input --disable-pip-version-check -- ${names}`, {
+          cwd: WORKSPACE,
+          timeoutMs,
+          onStdout: (text) => stdout.write(text),
+          onStderr: (text) => stderr.write(text),
+          ...(options.signal ? { signal: options.signal } : {}),
+        })
+        .catch((error: Error & { exitCode?: number }) => {
+          if (error.exitCode === undefined) throw serviceError(error, `install ${packages.join(", ")}`, this.settings);
+          const last = stderr.text().trim().split("\n").pop() ?? "";
+          throw new PackageInstallError(packages, `pip exited with status ${error.exitCode}${last ? `: ${last}` : ""}`, output());
+        });
+      const installed = await this.installedVersions(packageNames(packages));
+      // A kernel started before the user's site-packages existed has it off its path.
+      if (this.contexts.has("python")) {
+        const context = await this.context("python");
+        await runCell(this.sandbox, REFRESH_PATH_CELL, { contextId: context.id, signal: AbortSignal.timeout(this.settings.requestTimeoutMs) });
+      }
+      return { requested: packages, installed, ...output() };
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Name → version of each installed distribution, as the sandbox's Python reports them. */
+  private async installedVersions(names: string[]): Promise<Record<string, string>> {
+    const script = "import json, sys\nfrom importlib.metadata import version\nprint(json.dumps({n: version(n) for n in sys.argv[1:]}))";
+    const done = await this.sandbox.commands
+      .run(`python3 -c ${quote(script)} ${names.map(quote).join(" ")}`, { cwd: WORKSPACE })
+      .catch((error: unknown) => Promise.reject(serviceError(error, "read the installed versions", this.settings)));
+    return JSON.parse(done.stdout.trim().split("\n").pop() ?? "{}") as Record<string, string>;
   }
 
   async environment(): Promise<Record<string, JsonValue>> {

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { normalizedRequest } from "@coderouter/conformance";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { LocalE2B, runtimeFor } from "./local.js";
+import { LocalPackageIndex } from "../../../test/package-index/server.js";
 import type { E2BRuntime } from "../src/index.js";
 
 const server = new LocalE2B({ contextDelayMs: 100 });
@@ -62,6 +66,32 @@ describe("E2B sessions", () => {
     const e2b = runtime({ poolSize: 0, template: "base" });
     expect(e2b.capabilities().sessions).toBe(false);
     await expect(e2b.openSession({ language: "python", isolation: "vm" })).rejects.toThrow(/E2B_TEMPLATE=base has no code interpreter/);
+  });
+
+  it("installs packages with pip inside the session's sandbox, streaming its output; the kernel then imports them", async () => {
+    const index = await LocalPackageIndex.start();
+    const cache = mkdtempSync(join(tmpdir(), "coderouter-e2b-pip-cache-"));
+    try {
+      const e2b = runtime({ poolSize: 0 });
+      // The sandbox's pip reads its index from the sandbox's environment, as on E2B it would read PyPI.
+      const session = await e2b.openSession({ language: "python", isolation: "vm", idleTimeoutMs: 60_000, env: index.env(cache) });
+      expect((await session.execute(normalizedRequest({ language: "python", code: "import crtiny" }))).error?.name).toBe("ModuleNotFoundError");
+      const streamed: string[] = [];
+      const outcome = await session.installPackages!(["crtiny==1.2.3"], { onStdout: (text) => streamed.push(text) });
+      expect(outcome.installed).toEqual({ crtiny: "1.2.3" });
+      expect(streamed.join("")).toContain("Successfully installed crtiny-1.2.3");
+      const used = await session.execute(normalizedRequest({ language: "python", code: "import crtiny\ncrtiny.ANSWER" }));
+      expect(used.output).toBe(42);
+      await expect(session.installPackages!(["no-such-package-here==1.0"], {})).rejects.toMatchObject({
+        kind: "package_install",
+        message: expect.stringContaining("no-such-package-here==1.0"),
+      });
+      await expect(session.installPackages!(["../evil"], {})).rejects.toMatchObject({ kind: "package_install" });
+      await session.close();
+    } finally {
+      await index.close();
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 
   it("killed every sandbox it created, sessions included", async () => {
