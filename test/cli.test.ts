@@ -68,6 +68,17 @@ describe("coderouter run", () => {
     expect(JSON.parse(run.stdout).output).toBe(42);
   });
 
+  it("runs a .sh file as bash, its language taken from the extension: exit 1 for a non-zero status, which --json carries", async () => {
+    const path = file("greet.sh", 'echo "hello $name"\nprintf \'{"shell": "%s"}\' "$BASH_VERSINFO" >&3\n');
+    const run = await cli(["run", path, "--inputs", '{"name": "Ada"}']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("hello Ada\n");
+    expect(run.stdout).toMatch(/"shell": "\d+"/);
+    const failing = await cli(["run", "-", "--language", "bash", "--json"], { stdin: "echo partial\nexit 9\n" });
+    expect(failing.code).toBe(1);
+    expect(JSON.parse(failing.stdout)).toMatchObject({ ok: false, exitCode: 9, stdout: "partial\n", error: { name: "ExitStatus" } });
+  });
+
   it("exits 1 when the code fails, with the traceback on stderr", async () => {
     const path = file("fail.py", "x = 1\nraise RuntimeError('nope')\n");
     const run = await cli(["run", path]);

@@ -8,7 +8,8 @@ import type { Task } from "./validate.js";
 /**
  * One execution of a job on the local compute node, standing in for the docker executor: the
  * image is "pulled" (a delay, once per image) inside the ExecutionTimeout, the task's entrypoint
- * runs as a local process group with only the task's environment, the container's memory limit
+ * runs as pid 1 of a PID namespace (with a /tmp of its own) with only the task's environment, so
+ * nothing it starts outlives it, as in a container; the container's memory limit
  * is enforced on the group's resident memory, and the run ends the way the compute node reports
  * it: any exit code is a completed run with its RunOutput; an OOM kill, a timeout or a lost node
  * is a failed execution with the reason in ComputeState.Message and no RunOutput.
@@ -140,7 +141,7 @@ function start(
 ): void {
   const entrypoint = [...(task.Engine.Params.Entrypoint ?? []), ...(task.Engine.Params.Parameters ?? [])];
   if (!entrypoint.length) return end(EXECUTION.Failed, "the image has no entrypoint to run");
-  const [command, ...args] = mounts.length ? withMounts(entrypoint, mounts, execution.workdir!) : entrypoint;
+  const [command, ...args] = inContainer(entrypoint, mounts, execution.workdir!);
   const child = spawn(command!, args, {
     // A container's environment: the task's variables and what the image sets.
     env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/root", ...(task.Env ?? {}) },
@@ -178,19 +179,21 @@ function start(
 }
 
 /**
- * The entrypoint under bubblewrap with each input bind-mounted read-only at its target, as
- * docker mounts input volumes. A target's parent directory is a fresh tmpfs (the host's own stays
- * untouched), so targets must sit under a directory that exists, such as /tmp.
+ * The entrypoint under bubblewrap, as docker starts a container: pid 1 of a PID namespace of its
+ * own, so that its end ends every process it left (daemons in sessions of their own included);
+ * a /tmp of its own, empty; and each input bind-mounted read-only at its target, as docker mounts
+ * input volumes. A target's parent directory is a fresh tmpfs (the host's own stays untouched), so
+ * targets must sit under a directory that exists, such as /tmp.
  */
-function withMounts(entrypoint: string[], mounts: { source: string; target: string }[], workdir: string): string[] {
-  const parents = [...new Set(mounts.map((m) => dirname(m.target)))];
+function inContainer(entrypoint: string[], mounts: { source: string; target: string }[], workdir: string): string[] {
+  const parents = [...new Set(["/tmp", ...mounts.map((m) => dirname(m.target))])];
   return [
     "bwrap",
     ...["--dev-bind", "/", "/"],
     ...parents.flatMap((parent) => ["--tmpfs", parent]),
     ...["--bind", workdir, workdir],
     ...mounts.flatMap((m) => ["--ro-bind", m.source, m.target]),
-    ...["--die-with-parent", "--"],
+    ...["--unshare-pid", "--as-pid-1", "--die-with-parent", "--"],
     ...entrypoint,
   ];
 }

@@ -22,6 +22,8 @@ export const ExecuteResultShape = {
   language: z.string().optional(),
   sessionId: z.string().optional(),
   durationMs: z.number().optional(),
+  /** A bash script's exit status. */
+  exitCode: z.number().optional(),
 };
 
 type Structured = Record<string, unknown> & { success: boolean };
@@ -34,8 +36,8 @@ function answer(structured: Structured): CallToolResult {
   };
 }
 
-/** An execution's result as a tool result. */
-export function executionAnswer(result: ExecutionResult, sessionId: string): CallToolResult {
+/** An execution's result as a tool result (a bash script's has no session). */
+export function executionAnswer(result: ExecutionResult, sessionId?: string): CallToolResult {
   return answer({
     success: result.success,
     output: result.output,
@@ -44,7 +46,8 @@ export function executionAnswer(result: ExecutionResult, sessionId: string): Cal
     error: result.error ?? null,
     runtime: result.runtime,
     language: result.language,
-    sessionId,
+    ...(sessionId ? { sessionId } : {}),
+    ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
     durationMs: Math.round(result.metadata.durationMs),
   });
 }

@@ -7,7 +7,9 @@ import type { SessionKey, Workspace } from "./workspace.js";
 
 /** Picks the connection's session: each language (and runtime/isolation asked for) has its own. */
 const sessionShape = {
-  language: LanguageSchema.default("python").describe("python, javascript or typescript; each language has its own session"),
+  language: LanguageSchema.default("python").describe(
+    "python, javascript, typescript or bash; each language has its own session, except bash: each bash call is a fresh script in an empty directory",
+  ),
   runtime: z.string().optional().describe("auto (default) or a runtime id: isolate, subprocess, wasm, e2b, bacalhau"),
   isolation: IsolationSchema.optional().describe("the least isolation accepted: none, process, sandbox or vm"),
 };
@@ -69,7 +71,7 @@ export function registerTools(server: McpServer, workspace: Workspace, admit?: A
     {
       title: "Execute code",
       description:
-        "Runs Python, JavaScript or TypeScript in this connection's session for the language: variables, imports and files persist between calls. The value of the last expression is `output`.",
+        "Runs Python, JavaScript or TypeScript in this connection's session for the language: variables, imports and files persist between calls. The value of the last expression is `output`. Runs a bash script once, in a fresh directory: inputs are its environment variables and $CODEROUTER_INPUTS_FILE, `output` is the JSON it writes to fd 3, `exitCode` its exit status.",
       inputSchema: {
         code: z.string().describe("the source to run"),
         ...sessionShape,
@@ -81,13 +83,14 @@ export function registerTools(server: McpServer, workspace: Workspace, admit?: A
     (args, extra) =>
       admitted(admit, () =>
         guarded(async () => {
-          const session = await workspace.session(key(args));
-          const result = await session.execute(args.code, {
+          const options = {
             ...(args.inputs ? { inputs: args.inputs } : {}),
             ...(args.timeout ? { timeoutMs: Math.ceil(args.timeout * 1000) } : {}),
             signal: extra.signal,
-          });
-          return executionAnswer(result, session.id);
+          };
+          if (args.language === "bash") return executionAnswer(await workspace.execute(key(args), args.code, options));
+          const session = await workspace.session(key(args));
+          return executionAnswer(await session.execute(args.code, options), session.id);
         }),
       ),
   );

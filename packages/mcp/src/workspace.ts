@@ -1,4 +1,4 @@
-import type { Isolation, Language, Router, RuntimeId, Session } from "coderouter";
+import type { ExecutionResult, Isolation, Language, Router, RuntimeId, Session, SessionExecuteOptions } from "coderouter";
 
 /** Which session a tool call addresses: the language, and the runtime and isolation it was asked on. */
 export interface SessionKey {
@@ -42,6 +42,22 @@ export class Workspace {
     // A failed open is not kept: the next call tries again.
     opening.catch(() => this.sessions.get(name) === opening && this.sessions.delete(name));
     return opening;
+  }
+
+  /**
+   * One execution outside any session, with the key's runtime and the connection's defaults: how
+   * MCP runs a bash script (each call a fresh shell in a fresh directory).
+   */
+  async execute(key: SessionKey, code: string, options: SessionExecuteOptions = {}): Promise<ExecutionResult> {
+    if (this.closed) throw new Error("this MCP connection has closed its workspace");
+    const full = await this.defaults(key);
+    return this.router.execute({
+      language: full.language,
+      code,
+      ...(full.runtime ? { runtime: full.runtime } : {}),
+      ...(full.isolation ? { isolation: full.isolation } : {}),
+      ...options,
+    });
   }
 
   /** Ids of the sessions open now, for tests and logs. */

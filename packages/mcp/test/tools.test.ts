@@ -52,6 +52,16 @@ describe("the MCP tools", () => {
     expect(js).toMatchObject({ success: true, output: 42, error: null });
   });
 
+  it("runs a bash script once per call: exit status, inputs as variables, output from fd 3, no session", async () => {
+    const { client, connection } = await connect();
+    const first = await call(client, "execute_code", { code: 'echo "hi $who"; echo 42 >&3; touch left; exit 3', language: "bash", inputs: { who: "there" } });
+    expect(first).toMatchObject({ success: false, stdout: "hi there\n", exitCode: 3, error: { name: "ExitStatus" }, isError: true });
+    const second = await call(client, "execute_code", { code: "ls -A; echo 42 >&3", language: "bash" });
+    expect(second).toMatchObject({ success: true, output: 42, stdout: "", exitCode: 0 });
+    expect(second).not.toHaveProperty("sessionId");
+    expect(await connection.workspace.sessionIds()).toEqual([]);
+  });
+
   it("keeps state between calls in the connection's session for the language", async () => {
     const { client } = await connect();
     await call(client, "execute_code", { code: "total = 40" });

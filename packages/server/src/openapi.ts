@@ -28,7 +28,7 @@ let document: object | undefined;
 export function openApiDocument(): object {
   document ??= {
     openapi: "3.1.0",
-    info: { title: "coderouter", version: "0.1.0", description: "Run Python, JavaScript and TypeScript on the best available runtime." },
+    info: { title: "coderouter", version: "0.1.0", description: "Run Python, JavaScript and TypeScript, and bash scripts, on the best available runtime." },
     components: {
       schemas: {
         ExecutionRequest: json(HttpExecutionRequestSchema, "input"),

@@ -36,6 +36,22 @@ describe("HTTP API", () => {
     expect(result).toMatchObject({ ok: false, error: { kind: "runtime", name: "TypeError" } });
   });
 
+  it("runs a bash script: exit status, streams, inputs as variables, output from fd 3; a reserved input name is a 400", async () => {
+    const server = await serve();
+    const script = 'echo "hello $name"\necho warn >&2\nprintf \'{"n": %d}\' "$count" >&3\nexit 4';
+    const result = ExecutionResultSchema.parse(
+      await (await post(server, "/v1/execute", { language: "bash", code: script, inputs: { name: "it's me", count: 3 } })).json(),
+    );
+    expect(result).toMatchObject({ ok: false, exitCode: 4, stdout: "hello it's me\n", stderr: "warn\n", error: { name: "ExitStatus" }, runtime: "subprocess" });
+    const done = ExecutionResultSchema.parse(
+      await (await post(server, "/api/e2b/execute", { language: "bash", code: script.replace("exit 4", "true"), inputs: { name: "x", count: 1 } })).json(),
+    );
+    expect(done).toMatchObject({ ok: true, exitCode: 0, output: { n: 1 } });
+    const refused = await post(server, "/v1/execute", { language: "bash", code: "true", inputs: { PATH: "/tmp" } });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(await refused.json())).toMatch(/input \\"PATH\\" cannot be a bash variable/);
+  });
+
   it("streams stdout and stderr as NDJSON events, then the result", async () => {
     const server = await serve();
     const response = await post(

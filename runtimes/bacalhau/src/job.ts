@@ -1,6 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import { asyncFunctionSource, javascriptRunnerSource, pythonRunnerSource, type NormalizedRequest, type PreparedJavaScript } from "@coderouter/core";
+import { readFileSync } from "node:fs";
+import {
+  asyncFunctionSource,
+  bashInputVariables,
+  bashPayload,
+  javascriptRunnerSource,
+  pythonRunnerSource,
+  runnerFiles,
+  type NormalizedRequest,
+  type PreparedJavaScript,
+} from "@coderouter/core";
 import type { BacalhauSettings } from "./settings.js";
 
 /**
@@ -34,9 +44,21 @@ export interface JobSpec {
   payloadBytes: number;
 }
 
-/** The request's code, inputs and env as the wrapper reads them: gzipped JSON. */
+/**
+ * The request's code, inputs and env as the wrapper reads them: gzipped JSON; for a bash script,
+ * gzipped text a shell can take apart without a JSON parser: the byte length of the variables on a
+ * line, the variables as NUL-ended name=value records (the request's env, then the inputs), then
+ * the bash runner's own payload (bashPayload).
+ */
 export function packPayload(request: NormalizedRequest, prepared?: Extract<PreparedJavaScript, { ok: true }>): Buffer {
   const env = request.env ?? {};
+  if (request.language === "bash") {
+    const variables = { ...env, ...bashInputVariables(request.inputs, env) };
+    const records = Object.entries(variables)
+      .map(([name, value]) => `${name}=${value}\0`)
+      .join("");
+    return gzipSync(`${Buffer.byteLength(records)}\n${records}${bashPayload(request)}`);
+  }
   const payload =
     request.language === "python"
       ? { code: request.code, inputs: request.inputs, env, memoryMb: request.memoryMb, timeoutMs: request.timeoutMs }
@@ -54,6 +76,7 @@ export function buildJob(request: NormalizedRequest, settings: BacalhauSettings,
   const fence = `\u0001coderouter-result-${randomBytes(12).toString("hex")}\u0001`;
   const startMarker = `${fence}start\n`;
   const python = request.language === "python";
+  const bash = request.language === "bash";
   const taskEnv: Record<string, string> = { CODEROUTER_FENCE: fence };
   let encoded = "";
   if (Buffer.isBuffer(payload)) {
@@ -63,9 +86,11 @@ export function buildJob(request: NormalizedRequest, settings: BacalhauSettings,
     taskEnv.CODEROUTER_PACKED_FILE = PAYLOAD_FILE;
   }
 
-  const entrypoint = python
-    ? ["python3", "-I", "-u", "-c", pythonEntrypoint()]
-    : ["node", ...(request.memoryMb ? [`--max-old-space-size=${request.memoryMb}`] : []), "-e", javascriptEntrypoint()];
+  const entrypoint = bash
+    ? ["bash", "-c", bashEntrypoint(), "coderouter", bashRunnerSource()]
+    : python
+      ? ["python3", "-I", "-u", "-c", pythonEntrypoint()]
+      : ["node", ...(request.memoryMb ? [`--max-old-space-size=${request.memoryMb}`] : []), "-e", javascriptEntrypoint()];
   const memory = request.memoryMb ? containerMemory(request.memoryMb) : settings.memory;
   const job = {
     Name: `coderouter-${randomBytes(6).toString("hex")}`,
@@ -76,7 +101,7 @@ export function buildJob(request: NormalizedRequest, settings: BacalhauSettings,
     Tasks: [
       {
         Name: "main",
-        Engine: { Type: "docker", Params: { Image: python ? settings.pythonImage : settings.nodeImage, Entrypoint: entrypoint } },
+        Engine: { Type: "docker", Params: { Image: bash ? settings.bashImage : python ? settings.pythonImage : settings.nodeImage, Entrypoint: entrypoint } },
         Env: taskEnv,
         ...(Buffer.isBuffer(payload) ? {} : { InputSources: [{ Source: { Type: "urlDownload", Params: { URL: payload.url } }, Target: PAYLOAD_TARGET }] }),
         Resources: { CPU: settings.cpu, ...(memory ? { Memory: memory } : {}) },
@@ -93,6 +118,51 @@ export function buildJob(request: NormalizedRequest, settings: BacalhauSettings,
 }
 
 let pythonBoot: string | undefined;
+let bashRunner: string | undefined;
+
+/** The shared bash runner's source, passed to the entrypoint as its first argument. */
+function bashRunnerSource(): string {
+  bashRunner ??= readFileSync(runnerFiles.bash, "utf8");
+  return bashRunner;
+}
+
+/**
+ * The entrypoint of a bash job, run by bash with the runner's source as $1: it unpacks the payload
+ * into a folder of its own, exports the variables, runs the script by the runner with fd 3 to a
+ * file, and after the fence reports the script's exit status on a line, then what it wrote to fd 3.
+ * The container's end ends whatever the script left running.
+ */
+function bashEntrypoint(): string {
+  return `fence=$CODEROUTER_FENCE
+unset CODEROUTER_FENCE
+printf '%sstart\n' "$fence"
+dir=$(mktemp -d) || exit 125
+if [ -n "\${CODEROUTER_PACKED_FILE-}" ]; then
+  cp "$CODEROUTER_PACKED_FILE" "$dir/packed.gz" || exit 125
+  unset CODEROUTER_PACKED_FILE
+else
+  for ((i = 0; ; i++)); do
+    name=${PAYLOAD_PREFIX}$i
+    [ -n "\${!name+set}" ] || break
+    printf '%s' "\${!name}"
+    unset "$name"
+  done | base64 -d >"$dir/packed.gz" || exit 125
+fi
+gzip -dc "$dir/packed.gz" >"$dir/packed" || exit 125
+{
+  IFS= read -r size
+  head -c "$size" >"$dir/variables"
+  cat >"$dir/payload"
+} <"$dir/packed"
+while IFS= read -r -d '' variable; do export "$variable"; done <"$dir/variables"
+mkdir "$dir/work" && cd "$dir/work" || exit 125
+bash -c "$1" coderouter-bash "$dir/files" <"$dir/payload" 3>"$dir/output"
+status=$?
+printf '\n%s%s\n' "$fence" "$status"
+cat "$dir/output"
+exit 0
+`;
+}
 let javascriptBoot: string | undefined;
 
 function pythonEntrypoint(): string {

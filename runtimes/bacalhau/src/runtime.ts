@@ -1,4 +1,5 @@
 import {
+  bashOutcome,
   createDebug,
   inUserPositions,
   limitError,
@@ -67,7 +68,7 @@ export class BacalhauRuntime implements Runtime {
 
   capabilities(): Capabilities {
     return {
-      languages: ["python", "javascript", "typescript"],
+      languages: ["python", "javascript", "typescript", "bash"],
       isolation: "vm",
       maxDurationMs: 7 * 24 * 3600_000,
       // Scheduling a job (bidding, pulling the image, starting a container) takes seconds.
@@ -108,7 +109,7 @@ export class BacalhauRuntime implements Runtime {
     if (!client) throw new BacalhauError("Bacalhau is not configured: set BACALHAU_API_HOST");
     const started = performance.now();
     let prepared: ReturnType<typeof prepareJavaScript> | undefined;
-    if (request.language !== "python") {
+    if (request.language === "javascript" || request.language === "typescript") {
       prepared = prepareJavaScript(request.code, request.language);
       if (!prepared.ok) return runtimeResult("bacalhau", request, started, { error: prepared.error });
     }
@@ -191,6 +192,7 @@ export class BacalhauRuntime implements Runtime {
       const run = completedRun(executions, id);
       await logs.drain(LOG_DRAIN_MS);
       const resultText = logs.result() ?? recordedResult(run, spec.fence, logs, stdout, stderr, id);
+      if (request.language === "bash" && resultText !== undefined) return result(bashOutcome(request, { ...bashReport(resultText, id), stdout, stderr }));
       const reported = parseResult(resultText, run.ExitCode, stderr, request, id);
       const error = reported.error && prepared?.ok ? inUserPositions(reported.error, prepared) : reported.error;
       return result({ output: reported.output, error });
@@ -290,6 +292,13 @@ function recordedResult(
 function replace(stream: OutputStream, text: string): void {
   const current = stream.text();
   if (text.startsWith(current)) stream.write(text.slice(current.length));
+}
+
+/** What a bash job reports after the fence: the script's exit status on a line, then what it wrote to fd 3. */
+function bashReport(text: string, id: string): { exitCode: number; channel: string } {
+  const [status = "", ...rest] = text.split("\n");
+  if (!/^\d+$/.test(status)) throw new BacalhauError(`job ${id} reported ${JSON.stringify(status.slice(0, 40))} where the script's exit status belongs`);
+  return { exitCode: Number(status), channel: rest.join("\n") };
 }
 
 function parseResult(

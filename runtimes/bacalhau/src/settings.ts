@@ -18,6 +18,7 @@ export const BACALHAU_ENV = {
   BACALHAU_API_KEY: "apiKey",
   BACALHAU_IMAGE_PYTHON: "pythonImage",
   BACALHAU_IMAGE_NODE: "nodeImage",
+  BACALHAU_IMAGE_BASH: "bashImage",
   BACALHAU_CPU: "cpu",
   BACALHAU_MEMORY: "memory",
   BACALHAU_NAMESPACE: "namespace",
@@ -39,6 +40,8 @@ export const BacalhauSettingsSchema = z.object({
   apiKey: setting.string().optional(),
   pythonImage: setting.string().default("python:3.12-slim"),
   nodeImage: setting.string().default("node:22-slim"),
+  /** Runs bash scripts: any image with bash, coreutils, gzip and base64 (Debian's slim one has them). */
+  bashImage: setting.string().default("debian:bookworm-slim"),
   /**
    * CPU each job asks for ("500m", "1"): Bacalhau's own default. A node offers 80% of its CPUs,
    * so "1" cannot be placed on a 1-vCPU node.
