@@ -32,6 +32,7 @@ import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
 import { WorkerSession } from "./worker-session.js";
 import { runScript } from "./bash-script.js";
+import { unmountWorkspace } from "./workspace-mount.js";
 import { Interpreters } from "./interpreters.js";
 import { Bubblewrap, SANDBOX_RUNNERS, type SandboxSettings } from "./sandbox.js";
 import { nodeDataLimit, PidNamespace, withDataLimit, type Confinement } from "./pid-namespace.js";
@@ -343,6 +344,8 @@ function sweepAbandonedWorkdirs(): void {
       for (const name of names) {
         const owner = Number(/^coderouter-(?:session-)?(\d+)-/.exec(name)?.[1]);
         if (!owner || owner === process.pid || isAlive(owner)) continue;
+        // A sandboxed session's workspace is a tmpfs mounted there.
+        if (name.startsWith(`${WORKDIR_PREFIX}session-`)) await unmountWorkspace(join(tmpdir(), name));
         await rm(join(tmpdir(), name), { recursive: true, force: true });
       }
     })

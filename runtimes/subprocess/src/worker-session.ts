@@ -1,4 +1,4 @@
-import { chmod, chown, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -28,6 +28,7 @@ import { SANDBOX_RUNNERS, type Bubblewrap, type SandboxWorkspace } from "./sandb
 import { outcomeResult } from "./ending.js";
 import { nodeDataLimit, withDataLimit, type Confinement } from "./pid-namespace.js";
 import { SessionPackages } from "./session-packages.js";
+import { mountWorkspace, unmountWorkspace } from "./workspace-mount.js";
 
 /**
  * The worker a language runs on: JavaScript and TypeScript share one node worker. A bash script
@@ -56,7 +57,8 @@ export interface WorkerSessionOptions {
  * A session as a workspace: one working directory, and in it a long-lived interpreter per
  * language (coderouter_session.py, node_session.cjs) started on the language's first call, whose
  * globals persist between executions. Sandboxed, each worker runs in a bubblewrap sandbox of its
- * own, all as the session's one uid, with the host directory bound at /workspace; plain workers
+ * own, all as the session's one uid, with the host directory (a bounded tmpfs mounted there) bound
+ * at /workspace; plain workers
  * run in the host directory itself. A limit that stops an execution ends its worker, and with it
  * the session. Files go through the first worker, which confines every path to the workspace.
  * A bash call is a script of its own (bash-script.ts) in the same workspace, sandboxed the same
@@ -100,14 +102,13 @@ export class WorkerSession implements RuntimeSession {
       if (options.sandbox) {
         // Owned by the session's uid alone: its workers write here, no other sandbox can.
         sandboxed = { dir, uid: options.sandbox.takeUid() };
-        await chown(dir, sandboxed.uid, sandboxed.uid);
-        await chmod(dir, 0o700);
+        await mountWorkspace(dir, sandboxed.uid, options.sandbox.settings.diskMb);
       }
       const session = new WorkerSession(options.language, options, dir, sandboxed);
       if (options.language !== "bash") await session.worker(familyOf(options.language));
       return session;
     } catch (error) {
-      await rm(dir, { recursive: true, force: true });
+      await removeWorkspace(dir, Boolean(options.sandbox));
       throw error;
     }
   }
@@ -183,7 +184,7 @@ export class WorkerSession implements RuntimeSession {
       ),
     );
     await Promise.all(pending);
-    await rm(this.dir, { recursive: true, force: true });
+    await removeWorkspace(this.dir, Boolean(this.sandboxed));
   }
 
   /** The worker of a family, started on its first use. */
@@ -228,4 +229,10 @@ export class WorkerSession implements RuntimeSession {
     const result = await this.execute({ language: "python", code, inputs: {}, timeoutMs: 10_000, isolation: "none", maxOutputBytes: 64 * 1024 });
     if (!result.ok) throw new InfrastructureError("subprocess", `the session could not add ${dir} to sys.path: ${result.error?.message}`);
   }
+}
+
+/** The workspace's files, and its mount when it has one. */
+async function removeWorkspace(dir: string, mounted: boolean): Promise<void> {
+  if (mounted) await unmountWorkspace(dir);
+  await rm(dir, { recursive: true, force: true });
 }
