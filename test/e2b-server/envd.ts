@@ -125,7 +125,6 @@ export class Envd {
       cwd,
       env: {
         PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        HOME: this.sandbox.fs.processHome,
         // The sandbox's Python is its user's to install into, as in E2B's image (the kernels' too).
         PIP_BREAK_SYSTEM_PACKAGES: "1",
         USER,

@@ -23,11 +23,6 @@ export class SandboxFilesystem {
     mkdirSync(this.home, { recursive: true });
   }
 
-  /** HOME as the sandbox's processes see it. */
-  get processHome(): string {
-    return VIEW ? HOME : this.home;
-  }
-
   /** The host path a sandbox path is written to: relative paths are the user's home, as envd has them. */
   writable(path: string): string {
     return join(this.root, this.absolute(path));
@@ -51,19 +46,25 @@ export class SandboxFilesystem {
    * directories and /home mounted over them, and starts in `cwd` (a sandbox path). The view is
    * a mount namespace of its own (unshare, then chroot into a tmpfs of bind mounts), entered by
    * exec all the way, so the pid is the command's own and signals reach it as envd's would.
-   * Without the tools (or root) it runs in the host directory of `cwd`, where absolute sandbox
-   * paths do not resolve. A top-level directory made after a process started is not in its view
+   * HOME is set to the user's home as the process sees it. Without the tools (or root), or when the
+   * sandbox has no directory of its own but its home, it runs in the host directory of `cwd`,
+   * where absolute sandbox paths do not resolve. A top-level directory made after a process started is not in its view
    * (a real sandbox has one filesystem): coderouter makes /workspace before any context.
    */
   spawn(command: string, args: string[], options: SpawnOptions & { cwd: string }): ChildProcess {
-    if (!VIEW) return spawn(command, args, { ...options, cwd: this.writable(options.cwd) });
     const own = readdirSync(this.root).filter((name) => name !== MOUNT && this.ownsTop(name));
+    // Only a sandbox with directories of its own beyond /home needs the view (a session's
+    // /workspace): the others' processes start directly, as cheaply as before.
+    if (!VIEW || own.every((name) => name === "home")) {
+      return spawn(command, args, { ...options, cwd: this.writable(options.cwd), env: { HOME: this.home, ...options.env } });
+    }
     mkdirSync(join(this.root, MOUNT), { recursive: true });
     return spawn(
       VIEW.unshare,
       ["--mount", "--", "/bin/sh", "-c", VIEW_SCRIPT, "sh", join(this.root, MOUNT), this.root, own.join(" "), this.absolute(options.cwd), command, ...args],
       {
         ...options,
+        env: { HOME, ...options.env },
         cwd: "/",
       },
     );

@@ -110,7 +110,6 @@ export class Interpreter {
       // its user's to install into, as in E2B's own image.
       env: {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: this.sandbox.fs.processHome,
         PIP_BREAK_SYSTEM_PACKAGES: "1",
         E2B_LOCAL_KERNEL_FOOTPRINT_MB: String(kernelFootprintMb),
         [SANDBOX_MARK]: this.sandbox.sandboxID,
