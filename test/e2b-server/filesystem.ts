@@ -56,7 +56,7 @@ export class SandboxFilesystem {
     // Only a sandbox with directories of its own beyond /home needs the view (a session's
     // /workspace): the others' processes start directly, as cheaply as before.
     if (!VIEW || own.every((name) => name === "home")) {
-      return spawn(command, args, { ...options, cwd: this.writable(options.cwd), env: { HOME: this.home, ...options.env } });
+      return spawn(command, args, { ...options, cwd: this.readable(options.cwd), env: { HOME: this.home, ...options.env } });
     }
     mkdirSync(join(this.root, MOUNT), { recursive: true });
     return spawn(
