@@ -77,12 +77,12 @@ describe("installing packages into a session, from a local index", () => {
     }
   });
 
-  it("installs into a sandboxed session's private working directory through its files channel", async () => {
+  it("installs into a sandboxed session's /workspace through its files channel", async () => {
     const session = await router.openSession({ language: "python", isolation: "sandbox" }).catch(() => undefined);
     if (!session) return expect((await router.runtimes()).find((r) => r.id === "subprocess")?.capabilities?.isolation).not.toBe("sandbox");
     await session.installPackages(["crtiny"]);
     const result = await session.execute("import crtiny, os\ncrtiny.__file__, crtiny.ANSWER");
-    expect(result.output).toEqual(["/work/.coderouter/python/crtiny/__init__.py", 42]);
+    expect(result.output).toEqual(["/workspace/.coderouter/python/crtiny/__init__.py", 42]);
     await session.close();
   });
 

@@ -178,6 +178,7 @@ export class Router {
     const request = parseRequest({ language: options.language, code: "", runtime: options.runtime, isolation: options.isolation, network: options.network });
     const { decision, ranked } = await this.decide(request);
     const isolation = options.isolation ?? this.settings.defaultIsolation;
+    const idleTimeoutMs = options.idleTimeoutMs ?? this.settings.sessionIdleTimeoutMs;
     const refusals: string[] = [];
     let chosen: SessionRuntime | undefined;
     let inner: RuntimeSession | undefined;
@@ -193,6 +194,7 @@ export class Router {
           ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
           ...(options.env ? { env: options.env } : {}),
           ...(options.network ? { network: options.network } : {}),
+          idleTimeoutMs,
         });
         chosen = runtime as SessionRuntime;
         break;
@@ -210,7 +212,7 @@ export class Router {
       inner,
       {
         timeoutMs: options.timeoutMs ?? this.settings.defaultTimeoutMs,
-        idleTimeoutMs: options.idleTimeoutMs ?? this.settings.sessionIdleTimeoutMs,
+        idleTimeoutMs,
         maxOutputBytes: this.settings.maxOutputBytes,
         isolation,
         memoryMb: options.memoryMb,

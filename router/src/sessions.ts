@@ -14,6 +14,7 @@ import {
   type NormalizedRequest,
   type RuntimeSession,
   type SessionFiles,
+  workspacePath,
 } from "@coderouter/core";
 import { withModuleHint } from "./module-hint.js";
 
@@ -40,14 +41,23 @@ export const SessionRequestSchema = z
   .strict();
 export type SessionRequest = z.input<typeof SessionRequestSchema>;
 
-/** What one execution in a session may set: the request's own fields for it. */
-export const SessionExecuteSchema = ExecutionRequestSchema.pick({ inputs: true, timeoutMs: true, signal: true, onStdout: true, onStderr: true }).strict();
+/**
+ * What one execution in a session may set: the request's own fields for it. `language` runs the
+ * call in that language's interpreter of the session (the session's own language by default).
+ */
+export const SessionExecuteSchema = ExecutionRequestSchema.pick({ language: true, inputs: true, timeoutMs: true, signal: true, onStdout: true, onStderr: true })
+  .partial({ language: true })
+  .strict();
 export type SessionExecuteOptions = z.input<typeof SessionExecuteSchema>;
 
 export interface SessionInfo {
   id: string;
   runtime: string;
   language: string;
+  /** The languages its executions may use, each with an interpreter of its own over the same files. */
+  languages: string[];
+  /** Its working directory as code sees it (`/workspace` where the runtime can), null without files. */
+  workspace: string | null;
   alive: boolean;
   createdAt: string;
   lastUsedAt: string;
@@ -84,11 +94,12 @@ export class Session {
         this.touch();
         return fn(...args);
       };
+    // `/workspace/...` and relative paths name the same files on every runtime.
     this.files = {
-      write: guard((path: string, data: string | Uint8Array) => inner.files.write(path, data)),
-      read: guard((path: string) => inner.files.read(path)),
-      list: guard((path?: string) => inner.files.list(path)),
-      remove: guard((path: string) => inner.files.remove(path)),
+      write: guard((path: string, data: string | Uint8Array) => inner.files.write(workspacePath(path), data)),
+      read: guard((path: string) => inner.files.read(workspacePath(path))),
+      list: guard((path?: string) => inner.files.list(workspacePath(path ?? "."))),
+      remove: guard((path: string) => inner.files.remove(workspacePath(path))),
     };
     this.armIdleTimer();
   }
@@ -106,6 +117,8 @@ export class Session {
       id: this.id,
       runtime: this.inner.runtime,
       language: this.inner.language,
+      languages: [...this.inner.languages],
+      workspace: this.inner.workspace,
       alive: !this.ended && this.inner.alive,
       createdAt: this.createdAt.toISOString(),
       lastUsedAt: this.lastUsedAt.toISOString(),
@@ -122,10 +135,17 @@ export class Session {
         issues,
       );
     }
+    const language = parsed.data.language ?? this.inner.language;
+    if (!this.inner.languages.includes(language)) {
+      throw new ValidationError(
+        `a ${this.inner.runtime} session runs ${this.inner.languages.join(", ")}, not ${language}: open the session on a runtime that has ${language}`,
+        [{ path: "language", message: `one of ${this.inner.languages.join(", ")}` }],
+      );
+    }
     this.touch();
     const started = performance.now();
     const result = await this.inner.execute({
-      language: this.inner.language,
+      language,
       code,
       inputs: parsed.data.inputs ?? {},
       timeoutMs: parsed.data.timeoutMs ?? this.defaults.timeoutMs,

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { SandboxFilesystem } from "./filesystem.js";
 
 /** Faults a test injects to see what the client does when the service misbehaves. */
 export interface Faults {
@@ -16,8 +17,8 @@ export interface Faults {
 export interface SandboxRecord {
   sandboxID: string;
   templateID: string;
-  /** The sandbox's /home/user: a directory of its own on this machine. */
-  home: string;
+  /** The sandbox's own files over the host's, and how its processes are started to see them. */
+  fs: SandboxFilesystem;
   /** envd's environment (its /envs): E2B's own variables and those given at creation. */
   envs(): Record<string, string>;
   faults: Faults;

@@ -1,9 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import type { ChildProcess } from "node:child_process";
+import { createReadStream, createWriteStream, readdirSync, readFileSync } from "node:fs";
+import { lstat, mkdir, readdir, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { dirname, isAbsolute, join, basename, posix } from "node:path";
+import { basename, dirname, isAbsolute, join, posix } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { json, rawBody, type SandboxRecord } from "./common.js";
+import { HOME } from "./filesystem.js";
 
 /**
  * envd, the daemon on port 49983 of every sandbox (e2b-dev/infra packages/envd), as the SDK
@@ -60,40 +62,56 @@ export class Envd {
     killMarked(this.sandbox.sandboxID);
   }
 
-  /** envd's path resolution: relative to the user's home; /home/user is this sandbox's home. */
-  private resolve(path: string): string {
-    if (path === "/home/user" || path.startsWith("/home/user/")) return join(this.sandbox.home, path.slice("/home/user".length));
-    return isAbsolute(path) ? path : join(this.sandbox.home, path);
-  }
-
+  /**
+   * /files as envd serves it (packages/envd/internal/api/{download,upload}.go): GET streams the
+   * file (404 for a missing path, 400 for a directory); POST takes a multipart form, or with
+   * envd >= 0.5.7 a raw body streamed to the file, and answers the written entries with absolute
+   * paths; errors are {code, message} JSON.
+   */
   private async files(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const fs = this.sandbox.fs;
     const path = url.searchParams.get("path");
     if (req.method === "GET") {
-      if (!path) return json(res, 400, { code: 400, message: "path is required" });
-      const data = await readFile(this.resolve(path)).catch(() => undefined);
-      if (!data) return json(res, 404, { code: 404, message: `path '${path}' does not exist` });
-      return void res.writeHead(200, { "content-type": "application/octet-stream", "content-length": data.length }).end(data);
+      const target = fs.absolute(path ?? "");
+      const info = await stat(fs.readable(target)).catch(() => undefined);
+      if (!info) return json(res, 404, { code: 404, message: `path '${target}' does not exist` });
+      if (info.isDirectory()) return json(res, 400, { code: 400, message: `path '${target}' is a directory` });
+      res.writeHead(200, {
+        "content-type": "application/octet-stream",
+        "content-length": info.size,
+        "content-disposition": `inline; filename="${basename(target)}"`,
+      });
+      return pipeline(createReadStream(fs.readable(target)), res);
     }
     if (req.method !== "POST") return json(res, 405, { code: 405, message: "method not allowed" });
-    const raw = await rawBody(req);
     const type = req.headers["content-type"] ?? "";
-    const uploads: [string, Buffer][] = [];
-    if (type.startsWith("multipart/form-data")) {
-      const form = await new Response(raw, { headers: { "content-type": type } }).formData();
-      for (const entry of form.getAll("file")) {
-        const file = entry as File;
-        uploads.push([path ?? file.name, Buffer.from(await file.arrayBuffer())]);
-      }
-    } else if (path) uploads.push([path, raw]);
-    if (!uploads.length) return json(res, 400, { code: 400, message: "no file in the request" });
+    if (!type.startsWith("multipart/form-data")) {
+      if (!path) return json(res, 400, { code: 400, message: "path query parameter is required for raw body upload" });
+      const target = fs.absolute(path);
+      const refused = await this.prepareUpload(target);
+      if (refused) return json(res, 400, { code: 400, message: refused });
+      await pipeline(req, createWriteStream(fs.writable(target)));
+      return json(res, 200, [{ path: target, name: basename(target), type: "file" }]);
+    }
+    const form = await new Response(await rawBody(req), { headers: { "content-type": type } }).formData();
     const written = [];
-    for (const [target, data] of uploads) {
-      const full = this.resolve(target);
-      await mkdir(dirname(full), { recursive: true });
-      await writeFile(full, data);
-      written.push({ name: basename(full), type: "file", path: target });
+    for (const entry of form.getAll("file")) {
+      const file = entry as File;
+      const target = fs.absolute(path ?? file.name);
+      const refused = await this.prepareUpload(target);
+      if (refused) return json(res, 400, { code: 400, message: refused });
+      await writeFile(fs.writable(target), Buffer.from(await file.arrayBuffer()));
+      written.push({ path: target, name: basename(target), type: "file" });
     }
     json(res, 200, written);
+  }
+
+  /** Makes the parent directories of an upload; why it cannot be written, if it cannot. */
+  private async prepareUpload(target: string): Promise<string | undefined> {
+    const existing = await stat(this.sandbox.fs.readable(target)).catch(() => undefined);
+    if (existing?.isDirectory()) return `path is a directory: ${target}`;
+    await mkdir(dirname(this.sandbox.fs.writable(target)), { recursive: true });
+    return undefined;
   }
 
   /** process.Process/Start: a server stream of start, data, keepalive and end events. */
@@ -101,15 +119,16 @@ export class Envd {
     const [message] = unframe(await rawBody(req));
     const request = (message ?? {}) as { process?: { cmd?: string; args?: string[]; envs?: Record<string, string>; cwd?: string } };
     const config = request.process ?? {};
-    const cwd = config.cwd ? this.resolve(config.cwd) : this.sandbox.home;
+    const cwd = this.sandbox.fs.absolute(config.cwd ?? HOME);
     // envd names the path it resolved (relative to the user's home), as the sandbox sees it.
-    const shown = config.cwd && !isAbsolute(config.cwd) ? posix.join("/home/user", config.cwd) : config.cwd;
-    if (!(await stat(cwd).catch(() => undefined))) return streamError(res, "invalid_argument", `cwd '${shown}' does not exist`);
-    const child = spawn(config.cmd ?? "/bin/bash", config.args ?? [], {
+    const shown = config.cwd && !isAbsolute(config.cwd) ? posix.join(HOME, config.cwd) : config.cwd;
+    if (!(await stat(this.sandbox.fs.readable(cwd)).catch(() => undefined))) return streamError(res, "invalid_argument", `cwd '${shown}' does not exist`);
+    const child = this.sandbox.fs.spawn(config.cmd ?? "/bin/bash", config.args ?? [], {
       cwd,
       env: {
         PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        HOME: this.sandbox.home,
+        // The sandbox's Python is its user's to install into, as in E2B's image (the kernels' too).
+        PIP_BREAK_SYSTEM_PACKAGES: "1",
         USER,
         LOGNAME: USER,
         ...this.sandbox.envs(),
@@ -177,47 +196,93 @@ export class Envd {
     if (service === "process.Process" && method === "List") {
       return json(res, 200, { processes: [...this.processes.entries()].map(([p, r]) => ({ pid: p, config: r.config })) });
     }
-    const path = typeof message.path === "string" ? this.resolve(message.path) : "";
+    if (service === "filesystem.Filesystem") return this.filesystem(method, message, res);
+    connectError(res, "unimplemented", `${service}/${method} is not served by the local envd`);
+  }
+
+  /**
+   * filesystem.Filesystem as envd implements it (packages/envd/internal/services/filesystem):
+   * entries carry absolute paths; Stat and ListDir of a missing path are not_found, ListDir of a
+   * file invalid_argument; ListDir walks `depth` levels (1 by default); MakeDir makes the parents
+   * and is already_exists for a directory; Remove is os.RemoveAll, so a missing path is no error.
+   */
+  private async filesystem(method: string, message: Record<string, unknown>, res: ServerResponse): Promise<void> {
+    const fs = this.sandbox.fs;
+    const target = fs.absolute(typeof message.path === "string" ? message.path : "");
     try {
-      if (method === "Stat") return json(res, 200, { entry: await entry(path) });
+      if (method === "Stat") {
+        if (!(await lstat(fs.readable(target)).catch(() => undefined))) return connectError(res, "not_found", `file not found: ${target}`);
+        return json(res, 200, { entry: await entry(fs.readable(target), target) });
+      }
       if (method === "MakeDir") {
-        if (await stat(path).catch(() => undefined)) return connectError(res, "already_exists", `directory ${message.path} already exists`);
-        await mkdir(path, { recursive: true });
-        return json(res, 200, { entry: await entry(path) });
+        const existing = await stat(fs.readable(target)).catch(() => undefined);
+        if (existing?.isDirectory()) return connectError(res, "already_exists", `directory already exists: ${target}`);
+        if (existing) return connectError(res, "invalid_argument", `path already exists but it is not a directory: ${target}`);
+        await mkdir(fs.writable(target), { recursive: true });
+        return json(res, 200, { entry: await entry(fs.writable(target), target) });
       }
       if (method === "Move") {
-        const destination = this.resolve(String(message.destination));
-        await rename(this.resolve(String(message.source)), destination);
-        return json(res, 200, { entry: await entry(destination) });
+        const source = fs.absolute(String(message.source));
+        const destination = fs.absolute(String(message.destination));
+        await mkdir(dirname(fs.writable(destination)), { recursive: true });
+        await rename(fs.writable(source), fs.writable(destination));
+        return json(res, 200, { entry: await entry(fs.writable(destination), destination) });
       }
       if (method === "ListDir") {
-        const names = await readdir(path);
-        return json(res, 200, { entries: await Promise.all(names.map((name) => entry(join(path, name)))) });
+        const info = await stat(fs.readable(target)).catch(() => undefined);
+        if (!info) return connectError(res, "not_found", `path not found: ${target}`);
+        if (!info.isDirectory()) return connectError(res, "invalid_argument", `path is not a directory: ${target}`);
+        const depth = Number(message.depth) || 1;
+        return json(res, 200, { entries: await walk(fs.readable(target), target, depth) });
       }
       if (method === "Remove") {
-        await rm(path, { recursive: true, force: true });
+        await rm(fs.writable(target), { recursive: true, force: true });
         return json(res, 200, {});
       }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return connectError(res, "not_found", `path '${message.path}' does not exist`);
       return connectError(res, "internal", (error as Error).message);
     }
-    connectError(res, "unimplemented", `${service}/${method} is not served by the local envd`);
+    connectError(res, "unimplemented", `filesystem.Filesystem/${method} is not served by the local envd`);
   }
 }
 
-async function entry(path: string): Promise<Record<string, unknown>> {
-  const info = await stat(path);
+/** The entries under a directory, `depth` levels deep, each with its path as the caller named it. */
+async function walk(dir: string, named: string, depth: number): Promise<Record<string, unknown>[]> {
+  const entries: Record<string, unknown>[] = [];
+  for (const name of (await readdir(dir)).sort()) {
+    const info = await entry(join(dir, name), posix.join(named, name)).catch(() => undefined);
+    if (!info) continue;
+    entries.push(info);
+    if (depth > 1 && info.type === "FILE_TYPE_DIRECTORY" && !info.symlinkTarget)
+      entries.push(...(await walk(join(dir, name), posix.join(named, name), depth - 1)));
+  }
+  return entries;
+}
+
+/** envd's EntryInfo: a symlink has the type and mode of its target (unknown when dangling), and its target. */
+async function entry(hostPath: string, path: string): Promise<Record<string, unknown>> {
+  const link = await lstat(hostPath);
+  const target = link.isSymbolicLink() ? await stat(hostPath).catch(() => undefined) : link;
+  const type = !target ? "FILE_TYPE_UNSPECIFIED" : target.isDirectory() ? "FILE_TYPE_DIRECTORY" : "FILE_TYPE_FILE";
   return {
     name: basename(path),
-    type: info.isDirectory() ? "FILE_TYPE_DIRECTORY" : "FILE_TYPE_FILE",
+    type,
     path,
-    size: String(info.size),
-    mode: info.mode & 0o777,
+    size: String(link.size),
+    mode: (target?.mode ?? 0) & 0o777,
+    permissions: permissions(link.mode),
     owner: USER,
     group: USER,
-    modifiedTime: info.mtime.toISOString(),
+    modifiedTime: link.mtime.toISOString(),
+    ...(link.isSymbolicLink() ? { symlinkTarget: await readlink(hostPath) } : {}),
   };
+}
+
+/** Go's os.FileMode.String(): `drwxr-xr-x`, `-rw-r--r--`, `Lrwxrwxrwx`. */
+function permissions(mode: number): string {
+  const kind = (mode & 0o170000) === 0o040000 ? "d" : (mode & 0o170000) === 0o120000 ? "L" : "-";
+  const bits = "rwxrwxrwx";
+  return kind + [...bits].map((c, i) => (mode & (1 << (8 - i)) ? c : "-")).join("");
 }
 
 /** Connect's envelope: a flags byte, a big-endian length, the JSON message. Flag 2 ends the stream. */

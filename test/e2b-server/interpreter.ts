@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { body, json, type SandboxRecord } from "./common.js";
 import { killMarked, SANDBOX_MARK } from "./envd.js";
+import { HOME } from "./filesystem.js";
 
 /**
  * The code interpreter of one sandbox (E2B's template/server on port 49999), as the real one
@@ -73,7 +74,7 @@ export class Interpreter {
     if (req.method === "GET" && path === "/health") return json(res, 200, "OK");
     if (req.method === "POST" && path === "/contexts") {
       const { language, cwd } = (await body(req)) as { language?: string; cwd?: string };
-      const kernel = await this.start(normalize(language), cwd ?? this.sandbox.home);
+      const kernel = await this.start(normalize(language), cwd ?? HOME);
       return json(res, 200, describe(kernel));
     }
     if (req.method === "GET" && path === "/contexts") return json(res, 200, [...this.kernels.values()].map(describe));
@@ -104,12 +105,11 @@ export class Interpreter {
     const args = python
       ? [`--as=${(memoryMb + kernelFootprintMb) * 1024 * 1024}`, this.options.pythonBin, "-u", `${KERNELS}python_kernel.py`]
       : [`--max-old-space-size=${memoryMb}`, `${KERNELS}node_kernel.cjs`];
-    const child = spawn(command, args, {
+    const child = this.sandbox.fs.spawn(command, args, {
       // A kernel inherits the sandbox's process environment, not the host's; a sandbox's Python is
       // its user's to install into, as in E2B's own image.
       env: {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: this.sandbox.home,
         PIP_BREAK_SYSTEM_PACKAGES: "1",
         E2B_LOCAL_KERNEL_FOOTPRINT_MB: String(kernelFootprintMb),
         [SANDBOX_MARK]: this.sandbox.sandboxID,
@@ -153,7 +153,7 @@ export class Interpreter {
       const id = this.defaults.get(language);
       kernel = id ? this.kernels.get(id) : undefined;
       if (!kernel) {
-        kernel = await this.start(language, this.sandbox.home);
+        kernel = await this.start(language, HOME);
         this.defaults.set(language, kernel.id);
       }
     }

@@ -1,11 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { body, json, type Faults, type SandboxRecord } from "./common.js";
 import { Envd } from "./envd.js";
+import { SandboxFilesystem } from "./filesystem.js";
 import { Interpreter, type InterpreterStats } from "./interpreter.js";
 
 export type { Faults } from "./common.js";
@@ -42,7 +40,8 @@ interface LocalSandbox extends SandboxRecord {
   envd: Envd;
 }
 
-const ENVD_VERSION = "0.2.0";
+/** 0.5.7 and later take a streamed upload as a raw body (the SDK's octet-stream path for large files). */
+const ENVD_VERSION = "0.5.7";
 const ENVD_PORT = "49983";
 const TEMPLATES = new Set(["code-interpreter-v1", "code-interpreter", "base"]);
 
@@ -149,7 +148,7 @@ export class LocalE2B {
     const sandbox: LocalSandbox = {
       sandboxID,
       templateID,
-      home: mkdtempSync(join(tmpdir(), "e2b-local-home-")),
+      fs: new SandboxFilesystem(),
       // envd's defaults: E2B_SANDBOX and the ids from the host (mmds), then the creation's variables.
       envs: () => ({ E2B_SANDBOX: "true", E2B_SANDBOX_ID: sandboxID, E2B_TEMPLATE_ID: templateID, ...created }),
       faults: this.faults,
@@ -199,7 +198,7 @@ export class LocalE2B {
     clearTimeout(sandbox.timer);
     sandbox.interpreter?.close();
     sandbox.envd.close();
-    rmSync(sandbox.home, { recursive: true, force: true });
+    sandbox.fs.remove();
     this.sandboxes.delete(id);
     if (counted) this.stats.killed++;
   }

@@ -410,3 +410,4 @@ function restoreEnv(name: string, value: string | undefined): void {
 
 export * as snippets from "./snippets.js";
 export { JS_ESCAPES, JS_RESOURCE_ATTACKS, PY_ESCAPES, PY_RESOURCE_ATTACKS } from "./escapes.js";
+export { runSessionConformance, type ConformanceSession, type SessionConformanceOptions } from "./sessions.js";

@@ -16,7 +16,11 @@ import coderouter_runner as runner
 from coderouter_runner import send
 
 class PathError(ValueError):
-    pass
+    kind = "validation"
+
+
+class MissingPath(PathError):
+    kind = "not_found"
 
 
 def confine(root, path, must_exist=False):
@@ -34,7 +38,7 @@ def confine(root, path, must_exist=False):
     if real != real_root and not real.startswith(real_root + os.sep):
         raise PathError(f"{path} resolves, through a symlink, outside the session's working directory")
     if must_exist and not os.path.lexists(full):
-        raise PathError(f"{path} does not exist")
+        raise MissingPath(f"{path} does not exist")
     return full
 
 
@@ -136,4 +140,4 @@ def main():
                 reply = files(root, request["files"]) if "files" in request else environment()
                 send(dumps, {"reply": reply})
             except (PathError, OSError) as exc:
-                send(dumps, {"reply_error": {"kind": "validation", "message": str(exc)}})
+                send(dumps, {"reply_error": {"kind": getattr(exc, "kind", "validation"), "message": str(exc)}})

@@ -47,7 +47,7 @@ function confine(target, mustExist) {
   if (real !== ROOT && !real.startsWith(ROOT + path.sep)) {
     throw new Error(`${target} resolves, through a symlink, outside the session's working directory`);
   }
-  if (mustExist && !fs.existsSync(full) && !isLink(full)) throw new Error(`${target} does not exist`);
+  if (mustExist && !fs.existsSync(full) && !isLink(full)) throw Object.assign(new Error(`${target} does not exist`), { kind: "not_found" });
   return full;
 }
 
@@ -145,7 +145,7 @@ process.stdin.on("data", (chunk) => {
             : { language: "javascript", version: process.version, platform: `${process.platform}-${process.arch}`, cwd: ROOT, packages: [] },
         });
       } catch (error) {
-        send({ reply_error: { kind: "validation", message: error.message } });
+        send({ reply_error: { kind: error.kind === "not_found" ? "not_found" : "validation", message: error.message } });
       }
     });
   }

@@ -14,6 +14,7 @@ export const FAILURE_KINDS = [
   "session_closed",
   "code",
   "package_install",
+  "not_found",
 ] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];
 
@@ -177,6 +178,15 @@ export class SessionClosedError extends CoderouterError {
     readonly reason: string,
   ) {
     super(`session ${sessionId} has ended (${reason}): open a new session`);
+  }
+}
+
+/** A session file that does not exist (read, list or remove of a missing path). */
+export class FileNotFoundError extends CoderouterError {
+  readonly kind = "not_found";
+  readonly statusCode = 404;
+  constructor(readonly path: string) {
+    super(`${path} does not exist in the session's workspace`);
   }
 }
 

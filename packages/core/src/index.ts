@@ -17,4 +17,5 @@ export { parseExactJson } from "./exact-json.js";
 export { guestLibrarySource } from "./guest-library.js";
 export { findJsonProblem, type JsonProblem } from "./json-check.js";
 export { MAX_MESSAGE_BYTES, checkInputDepth, checkReported, parseUntrusted, protocolError, type Reported } from "./untrusted.js";
-export { PackageInstallError, type InstallOutcome, type InstallOptions } from "./packages.js";
+export { checkPackageSpecs, packageNames, PackageInstallError, type InstallOutcome, type InstallOptions } from "./packages.js";
+export { WORKSPACE, workspacePath } from "./workspace.js";

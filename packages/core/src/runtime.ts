@@ -108,11 +108,17 @@ export function defineRuntime<S extends z.ZodType>(
 
 /** What a runtime needs to open a session; the router fills in the defaults. */
 export interface SessionOptions {
+  /** The session's first language; any other the runtime has can be run in it later. */
   language: Language;
   isolation: Isolation;
   memoryMb?: number;
   env?: Record<string, string>;
   network?: boolean;
+  /**
+   * How long the session may sit idle before it is closed; a remote runtime keeps its own
+   * resource's life in step with it, so nothing outlives the session if this process dies.
+   */
+  idleTimeoutMs?: number;
 }
 
 export interface FileEntry {
@@ -123,7 +129,11 @@ export interface FileEntry {
   size: number;
 }
 
-/** A session's files, confined to its working directory: absolute paths, `..` and symlinks out are refused. */
+/**
+ * A session's files, confined to its working directory. Paths reach a runtime relative to it
+ * (the router maps `/workspace/...` with workspacePath()); `..` and symlinks out are refused, and
+ * a missing path is a FileNotFoundError.
+ */
 export interface SessionFiles {
   write(path: string, data: string | Uint8Array): Promise<void>;
   read(path: string): Promise<Buffer>;
@@ -131,10 +141,22 @@ export interface SessionFiles {
   remove(path: string): Promise<void>;
 }
 
-/** State kept between executions: variables, imports, definitions and files. */
+/**
+ * A workspace: one working directory shared by every language of the session, each language with
+ * an interpreter of its own started on first use, whose variables, imports and definitions
+ * persist between executions. `execute` runs the request's own language.
+ */
 export interface RuntimeSession {
   readonly runtime: RuntimeId;
+  /** The language the session was opened for. */
   readonly language: Language;
+  /** The languages its executions may use. */
+  readonly languages: readonly Language[];
+  /**
+   * The working directory as the session's code sees it: WORKSPACE where the runtime gives code
+   * that path, a host path where it cannot (plain processes), null without files (an isolate).
+   */
+  readonly workspace: string | null;
   /** False once the session's worker is gone (closed, timed out, crashed). */
   readonly alive: boolean;
   execute(request: NormalizedRequest): Promise<RuntimeResult>;

@@ -45,8 +45,8 @@ export class Workspace {
   }
 
   /**
-   * One execution outside any session, with the key's runtime and the connection's defaults: how a
-   * bash script runs, since no runtime keeps bash sessions yet (each call a fresh shell).
+   * One execution outside any session, with the key's runtime and the connection's defaults: how
+   * MCP runs a bash script (each call a fresh shell in a fresh directory).
    */
   async execute(key: SessionKey, code: string, options: SessionExecuteOptions = {}): Promise<ExecutionResult> {
     if (this.closed) throw new Error("this MCP connection has closed its workspace");

@@ -77,7 +77,7 @@ export function openApiDocument(): object {
           summary: "Open a session: { language, runtime?, isolation?, timeoutMs?, idleTimeoutMs?, memoryMb?, env?, network? }.",
           requestBody: { required: true, content: { "application/json": { schema: json(SessionRequestSchema, "input") } } },
           responses: {
-            "201": { description: "SessionInfo: { id, runtime, language, alive, createdAt, lastUsedAt, idleTimeoutMs }" },
+            "201": { description: "SessionInfo: { id, runtime, language, languages, workspace, alive, createdAt, lastUsedAt, idleTimeoutMs }" },
             "400": { description: "Invalid session body" },
             "429": { description: "CODEROUTER_MAX_SESSIONS sessions are open; see Retry-After" },
             "503": { description: "No runtime keeps such sessions" },
@@ -90,7 +90,8 @@ export function openApiDocument(): object {
       },
       "/v1/sessions/{id}/execute": {
         post: {
-          summary: "Run code in the session: { code, inputs?, timeoutMs? }; NDJSON streaming as /v1/execute.",
+          summary:
+            "Run code in the session: { code, language?, inputs?, timeoutMs? }; each language has its own interpreter over the session's one workspace; NDJSON streaming as /v1/execute.",
           responses: {
             "200": { description: "ExecutionResult", content: { "application/json": { schema: { $ref: "#/components/schemas/ExecutionResult" } } } },
             "404": { description: "The session has ended" },
@@ -99,8 +100,12 @@ export function openApiDocument(): object {
       },
       "/v1/sessions/{id}/files": {
         get: {
-          summary: "?path=… reads a file (bytes); without path, lists the working directory.",
-          responses: { "200": { description: "Bytes, or { entries }" }, "400": { description: "A path leading outside the working directory" } },
+          summary: "?path=… (/workspace/… or relative to it) reads a file (bytes); without path, lists the workspace.",
+          responses: {
+            "200": { description: "Bytes, or { entries }" },
+            "400": { description: "A path outside /workspace" },
+            "404": { description: "No such file" },
+          },
         },
         put: { summary: "?path=… writes the request body (bytes) to the file.", responses: { "200": { description: "Written" } } },
         delete: { summary: "?path=… removes a file or directory.", responses: { "200": { description: "Removed" } } },
@@ -141,19 +146,31 @@ export function openApiDocument(): object {
       },
       "/api/sessions": {
         post: {
-          summary: "The seed's route: { agent, environment, provider } opens a session; answers with session_id.",
-          responses: { "201": { description: "SessionInfo with session_id" } },
+          summary:
+            "The seed's route: { agent, environment (e2b-python, python, node, javascript, typescript), provider (e2b, auto) } opens a session; provider e2b opens it on E2B only.",
+          responses: {
+            "201": { description: "SessionInfo with session_id and provider" },
+            "400": { description: "An unknown environment or provider, listing the accepted values" },
+            "503": { description: "provider e2b, and E2B cannot serve the session (the reason is in the message)" },
+          },
         },
       },
       "/api/e2b/files": {
-        post: { summary: "The seed's route: { session_id, file_path, content (base64) } writes a file.", responses: { "200": { description: "Written" } } },
+        post: {
+          summary: "The seed's route: { session_id, file_path (/workspace/…), content (base64) } writes a file.",
+          responses: { "200": { description: "Written" }, "400": { description: "Invalid base64, or a path outside /workspace" } },
+        },
       },
       "/api/e2b/files/{id}": {
-        get: { summary: "The seed's route: ?directory=… lists; /api/e2b/files/{id}/{path} reads.", responses: { "200": { description: "Entries or bytes" } } },
+        get: {
+          summary: "The seed's route: ?directory=… lists (/workspace by default); /api/e2b/files/{id}/{path} reads.",
+          responses: { "200": { description: "Entries or bytes" }, "404": { description: "No such file or directory" } },
+        },
       },
       "/api/e2b/execute": {
         post: {
-          summary: "The seed's route: { code, language, session_id? }; answers as /v1/execute (in the session when session_id is given).",
+          summary:
+            "The seed's route: { code, language, session_id? }; answers as /v1/execute (in the session when session_id is given, in that language's interpreter of the session).",
           responses: { "200": { description: "ExecutionResult" } },
         },
       },

@@ -14,18 +14,40 @@ export const HttpInstallSchema = z.object({ packages: z.array(z.string()).min(1)
 export const SeedSessionExecuteSchema = z.object({
   session_id: z.string(),
   code: z.string(),
+  /** The session's interpreter for this language runs the call (the session's own by default). */
+  language: LanguageSchema.optional(),
   inputs: JsonInputsSchema.optional(),
 });
 
+/** The seed's environments (its templates, and the languages named plainly), each a session language. */
+export const SEED_ENVIRONMENTS = {
+  "e2b-python": "python",
+  python: "python",
+  node: "javascript",
+  javascript: "javascript",
+  typescript: "typescript",
+  bash: "bash",
+} as const;
+
+/** Where the seed's `provider` opens the session: a runtime, or routed. */
+export const SEED_PROVIDERS = ["auto", "e2b"] as const;
+
 export const SeedSessionSchema = z.object({
-  environment: z.string().optional(),
+  agent: z.string().optional(),
+  environment: z
+    .string()
+    .refine((name) => Object.hasOwn(SEED_ENVIRONMENTS, name), {
+      message: `unknown environment: accepted values are ${Object.keys(SEED_ENVIRONMENTS).join(", ")}`,
+    })
+    .optional(),
+  provider: z.enum(SEED_PROVIDERS, { message: `unknown provider: accepted values are ${SEED_PROVIDERS.join(", ")}` }).optional(),
   language: LanguageSchema.optional(),
 });
 
 export const SeedFileSchema = z.object({
   session_id: z.string().min(1),
   file_path: z.string().min(1),
-  content: z.string().describe("base64"),
+  content: z.base64({ message: "content must be base64 (RFC 4648, with padding)" }),
 });
 
 /** POST /api/e2b/install_package: seed 003's install_package tool as a route. */

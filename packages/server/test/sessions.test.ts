@@ -50,9 +50,9 @@ describe("sessions over HTTP", () => {
     expect(after.body.error.kind).toBe("session_closed");
   });
 
-  it("answers the seed's session routes", async () => {
+  it("answers the seed's session routes (routed, without a provider), with /workspace paths", async () => {
     const server = await serve();
-    const opened = await call(server, "POST", "/api/sessions", { agent: "code_executor", environment: "e2b-python", provider: "e2b" });
+    const opened = await call(server, "POST", "/api/sessions", { agent: "code_executor", environment: "e2b-python" });
     const id = opened.body.session_id as string;
     await call(server, "POST", "/api/e2b/files", { session_id: id, file_path: "/workspace/data.csv", content: Buffer.from("a,b\n1,2").toString("base64") });
     const ran = await call(server, "POST", "/api/e2b/execute", {
@@ -62,7 +62,9 @@ describe("sessions over HTTP", () => {
     });
     expect(ran.body).toMatchObject({ ok: true, output: 2, stdout: "Hello from E2B\n" });
     expect((await call(server, "POST", "/api/e2b/execute", { session_id: id, code: "rows[1]", language: "python" })).body.output).toBe("1,2");
-    expect((await call(server, "GET", `/api/e2b/files/${id}?directory=.`)).body.entries.map((e: { name: string }) => e.name)).toEqual(["data.csv"]);
+    expect((await call(server, "GET", `/api/e2b/files/${id}?directory=/workspace`)).body.entries.map((e: { name: string }) => e.name)).toEqual(["data.csv"]);
+    expect((await call(server, "GET", `/api/e2b/files/${id}?directory=/etc`)).status).toBe(400);
+    expect((await call(server, "GET", `/api/e2b/files/${id}/missing.txt`)).status).toBe(404);
     expect((await call(server, "GET", `/api/e2b/files/${id}/data.csv`)).body.toString()).toBe("a,b\n1,2");
   });
 

@@ -33,8 +33,9 @@ export function preludeCell(language: Language): string {
   return (javascriptPrelude ??= javascriptPreludeCell());
 }
 
-export function pythonCell(request: NormalizedRequest): string {
-  const payload = base64(JSON.stringify({ code: request.code, inputs: request.inputs, env: request.env ?? {}, memoryMb: request.memoryMb }));
+/** `session`: the code runs in the context's one namespace, kept between cells, as a session's must. */
+export function pythonCell(request: NormalizedRequest, { session = false } = {}): string {
+  const payload = base64(JSON.stringify({ code: request.code, inputs: request.inputs, env: request.env ?? {}, memoryMb: request.memoryMb, session }));
   return `__coderouter_run("${payload}")`;
 }
 
@@ -78,8 +79,19 @@ ${indent(pythonRunnerSource(), "    ")}
         resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
         return soft, hard
 
+    # A session's namespace: a __main__ module of its own, made on the first session cell.
+    session_scope = []
+
+    def scope_for(request):
+        if not request.get("session"):
+            return None
+        if not session_scope:
+            session_scope.append(runner.make_globals({}))
+        return session_scope[0]
+
     def run(payload):
         request = json.loads(base64.b64decode(payload))
+        scope = scope_for(request)
         env = request.get("env") or {}
         saved = {key: os.environ.get(key) for key in env}
         os.environ.update(env)
@@ -92,12 +104,12 @@ ${indent(pythonRunnerSource(), "    ")}
                 in_loop = False
             if in_loop:
                 box = []
-                worker = threading.Thread(target=lambda: box.append(runner.run(request["code"], request["inputs"])))
+                worker = threading.Thread(target=lambda: box.append(runner.run(request["code"], request["inputs"], scope)))
                 worker.start()
                 worker.join()
                 result = box[0]
             else:
-                result = runner.run(request["code"], request["inputs"])
+                result = runner.run(request["code"], request["inputs"], scope)
         finally:
             if previous:
                 resource.setrlimit(resource.RLIMIT_AS, previous)

@@ -67,6 +67,8 @@ export async function runCommand(
   request: NormalizedRequest,
   prepared: Extract<PreparedJavaScript, { ok: true }> | undefined,
   installTimeoutMs: number,
+  /** A bash script's working directory (a session's /workspace) instead of a fresh one. */
+  cwd?: string,
 ): Promise<CommandOutcome> {
   let limit: LimitKind | undefined;
   let kill = () => {};
@@ -87,7 +89,7 @@ export async function runCommand(
       const failed = await installPackages(sandbox, request, stderr, installTimeoutMs);
       if (failed) return { stdout, stderr, error: failed, reusable: true };
     }
-    const { command, payload, result, scratch } = commandFor(request, prepared);
+    const { command, payload, result, scratch } = commandFor(request, prepared, cwd);
     await sandbox.files.write(payload.path, payload.data);
     if (limit) return { stdout, stderr, error: limitError(limit, request), reusable: true };
     const handle = await sandbox.commands.run(command, {
@@ -144,17 +146,18 @@ export async function runCommand(
 
 /**
  * The shell command, the payload file it reads on stdin, the file its fd 3 goes to, and for a bash
- * script the scratch folder it ran in: a working directory and a TMPDIR of its own, made empty for
- * it in a sandbox that may serve other executions.
+ * script the scratch folder it ran in: a working directory (unless a session's is given) and a
+ * TMPDIR of its own, made empty for it in a sandbox that may serve other executions.
  */
-function commandFor(request: NormalizedRequest, prepared: Extract<PreparedJavaScript, { ok: true }> | undefined) {
+function commandFor(request: NormalizedRequest, prepared: Extract<PreparedJavaScript, { ok: true }> | undefined, cwd?: string) {
   const id = randomUUID();
   const input = `${DIR}/${id}.json`;
   const result = `${DIR}/${id}.out`;
   if (request.language === "bash") {
     const scratch = `${DIR}/${id}`;
     const home = (path: string) => `"$HOME"/${quote(path)}`;
-    const setup = `mkdir -p ${home(`${scratch}/work`)} ${home(`${scratch}/tmp`)} && cd ${home(`${scratch}/work`)} && export TMPDIR=$HOME/${quote(`${scratch}/tmp`)} || exit 125`;
+    const workdir = cwd === undefined ? home(`${scratch}/work`) : quote(cwd);
+    const setup = `mkdir -p ${workdir} ${home(`${scratch}/tmp`)} && cd ${workdir} && export TMPDIR=$HOME/${quote(`${scratch}/tmp`)} || exit 125`;
     const run = `bash ${home(`${RUNNERS}/${basename(runnerFiles.bash)}`)} ${home(scratch)} < ${home(input)} 3> ${home(result)}`;
     // A script may leave daemons in sessions of their own, out of its group's reach, in a sandbox
     // that serves other executions: everything it started carries its mark in its environment,
@@ -202,6 +205,6 @@ async function installPackages(sandbox: Sandbox, request: NormalizedRequest, std
 }
 
 /** One shell word: single-quoted, an inner quote closed, escaped and reopened. */
-function quote(word: string): string {
+export function quote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }

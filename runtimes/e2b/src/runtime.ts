@@ -1,56 +1,35 @@
 import {
   bashInputVariables,
+  InfrastructureError,
   inUserPositions,
   isolationAtLeast,
-  limitError,
-  OutputStream,
   prepareJavaScript,
   RuntimeClosedError,
   RuntimeNotInstalledError,
   runtimeResult,
-  type Artifact,
   type Availability,
   type Capabilities,
-  type ExecutionError,
-  type JsonValue,
   type Language,
-  type LimitKind,
   type NormalizedRequest,
   type PreparedJavaScript,
-  type Runtime,
   type RuntimeResult,
+  type RuntimeSession,
+  type SessionOptions,
+  type SessionRuntime,
 } from "@coderouter/core";
-import { installCell, javascriptCell, preludeCell, pythonCell } from "./cells.js";
-import { E2BServiceError, redact, serviceError } from "./errors.js";
+import { E2BSession } from "./session.js";
+import { javascriptCell, preludeCell, pythonCell } from "./cells.js";
+import { E2BServiceError, serviceError } from "./errors.js";
 import { SandboxPool, type Lease } from "./pool.js";
-import { toArtifacts } from "./artifacts.js";
 import { log } from "./log.js";
 import { installWrappers, runCommand } from "./commands.js";
-import { runCell, type CellExecution, type CellOptions } from "./interpreter.js";
+import { runCell } from "./interpreter.js";
+import { INSTALL_TIMEOUT_MS, runInContext, type RunOutcome } from "./execution.js";
 import { loadSdk, sandboxClass, type Context, type Sandbox, type SandboxClass } from "./sdk.js";
 import { costUsd, type E2BSettings } from "./settings.js";
 
 /** Room past the execution's own timeout before the service may end the sandbox under it. */
 const LIFE_MARGIN_MS = 30_000;
-/** How long a package installation may take, on top of the execution's timeout. */
-const INSTALL_TIMEOUT_MS = 120_000;
-
-interface RunOutcome {
-  stdout: OutputStream;
-  stderr: OutputStream;
-  startupMs: number;
-  artifacts: Artifact[];
-  /** The code context it ran in; none when it ran as a command. */
-  contextId?: string;
-  output?: JsonValue;
-  error?: ExecutionError;
-  reusable: boolean;
-  /** A limit ended the execution while the kernel was running it. */
-  limited?: boolean;
-  exitCode?: number;
-}
-
-type Outcome = { execution: CellExecution } | { failure: unknown } | { limit: LimitKind };
 
 /**
  * E2B's Firecracker sandboxes through the real @e2b/code-interpreter SDK. Each execution gets a
@@ -58,8 +37,11 @@ type Outcome = { execution: CellExecution } | { failure: unknown } | { limit: Li
  * or "vm" isolation get a sandbox no other execution has used, killed afterwards. A sandbox that
  * timed out, hit a limit or lost its kernel is killed, never lent again.
  */
-export class E2BRuntime implements Runtime {
+export class E2BRuntime implements SessionRuntime {
   readonly id = "e2b" as const;
+  /** Sessions hold sandboxes of their own, outside the pools; counted apart, killed on close. */
+  private readonly sessions = new Set<E2BSession>();
+  private readonly sessionCounts = { created: 0, killed: 0 };
   private readonly pools = new Map<boolean, SandboxPool>();
   private sandboxes: Promise<SandboxClass> | undefined;
   private closed = false;
@@ -83,7 +65,8 @@ export class E2BRuntime implements Runtime {
       costPerSecondUsd: s.vcpus * s.priceVcpuSecondUsd + s.memoryGb * s.priceGbSecondUsd,
       network: true,
       packages: "installable",
-      sessions: false,
+      // A session is a sandbox of its own, with a context per language, in a code-interpreter template.
+      sessions: s.template !== "base",
       location: "remote",
     };
   }
@@ -127,7 +110,7 @@ export class E2BRuntime implements Runtime {
    * are sandboxes the service made after their creation request had given up, found and killed.
    */
   counts(): { created: number; killed: number; orphansKilled: number } {
-    const counts = { created: 0, killed: 0, orphansKilled: 0 };
+    const counts = { created: this.sessionCounts.created, killed: this.sessionCounts.killed, orphansKilled: 0 };
     for (const pool of this.pools.values()) {
       counts.created += pool.counts.created;
       counts.killed += pool.counts.killed;
@@ -191,9 +174,44 @@ export class E2BRuntime implements Runtime {
     }
   }
 
+  /**
+   * A session: a sandbox of its own, never pooled, with /workspace and a code context per
+   * language; its life on E2B follows the session's idle timeout.
+   */
+  async openSession(options: SessionOptions): Promise<RuntimeSession> {
+    if (this.closed) throw new RuntimeClosedError("e2b");
+    if (this.commandsOnly) {
+      throw new InfrastructureError(
+        "e2b",
+        `E2B_TEMPLATE=${this.settings.template} has no code interpreter to keep a session's state: use a code-interpreter template`,
+      );
+    }
+    if (!(this.settings.languages as readonly string[]).includes(options.language)) {
+      throw new InfrastructureError("e2b", `E2B_LANGUAGES (${this.settings.languages.join(",")}) does not include ${options.language}`);
+    }
+    const session = await E2BSession.open(
+      await this.sandboxClass(),
+      this.settings,
+      {
+        language: options.language,
+        idleTimeoutMs: options.idleTimeoutMs ?? this.settings.sandboxTimeoutMs,
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.network ? { network: options.network } : {}),
+      },
+      this.sessionCounts,
+    );
+    if (this.closed) {
+      await session.close();
+      throw new RuntimeClosedError("e2b");
+    }
+    this.sessions.add(session);
+    for (const known of this.sessions) if (!known.alive) this.sessions.delete(known);
+    return session;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
+    await Promise.all([...[...this.sessions].map((session) => session.close()), ...[...this.pools.values()].map((pool) => pool.close())]);
   }
 
   /** Templates without the code interpreter (E2B_TEMPLATE=base) run code through envd's process API. */
@@ -207,98 +225,9 @@ export class E2BRuntime implements Runtime {
   }
 
   private async run(lease: Lease, request: NormalizedRequest, cell: string, started: number): Promise<RunOutcome> {
-    const { sandbox } = lease;
     await this.extendLife(lease, request.timeoutMs + (request.packages?.length ? INSTALL_TIMEOUT_MS : 0));
-    const context = await this.takeContext(sandbox, request.language);
-    const startupMs = performance.now() - started;
-
-    // A limit ends the execution at once: the stream is closed (the interpreter then interrupts
-    // the kernel) and the context is removed before the sandbox goes.
-    const stream = new AbortController();
-    let limit: LimitKind | undefined;
-    const end = (kind: LimitKind) => {
-      if (limit) return;
-      limit = kind;
-      stream.abort();
-    };
-    const stdout = new OutputStream(request.maxOutputBytes, request.onStdout, () => end("output_limit"));
-    const stderr = new OutputStream(request.maxOutputBytes, request.onStderr, () => end("output_limit"));
-    const artifacts: Artifact[] = [];
-    const base = { stdout, stderr, startupMs, artifacts, contextId: context.id };
-
-    const onAbort = () => end("killed");
-    if (request.signal?.aborted) onAbort();
-    request.signal?.addEventListener("abort", onAbort, { once: true });
-    const cellRun = async (code: string, timeoutMs: number, options: Omit<CellOptions, "contextId" | "signal">): Promise<Outcome> => {
-      const timer = setTimeout(() => end("timeout"), timeoutMs);
-      try {
-        const execution = await runCell(sandbox, code, { ...options, contextId: context.id, signal: stream.signal });
-        // A limit reached by the last messages of a stream that still ended normally.
-        return limit ? { limit } : { execution };
-      } catch (failure) {
-        return limit ? { limit } : { failure };
-      } finally {
-        clearTimeout(timer);
-      }
-    };
-    try {
-      if (request.packages?.length) {
-        const installed = await cellRun(installCell(request.language, request.packages), INSTALL_TIMEOUT_MS, {
-          onStdout: (text) => stderr.write(text),
-          onStderr: (text) => stderr.write(text),
-        });
-        if ("limit" in installed) return { ...base, reusable: false, limited: true, error: limitError(installed.limit, request) };
-        if ("failure" in installed) throw installed.failure;
-        const code = installed.execution.results.find((r) => r.is_main_result)?.text;
-        if (installed.execution.error || code !== "0") {
-          return {
-            ...base,
-            reusable: true,
-            error: {
-              kind: "runtime",
-              name: "PackageInstallError",
-              message: `installing ${request.packages.join(", ")} failed${installed.execution.error ? `: ${installed.execution.error.value}` : " (see stderr)"}`,
-            } satisfies ExecutionError,
-          };
-        }
-      }
-      const outcome = await cellRun(cell, request.timeoutMs, {
-        onStdout: (text) => stdout.write(text),
-        onStderr: (text) => stderr.write(text),
-        onResult: (result) => {
-          if (!result.is_main_result) artifacts.push(...toArtifacts(result));
-        },
-      });
-      if ("limit" in outcome) return { ...base, reusable: false, limited: true, error: limitError(outcome.limit, request) };
-      if ("failure" in outcome) {
-        throw new E2BServiceError(
-          `the connection to sandbox ${sandbox.sandboxId} failed during the execution (not retried: the code may have run): ${redact(String((outcome.failure as Error)?.message ?? outcome.failure), this.settings)}`,
-          false,
-          undefined,
-          { cause: outcome.failure },
-        );
-      }
-      return { ...base, ...this.read(outcome.execution, request) };
-    } finally {
-      request.signal?.removeEventListener("abort", onAbort);
-    }
-  }
-
-  /** The cell's result: our wrapper's JSON, or what the interpreter said when the cell itself broke. */
-  private read(execution: CellExecution, request: NormalizedRequest): { output?: JsonValue; error?: ExecutionError; reusable: boolean } {
-    const main = execution.results.find((r) => r.is_main_result && r.json);
-    if (main) {
-      const reported = main.json as unknown as { output?: JsonValue; error?: ExecutionError };
-      return { output: reported.output, error: reported.error, reusable: true };
-    }
-    const failure = execution.error;
-    if (failure) {
-      // The wrapper catches every error of the code: an error here means the kernel itself went
-      // down, for memory most often (the sandbox's, or the request's limit).
-      if (/memory/i.test(`${failure.name} ${failure.value}`)) return { error: limitError("memory", request), reusable: false };
-      return { error: { kind: "runtime", name: failure.name, message: failure.value, traceback: failure.traceback }, reusable: false };
-    }
-    throw new E2BServiceError("the code interpreter returned no result for the execution", false);
+    const context = await this.takeContext(lease.sandbox, request.language);
+    return runInContext(lease.sandbox, context.id, request, cell, performance.now() - started, this.settings);
   }
 
   /** Makes sure the service will not end the sandbox before this execution can finish. */

@@ -14,7 +14,7 @@ import {
 import { runInContext } from "./execution.js";
 import type { FetchBridge } from "./fetch-bridge.js";
 
-const NO_FILES = "an isolate session has no filesystem: open a python session, or use runtime subprocess";
+const NO_FILES = "an isolate session has no filesystem (no /workspace): open the session on runtime subprocess or e2b for files";
 
 /**
  * A JavaScript session: one isolate of its own and one context for the session's life, so globals
@@ -23,6 +23,9 @@ const NO_FILES = "an isolate session has no filesystem: open a python session, o
  */
 export class IsolateSession implements RuntimeSession {
   readonly runtime = "isolate" as const;
+  /** JavaScript and TypeScript share the session's one context. */
+  readonly languages: readonly Language[] = ["javascript", "typescript"];
+  readonly workspace = null;
   readonly files: SessionFiles = {
     write: async () => {
       throw new ValidationError(NO_FILES);

@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import {
+  FileNotFoundError,
   checkReported,
   InfrastructureError,
   MAX_MESSAGE_BYTES,
@@ -239,8 +240,9 @@ export class ForkServer {
     } else if ("reply" in message && this.asked) {
       this.asked.resolve(message.reply);
     } else if ("reply_error" in message && this.asked) {
-      const error = message.reply_error as { message?: unknown } | null;
-      this.asked.reject(new ValidationError(typeof error?.message === "string" ? error.message : "the session refused the request"));
+      const error = message.reply_error as { kind?: unknown; message?: unknown } | null;
+      const why = typeof error?.message === "string" ? error.message : "the session refused the request";
+      this.asked.reject(error?.kind === "not_found" ? new FileNotFoundError(why.replace(/ does not exist$/, "")) : new ValidationError(why));
     } else if ("result" in message && execution && !execution.result && !execution.exit) {
       const checked = checkReported(message.result);
       if (!checked.ok) return checked.why;

@@ -2,16 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PackageInstallError, type InstallOptions, type Language } from "@coderouter/core";
-
-/**
- * pip takes a requirement with `/` as a local path and one ending in .whl/.zip/.tar.gz as a file;
- * npm takes `a/b` as a GitHub repository and a name ending in .tgz as a tarball on disk. A spec
- * here is only a name, extras and version constraints, so it names a registry package and nothing else.
- */
-const PIP_SPEC = /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?( *(===|==|!=|~=|>=|<=|<|>) *[A-Za-z0-9.*+!_-]+ *,?)*$/;
-const NPM_SPEC = /^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*(@[A-Za-z0-9.^~<>=|*+_ -]+)?$/;
-const ARCHIVE = /\.(whl|zip|tgz|tar|tar\.gz|tar\.bz2)$/i;
+import { checkPackageSpecs, PackageInstallError, type InstallOptions, type Language } from "@coderouter/core";
 
 /** Host variables an installer may read: where the index is and how to reach it, never the rest of the host's. */
 const INSTALLER_ENV =
@@ -43,27 +34,13 @@ export interface StagedInstall {
   remove(): Promise<void>;
 }
 
-/** Refuses any spec that is not a plain registry package for the language's installer. */
-export function checkSpecs(language: Language, specs: string[]): void {
-  const pattern = language === "python" ? PIP_SPEC : NPM_SPEC;
-  const bad = specs.find((spec) => !pattern.test(spec) || ARCHIVE.test(spec));
-  if (bad !== undefined) {
-    throw new PackageInstallError(
-      [bad],
-      language === "python"
-        ? "not a package name with optional extras and version constraints (e.g. requests==2.32.3): paths, URLs, archives and options are refused"
-        : "not an npm package name with an optional version (e.g. lodash@4): paths, URLs, repositories, tarballs and options are refused",
-    );
-  }
-}
-
 /**
  * Installs packages on the host into a fresh staging directory, never running package code:
  * pip takes wheels only (`--only-binary=:all:`, no setup.py), npm skips every lifecycle script
  * (`--ignore-scripts`). The specs follow `--`, so none can be read as an option.
  */
 export async function stageInstall(language: Language, specs: string[], settings: InstallerSettings, options: InstallOptions): Promise<StagedInstall> {
-  checkSpecs(language, specs);
+  checkPackageSpecs(language, specs);
   const staging = await mkdtemp(join(settings.stagingParent ?? tmpdir(), "coderouter-install-"));
   const remove = () => rm(staging, { recursive: true, force: true });
   try {

@@ -3,8 +3,8 @@ import { realpathSync, statSync } from "node:fs";
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
-import { createDebug, InfrastructureError, PackageInstallError, type InstallOptions, type Language } from "@coderouter/core";
-import { checkSpecs, installerEnv, stageInstall } from "./installer.js";
+import { checkPackageSpecs, createDebug, InfrastructureError, PackageInstallError, type InstallOptions, type Language } from "@coderouter/core";
+import { installerEnv, stageInstall } from "./installer.js";
 
 const log = createDebug("coderouter:subprocess");
 
@@ -74,7 +74,7 @@ export class PackageCache {
    */
   async acquire(language: Language, specs: string[], interpreter: string, sandboxed: boolean, options: InstallOptions = {}): Promise<PackageEnvironment> {
     const kind = language === "python" ? "python" : "javascript";
-    checkSpecs(kind, specs);
+    checkPackageSpecs(kind, specs);
     const normalised = normaliseSpecs(kind, specs);
     const identity = realpathOr(interpreter);
     const key = environmentKey(kind, normalised, identity);

@@ -5,10 +5,6 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import {
   asyncFunctionSource,
-  bashExitCode,
-  bashInputVariables,
-  bashPayload,
-  bashResult,
   createDebug,
   InfrastructureError,
   isolationAtLeast,
@@ -36,6 +32,8 @@ import { outcomeResult } from "./ending.js";
 import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
 import { WorkerSession } from "./worker-session.js";
+import { runScript } from "./bash-script.js";
+import { unmountWorkspace } from "./workspace-mount.js";
 import { Interpreters } from "./interpreters.js";
 import { PACKAGE_CACHE_DEFAULTS, PackageCache, type PackageCacheSettings, type PackageEnvironment } from "./package-cache.js";
 import { Bubblewrap, SANDBOX_PACKAGES, SANDBOX_RUNNERS, type SandboxSettings } from "./sandbox.js";
@@ -56,8 +54,6 @@ export interface SubprocessSettings {
 }
 
 const LANGUAGES: Language[] = ["python", "javascript", "typescript", "bash"];
-/** Where the sandboxed bash runner keeps the script and its inputs file: the sandbox's own /tmp. */
-const SANDBOX_BASH_FILES = "/tmp/.coderouter";
 const log = createDebug("coderouter:subprocess");
 /** A system path: the sandbox binds /bin and /usr read-only, so the same bash runs in both modes. */
 const DEFAULT_BASH = "/bin/bash";
@@ -247,7 +243,7 @@ export class SubprocessRuntime implements SessionRuntime {
       let spec: ChildSpec;
       if (sandbox) {
         const network = Boolean(request.network && sandbox.settings.allowNetwork);
-        const command = sandbox.command(interpreter, interpreterArgs, env, network, dataBytes, packages ? { [packages]: SANDBOX_PACKAGES } : {});
+        const command = sandbox.command(interpreter, interpreterArgs, env, network, dataBytes, { readOnly: packages ? { [packages]: SANDBOX_PACKAGES } : {} });
         spec = { ...command, cwd: workdir, env: {}, payload: JSON.stringify(payload) };
       } else {
         const command = confine(withDataLimit(interpreter, interpreterArgs, dataBytes), packages ? [packages] : []);
@@ -260,40 +256,18 @@ export class SubprocessRuntime implements SessionRuntime {
     }
   }
 
-  /**
-   * A bash script, by the bash runner: plain, in a fresh working directory with its two files in a
-   * folder of their own beside it; sandboxed, in the sandbox's /work with its files in its /tmp.
-   * fd 3 is the script's output channel, read raw.
-   */
+  /** A bash script in a fresh working directory (plain) or the sandbox's private /work. */
   private async executeBash(request: NormalizedRequest, started: number, sandbox: Bubblewrap | undefined, confine: Confinement): Promise<RuntimeResult> {
-    const bash = this.settings.bashBin ?? DEFAULT_BASH;
-    const variables = { ...request.env, ...bashInputVariables(request.inputs, request.env) };
-    const dataBytes = request.memoryMb ? request.memoryMb * 1024 * 1024 : undefined;
-    const payload = bashPayload(request);
-    let spec: ChildSpec;
-    const cleanup: string[] = [];
-    if (sandbox) {
-      const runner = `${SANDBOX_RUNNERS}/${basename(runnerFiles.bash)}`;
-      const network = Boolean(request.network && sandbox.settings.allowNetwork);
-      spec = { ...sandbox.command(bash, [runner, SANDBOX_BASH_FILES], variables, network, dataBytes), cwd: tmpdir(), env: {}, payload, rawChannel: true };
-    } else {
-      const workdir = await this.takeWorkdir();
-      const files = await mkdtemp(join(tmpdir(), `${WORKDIR_PREFIX}${process.pid}-bash-`));
-      cleanup.push(workdir, files);
-      const command = confine(withDataLimit(bash, [runnerFiles.bash, files], dataBytes));
-      spec = { ...command, cwd: workdir, env: childEnv(bash, workdir, variables), payload, rawChannel: true };
-    }
+    const workdir = sandbox ? tmpdir() : await this.takeWorkdir();
     try {
-      const outcome = await runChild(spec, request, this.children);
-      return bashResult(this.id, request, started, {
-        ...(outcome.ending === "exited" ? { exitCode: bashExitCode(outcome.exitCode, outcome.signal) } : { limit: outcome.ending }),
-        channel: outcome.channel ?? "",
-        stdout: outcome.stdout,
-        stderr: outcome.stderr,
-      });
+      return await runScript(request, started, { bash: this.bash, ...(sandbox ? { sandbox } : {}), workdir, confine, children: this.children });
     } finally {
-      for (const dir of cleanup) this.track(rm(dir, { recursive: true, force: true }));
+      if (!sandbox) this.track(removeWorkdir(workdir));
     }
+  }
+
+  private get bash(): string {
+    return this.settings.bashBin ?? DEFAULT_BASH;
   }
 
   /**
@@ -330,14 +304,22 @@ export class SubprocessRuntime implements SessionRuntime {
     };
   }
 
-  /** Sessions: a long-lived python or node worker per session, sandboxed when the session asks for it. */
+  /**
+   * Sessions: a workspace with a long-lived python or node worker per language, started on the
+   * language's first call, each sandboxed when the session asks for it.
+   */
   async openSession(options: SessionOptions): Promise<RuntimeSession> {
     if (this.closed) throw new RuntimeClosedError(this.id);
-    if (options.language === "bash")
-      throw new InfrastructureError(this.id, "bash runs one script per execution here: sessions run python, javascript and typescript");
     const sandbox = await this.sandboxFor(options.isolation);
-    const interpreter = await this.interpreterFor(options.language, sandbox);
-    const session = await WorkerSession.open({ ...options, interpreter, sandbox, confine: await this.plainConfinement(sandbox) });
+    const interpreters = { python: () => this.interpreterFor("python", sandbox), node: () => this.interpreterFor("javascript", sandbox) };
+    const session = await WorkerSession.open({
+      ...options,
+      interpreters,
+      sandbox,
+      confine: await this.plainConfinement(sandbox),
+      bash: this.bash,
+      children: this.children,
+    });
     for (const known of this.sessions) if (!known.alive) this.sessions.delete(known);
     this.sessions.add(session);
     return session;
@@ -414,6 +396,8 @@ function sweepAbandonedWorkdirs(): void {
       for (const name of names) {
         const owner = Number(/^coderouter-(?:session-)?(\d+)-/.exec(name)?.[1]);
         if (!owner || owner === process.pid || isAlive(owner)) continue;
+        // A sandboxed session's workspace is a tmpfs mounted there.
+        if (name.startsWith(`${WORKDIR_PREFIX}session-`)) await unmountWorkspace(join(tmpdir(), name));
         await rm(join(tmpdir(), name), { recursive: true, force: true });
       }
     })

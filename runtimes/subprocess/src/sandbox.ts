@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { execa } from "execa";
 import { childStdio } from "./descriptors.js";
+import { WORKSPACE } from "@coderouter/core";
 import { interpreterEnv } from "./env.js";
 import { privateRunners, SeccompUnavailableError, type PrivateRunners } from "./private-runners.js";
 
@@ -23,8 +24,14 @@ export const SANDBOX_RUNNERS = "/coderouter";
 /** Where a one-shot request's package environment appears inside the sandbox (read-only). */
 export const SANDBOX_PACKAGES = "/coderouter-packages";
 const WORKDIR = "/work";
-/** The sandbox's private working directory, as code inside sees it. */
-export const SANDBOX_WORKDIR = WORKDIR;
+/**
+ * A session's workspace: a host directory owned by the session's one uid, bound at /workspace
+ * in each of the session's sandboxes (one per language), so they all see the same files.
+ */
+export interface SandboxWorkspace {
+  dir: string;
+  uid: number;
+}
 /**
  * Each sandbox runs as a uid of its own, never used by anything else on the host: RLIMIT_NPROC
  * counts per uid (and never applies to root), so a fork bomb meets its limit and nobody else's.
@@ -85,11 +92,14 @@ export class Bubblewrap {
     network: boolean,
     /** RLIMIT_DATA in bytes (node's memory beyond its heap), when set. */
     dataBytes?: number,
-    /** Host directories bound read-only inside, host path → path inside (a package environment). */
-    readOnly: Record<string, string> = {},
+    /** A session's shared workspace (then the working directory; a private /work otherwise), and host
+     * directories bound read-only inside, host path → path inside (a package environment). */
+    place: { workspace?: SandboxWorkspace; readOnly?: Record<string, string> } = {},
   ): { file: string; args: string[]; uid: number; files: string[] } {
+    const { workspace } = place;
     const runners = this.runnersCopy();
-    const uid = FIRST_UID + (nextUid++ % UIDS);
+    const uid = workspace?.uid ?? this.takeUid();
+    const workdir = workspace ? WORKSPACE : WORKDIR;
     const size = String(this.settings.diskMb * 1024 * 1024);
     const mounts = ["--ro-bind", "/usr", "/usr"];
     for (const dir of ["/bin", "/lib", "/lib64", "/sbin"]) {
@@ -100,8 +110,8 @@ export class Bubblewrap {
     const etc = ["/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/matplotlibrc", "/etc/fonts"];
     if (network) etc.push("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates");
     for (const path of etc) if (existsSync(path)) mounts.push("--ro-bind", path, path);
-    for (const [source, target] of Object.entries(readOnly)) mounts.push("--ro-bind", source, target);
-    const environment = interpreterEnv(undefined, { HOME: WORKDIR, TMPDIR: "/tmp", ...env });
+    for (const [source, target] of Object.entries(place.readOnly ?? {})) mounts.push("--ro-bind", source, target);
+    const environment = interpreterEnv(undefined, { HOME: workdir, TMPDIR: "/tmp", ...env });
     return {
       file: this.settings.bwrapBin,
       uid,
@@ -139,10 +149,7 @@ export class Bubblewrap {
         // Nothing else in /dev takes new files: /work, /tmp and /dev/shm are all the scratch space.
         "--remount-ro",
         "/dev",
-        "--size",
-        size,
-        "--tmpfs",
-        WORKDIR,
+        ...(workspace ? ["--bind", workspace.dir, WORKSPACE] : ["--size", size, "--tmpfs", WORKDIR]),
         "--size",
         size,
         "--tmpfs",
@@ -151,7 +158,7 @@ export class Bubblewrap {
         "--remount-ro",
         "/",
         "--chdir",
-        WORKDIR,
+        workdir,
         "--clearenv",
         ...Object.entries(environment).flatMap(([k, v]) => ["--setenv", k, v]),
         "--",
@@ -164,6 +171,11 @@ export class Bubblewrap {
         ...args,
       ],
     };
+  }
+
+  /** A uid no other sandbox is running as (see FIRST_UID). */
+  takeUid(): number {
+    return FIRST_UID + (nextUid++ % UIDS);
   }
 
   /** The private copy of the wrappers and the seccomp program, made once per process. */

@@ -1,6 +1,6 @@
 import type { Routes } from "../http/app.js";
 import { isJsonObject, parseBody } from "../http/exchange.js";
-import { SeedFileSchema, SeedInstallSchema, SeedSessionExecuteSchema, SeedSessionSchema } from "../schemas.js";
+import { SEED_ENVIRONMENTS, SeedFileSchema, SeedInstallSchema, SeedSessionExecuteSchema, SeedSessionSchema } from "../schemas.js";
 import { fileOperation } from "./files.js";
 import { sendEnvironment, sendInstall } from "./session-tools.js";
 import { execute } from "./v1.js";
@@ -22,23 +22,31 @@ export const seedRoutes: Routes = async (app, exchange) => {
         await execute(app, exchange, fields ? request : body);
         return true;
       }
-      const { code, inputs } = parseBody(SeedSessionExecuteSchema, body, "session execution");
+      const { code, inputs, language } = parseBody(SeedSessionExecuteSchema, body, "session execution");
       const session = router.session(sessionId);
-      await app.executions.run(exchange, (run) => session.execute(code, { ...(inputs ? { inputs } : {}), ...run }));
+      await app.executions.run(exchange, (run) => session.execute(code, { ...(inputs ? { inputs } : {}), ...(language ? { language } : {}), ...run }));
       return true;
     }
     case "POST /api/sessions": {
-      // { agent, environment: "e2b-python", provider }: the language comes from the environment.
+      // { agent, environment: "e2b-python", provider: "e2b" }: the language comes from the
+      // environment; provider e2b opens it on E2B or fails saying why (503), never elsewhere.
       const body = await exchange.readBodyAs(SeedSessionSchema, "session");
-      const language = body.language ?? (/node|js|javascript/i.test(body.environment ?? "") ? "javascript" : "python");
-      const session = await router.openSession(await app.isolation.apply({ language }));
-      exchange.send(201, { ...session.info(), session_id: session.id });
+      const language = body.language ?? (body.environment ? SEED_ENVIRONMENTS[body.environment as keyof typeof SEED_ENVIRONMENTS] : "python");
+      const runtime = body.provider === "e2b" ? "e2b" : "auto";
+      const session = await router.openSession(await app.isolation.apply({ language, runtime }));
+      exchange.send(201, {
+        ...session.info(),
+        session_id: session.id,
+        provider: session.runtime,
+        ...(body.agent ? { agent: body.agent } : {}),
+        ...(body.environment ? { environment: body.environment } : {}),
+      });
       return true;
     }
     case "POST /api/e2b/files": {
       // { session_id, file_path, content (base64) }.
       const body = await exchange.readBodyAs(SeedFileSchema, "file upload: session_id, file_path and content (base64) are required");
-      await router.session(body.session_id).files.write(body.file_path.replace(/^\/workspace\/?/, ""), Buffer.from(body.content, "base64"));
+      await router.session(body.session_id).files.write(body.file_path, Buffer.from(body.content, "base64"));
       exchange.send(200, { path: body.file_path, written: true });
       return true;
     }
@@ -58,7 +66,7 @@ export const seedRoutes: Routes = async (app, exchange) => {
   const match = exchange.url.pathname.match(SEED_FILES_PATH);
   if (!match || exchange.req.method !== "GET") return false;
   // GET /api/e2b/files/:id?directory=… lists, /api/e2b/files/:id/<path> reads.
-  const target = match[2] ? decodeURIComponent(match[2]) : (exchange.url.searchParams.get("directory") ?? ".");
+  const target = match[2] ? decodeURIComponent(match[2]) : (exchange.url.searchParams.get("directory") ?? "/workspace");
   await fileOperation(exchange, router.session(decodeURIComponent(match[1]!)), match[2] ? "GET" : "LIST", target);
   return true;
 };

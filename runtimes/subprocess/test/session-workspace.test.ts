@@ -1,0 +1,42 @@
+import { readFileSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { normalizedRequest } from "@coderouter/conformance";
+import definition, { type SubprocessRuntime } from "../src/index.js";
+
+// A sandboxed session's /workspace is shared by its languages' sandboxes, yet bounded as /work is.
+
+const runtime = definition.create(definition.settings.parse({ sandboxDiskMb: 8 }), { defaultTimeoutMs: 30_000, maxOutputBytes: 1 << 20 }) as SubprocessRuntime;
+afterAll(() => runtime.close());
+
+const mounted = () =>
+  readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .filter((line) => line.startsWith("coderouter-workspace "));
+
+describe("a sandboxed session's workspace", () => {
+  it("is bounded by SUBPROCESS_SANDBOX_DISK_MB however many files fill it, from any language, and unmounted on close", async () => {
+    const before = mounted().length;
+    const session = await runtime.openSession({ language: "python", isolation: "sandbox" });
+    expect(mounted()).toHaveLength(before + 1);
+    const python = await session.execute(
+      normalizedRequest({
+        language: "python",
+        code: "import errno\nwritten = 0\ntry:\n    for i in range(100):\n        with open(f'fill{i}', 'wb') as f:\n            f.write(b'x' * 1048576)\n        written += 1\nexcept OSError as e:\n    failed = e.errno == errno.ENOSPC\nwritten, failed",
+        isolation: "sandbox",
+      }),
+    );
+    expect(python.output).toEqual([expect.any(Number), true]);
+    // 8 MiB holds eight files of 1 MiB, and not the ninth.
+    expect((python.output as number[])[0]).toBeLessThanOrEqual(8);
+    const node = await session.execute(
+      normalizedRequest({
+        language: "javascript",
+        code: "let code = 'written';\ntry { require('fs').writeFileSync('more', Buffer.alloc(1 << 20)); } catch (e) { code = e.code; }\ncode",
+        isolation: "sandbox",
+      }),
+    );
+    expect(node.output).toBe("ENOSPC");
+    await session.close();
+    expect(mounted()).toHaveLength(before);
+  });
+});
