@@ -27,6 +27,8 @@ export interface ProcessSpec {
 export interface ChildSpec extends ProcessSpec {
   /** Written to the child's stdin, which is then closed. */
   payload: string;
+  /** The execution's cgroup (ExecutionCgroup), joined before the payload is written, killed when it ends. */
+  cgroup?: { join(pid: number): void; kill(): void };
 }
 
 export interface ChildOutcome {
@@ -57,6 +59,16 @@ function signal(pid: number, name: NodeJS.Signals): void {
     process.kill(pid, name);
   } catch {
     // ESRCH: already gone.
+  }
+}
+
+/** Whether a process exists (EPERM: it does, as another user's). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM";
   }
 }
 
@@ -145,8 +157,12 @@ export function spawnGroup(spec: ProcessSpec) {
 export async function runChild(spec: ChildSpec, request: NormalizedRequest, owned: Set<number>): Promise<ChildOutcome> {
   installExitHook();
   const child = spawnGroup(spec);
+  const { cgroup } = spec;
   // Only while the child runs: once it is reaped its pid may be another process's.
-  const limits = watchLimits(request, () => child.pid && child.exitCode === null && child.signalCode === null && killTree(child.pid));
+  const limits = watchLimits(request, () => {
+    cgroup?.kill();
+    if (child.pid && child.exitCode === null && child.signalCode === null) killTree(child.pid);
+  });
   const { stdout, stderr, end } = limits;
   const started = new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);
@@ -164,6 +180,17 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest, owne
   const pid = child.pid!;
   liveGroups.add(pid);
   owned.add(pid);
+  try {
+    // Before the child reads its code: whatever the code starts is born in the cgroup.
+    cgroup?.join(pid);
+  } catch (error) {
+    killGroup(pid);
+    limits.dispose();
+    await child;
+    liveGroups.delete(pid);
+    owned.delete(pid);
+    throw new InfrastructureError("subprocess", `could not move the child into its cgroup: ${(error as Error).message}`, { cause: error });
+  }
 
   const resultChunks: Buffer[] = [];
   let resultBytes = 0;
@@ -184,7 +211,8 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest, owne
     const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) =>
       child.once("exit", (code, signal) => resolve({ code, signal })),
     );
-    // The child is gone; whatever it left behind in its group goes too.
+    // The child is gone; whatever it left behind in its group (and its cgroup) goes too.
+    cgroup?.kill();
     killGroup(pid);
     const drained = setTimeout(() => {
       for (const stream of child.stdio) stream?.destroy();
@@ -201,6 +229,7 @@ export async function runChild(spec: ChildSpec, request: NormalizedRequest, owne
     };
   } finally {
     limits.dispose();
+    cgroup?.kill();
     killGroup(pid);
     liveGroups.delete(pid);
     owned.delete(pid);

@@ -26,7 +26,8 @@ import {
   type SessionOptions,
   type SessionRuntime,
 } from "@coderouter/core";
-import { killChildren, runChild, type ChildSpec } from "./child.js";
+import { ExecutionCgroups, type ExecutionCgroup } from "./cgroup.js";
+import { isAlive, killChildren, runChild, type ChildSpec } from "./child.js";
 import { outcomeResult } from "./ending.js";
 import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
@@ -57,6 +58,7 @@ export class SubprocessRuntime implements SessionRuntime {
   private readonly interpreters: Interpreters;
   private readonly bubblewrap?: Bubblewrap;
   private readonly pidNamespace: PidNamespace;
+  private readonly cgroups = new ExecutionCgroups();
   /** Set by availability(): whether the sandbox was probed and works on this host. */
   private sandboxReady = false;
   private readonly servers = { plain: [] as ForkServer[], sandbox: [] as ForkServer[] };
@@ -115,9 +117,12 @@ export class SubprocessRuntime implements SessionRuntime {
       sandbox = probe.ok ? `sandbox: ${probe.reason}${await this.pythonsDiffer()}` : `no sandbox (${probe.reason})`;
       if (!probe.ok) fixes.push("install bubblewrap (apt-get install -y bubblewrap) for isolation: sandbox");
     }
+    const tracking = (await this.cgroups.available())
+      ? `cold children tracked by a cgroup each (${this.cgroups.folder})`
+      : `cold children tracked by a PID namespace (no cgroup: ${this.cgroups.reason})`;
     return {
       available: true,
-      reason: [found.join(", "), ...missing, sandbox].join("; "),
+      reason: [found.join(", "), ...missing, sandbox, tracking].join("; "),
       ...(fixes.length ? { fix: fixes.join("; ") } : {}),
     };
   }
@@ -157,6 +162,8 @@ export class SubprocessRuntime implements SessionRuntime {
     const started = performance.now();
     const sandbox = await this.sandboxFor(request.isolation);
     const confine = await this.plainConfinement(sandbox);
+    // A cold plain child is tracked by a cgroup where the host can make one (see ExecutionCgroups).
+    const tracked = !sandbox && (await this.cgroups.available());
     const runners = sandbox ? SANDBOX_RUNNERS : runnersDir;
     let payload: object;
     let interpreterArgs: string[];
@@ -186,6 +193,7 @@ export class SubprocessRuntime implements SessionRuntime {
     const dataBytes = request.language === "python" ? undefined : nodeDataLimit(request.memoryMb);
     // A sandbox has its own private /work; only a plain child needs a directory on the host.
     const workdir = sandbox ? tmpdir() : await this.takeWorkdir();
+    let cgroup: ExecutionCgroup | undefined;
     try {
       let spec: ChildSpec;
       if (sandbox) {
@@ -193,13 +201,16 @@ export class SubprocessRuntime implements SessionRuntime {
         const command = sandbox.command(interpreter, interpreterArgs, request.env ?? {}, network, dataBytes);
         spec = { ...command, cwd: workdir, env: {}, payload: JSON.stringify(payload) };
       } else {
-        const command = confine(withDataLimit(interpreter, interpreterArgs, dataBytes));
-        spec = { ...command, cwd: workdir, env: childEnv(interpreter, workdir, request.env), payload: JSON.stringify(payload) };
+        const limited = withDataLimit(interpreter, interpreterArgs, dataBytes);
+        const command = tracked ? limited : confine(limited);
+        cgroup = tracked ? this.cgroups.take() : undefined;
+        spec = { ...command, cwd: workdir, env: childEnv(interpreter, workdir, request.env), payload: JSON.stringify(payload), cgroup };
       }
       return outcomeResult(request, started, await runChild(spec, request, this.children), prepared);
     } finally {
       // Removed off the critical path; close() waits for every removal still under way.
       if (!sandbox) this.track(removeWorkdir(workdir));
+      if (cgroup) this.track(cgroup.release());
     }
   }
 
@@ -295,8 +306,9 @@ export class SubprocessRuntime implements SessionRuntime {
     if (spare) this.track(spare.then(removeWorkdir));
     for (const server of [...this.servers.plain, ...this.servers.sandbox]) server.close();
     await Promise.all([...this.sessions].map((session) => session.close()));
-    await Promise.all(this.housekeeping);
     killChildren(this.children);
+    await this.cgroups.close();
+    await Promise.all(this.housekeeping);
   }
 }
 
@@ -320,15 +332,6 @@ function sweepAbandonedWorkdirs(): void {
       }
     })
     .catch(() => {});
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === "EPERM";
-  }
 }
 
 /** Most snippets write no files: a plain rmdir is several times cheaper than a recursive rm. */
