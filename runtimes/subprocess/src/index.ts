@@ -21,6 +21,7 @@ export default defineRuntime({
     SUBPROCESS_SANDBOX_DISK_MB: "sandboxDiskMb",
     SUBPROCESS_SANDBOX_PROCESSES: "sandboxProcesses",
     SUBPROCESS_FORK_SERVERS: "forkServers",
+    SUBPROCESS_FORK_SERVERS_MAX: "forkServersMax",
   },
   settings: z.object({
     pythonBin: setting.string().optional(),
@@ -35,6 +36,12 @@ export default defineRuntime({
     sandboxDiskMb: setting.int(1, 65_536).default(64),
     sandboxProcesses: setting.int(1, 4096).default(64),
     forkServers: setting.int(0, 64).default(2),
+    // The ceiling a mode's pool grows to while requests wait for a fork-server; twice the floor by default.
+    forkServersMax: setting.int(0, 64).optional(),
+  })
+  .refine((s) => s.forkServersMax === undefined || s.forkServersMax >= s.forkServers, {
+    message: "SUBPROCESS_FORK_SERVERS_MAX must be at least SUBPROCESS_FORK_SERVERS (the pool's ceiling is above its floor)",
+    path: ["forkServersMax"],
   }),
   create: (s) =>
     new SubprocessRuntime({
@@ -42,6 +49,7 @@ export default defineRuntime({
       nodeBin: s.nodeBin,
       sandbox: s.sandbox,
       forkServers: s.forkServers,
+      forkServersMax: s.forkServersMax,
       sandboxSettings: {
         bwrapBin: s.bwrapBin,
         pythonBin: s.sandboxPythonBin ?? defaultSandboxPython(s.pythonBin),

@@ -31,6 +31,7 @@ import { isAlive, killChildren, runChild, type ChildSpec } from "./child.js";
 import { outcomeResult } from "./ending.js";
 import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
+import { ForkServerPool } from "./fork-server-pool.js";
 import { WorkerSession } from "./worker-session.js";
 import { Interpreters } from "./interpreters.js";
 import { Bubblewrap, SANDBOX_RUNNERS, type SandboxSettings } from "./sandbox.js";
@@ -44,6 +45,8 @@ export interface SubprocessSettings {
   sandboxSettings?: SandboxSettings;
   /** Warm Python fork-servers kept per mode (plain, sandboxed); 0 starts a cold process every time. */
   forkServers?: number;
+  /** How many fork-servers a mode may grow to under load (default: twice forkServers). */
+  forkServersMax?: number;
 }
 
 const LANGUAGES: Language[] = ["python", "javascript", "typescript"];
@@ -61,8 +64,7 @@ export class SubprocessRuntime implements SessionRuntime {
   private readonly cgroups = new ExecutionCgroups();
   /** Set by availability(): whether the sandbox was probed and works on this host. */
   private sandboxReady = false;
-  private readonly servers = { plain: [] as ForkServer[], sandbox: [] as ForkServer[] };
-  private readonly starting = { plain: 0, sandbox: 0 };
+  private readonly pools: Record<"plain" | "sandbox", ForkServerPool>;
   private readonly sessions = new Set<RuntimeSession>();
   /** A fresh working directory made ahead of the next cold execution. */
   private spareWorkdir?: Promise<string>;
@@ -76,6 +78,12 @@ export class SubprocessRuntime implements SessionRuntime {
     this.interpreters = new Interpreters(settings);
     if (settings.sandboxSettings) this.bubblewrap = new Bubblewrap(settings.sandboxSettings);
     this.pidNamespace = new PidNamespace(settings.sandboxSettings?.bwrapBin ?? "bwrap");
+    const floor = settings.forkServers ?? 0;
+    const ceiling = Math.max(floor, settings.forkServersMax ?? 2 * floor);
+    this.pools = {
+      plain: new ForkServerPool(() => this.startForkServer("plain"), floor, ceiling),
+      sandbox: new ForkServerPool(() => this.startForkServer("sandbox"), floor, ceiling),
+    };
   }
 
   capabilities(): Capabilities {
@@ -182,11 +190,17 @@ export class SubprocessRuntime implements SessionRuntime {
       payload = { source, lineOffset, filename: prepared.filename, inputs: request.inputs, timeoutMs: request.timeoutMs };
     }
 
+    const mode = sandbox ? "sandbox" : "plain";
     if (request.language === "python" && !(sandbox && request.network)) {
-      const server = this.warmServer(sandbox ? "sandbox" : "plain", interpreter, confine);
+      const server = await this.pools[mode].acquire();
       if (server) {
-        const outcome = await server.run(payload, interpreterEnv(sandbox ? undefined : interpreter, request.env), request);
-        return outcomeResult(request, started, outcome, prepared);
+        const leased = performance.now();
+        try {
+          const outcome = await server.run(payload, interpreterEnv(sandbox ? undefined : interpreter, request.env), request);
+          return outcomeResult(request, started, outcome, prepared);
+        } finally {
+          this.pools[mode].release(server, performance.now() - leased);
+        }
       }
     }
 
@@ -206,7 +220,9 @@ export class SubprocessRuntime implements SessionRuntime {
         cgroup = tracked ? this.cgroups.take() : undefined;
         spec = { ...command, cwd: workdir, env: childEnv(interpreter, workdir, request.env), payload: JSON.stringify(payload), cgroup };
       }
-      return outcomeResult(request, started, await runChild(spec, request, this.children), prepared);
+      const outcome = await runChild(spec, request, this.children);
+      if (request.language === "python") this.pools[mode].observeCold(performance.now() - started);
+      return outcomeResult(request, started, outcome, prepared);
     } finally {
       // Removed off the critical path; close() waits for every removal still under way.
       if (!sandbox) this.track(removeWorkdir(workdir));
@@ -214,36 +230,34 @@ export class SubprocessRuntime implements SessionRuntime {
     }
   }
 
-  /**
-   * An idle warm fork-server, if one is ready. Otherwise this execution starts cold, and a server
-   * is started in the background for the ones after it.
-   */
-  private warmServer(mode: "plain" | "sandbox", interpreter: string, confine: Confinement): ForkServer | undefined {
-    const limit = this.settings.forkServers ?? 0;
-    const servers = (this.servers[mode] = this.servers[mode].filter((s) => s.alive));
-    const idle = servers.find((s) => s.usable);
-    if (idle || servers.length + this.starting[mode] >= limit) return idle;
-    this.starting[mode]++;
-    const command =
-      mode === "sandbox"
-        ? { ...this.bubblewrap!.command(interpreter, pythonRunnerArgs(SANDBOX_RUNNERS, "coderouter_forkserver"), {}, false), env: {}, cwd: tmpdir() }
-        : {
-            ...confine({ file: interpreter, args: pythonRunnerArgs(runnersDir, "coderouter_forkserver") }),
-            env: childEnv(interpreter, tmpdir()),
-            cwd: tmpdir(),
-          };
-    ForkServer.start(command)
-      .then((server) => (this.closed ? server.close() : this.servers[mode].push(server)))
-      .catch((error) => log(`fork-server (${mode}) did not start: ${(error as Error).message}`))
-      .finally(() => this.starting[mode]--);
-    return undefined;
+  /** Starts a fork-server of this mode: the sandbox's Python in bubblewrap, or the plain Python in a PID namespace. */
+  private async startForkServer(mode: "plain" | "sandbox"): Promise<ForkServer> {
+    if (mode === "sandbox") {
+      const { settings } = this.bubblewrap!;
+      const command = this.bubblewrap!.command(settings.pythonBin, pythonRunnerArgs(SANDBOX_RUNNERS, "coderouter_forkserver"), {}, false);
+      return ForkServer.start({ ...command, env: {}, cwd: tmpdir() });
+    }
+    const interpreter = (await this.interpreters.resolvePython()).path;
+    const confine = await this.plainConfinement(undefined);
+    return ForkServer.start({
+      ...confine({ file: interpreter, args: pythonRunnerArgs(runnersDir, "coderouter_forkserver") }),
+      env: childEnv(interpreter, tmpdir()),
+      cwd: tmpdir(),
+    });
   }
 
   poolSizes(): Record<string, number> {
-    const idle = (servers: ForkServer[]) => servers.filter((s) => s.usable).length;
+    const plain = this.pools.plain.sizes();
+    const sandbox = this.pools.sandbox.sizes();
     return {
-      fork_servers_idle: idle(this.servers.plain),
-      sandboxed_fork_servers_idle: idle(this.servers.sandbox),
+      fork_servers: plain.total,
+      fork_servers_idle: plain.idle,
+      fork_servers_waiting: plain.waiting,
+      sandboxed_fork_servers: sandbox.total,
+      sandboxed_fork_servers_idle: sandbox.idle,
+      sandboxed_fork_servers_waiting: sandbox.waiting,
+      fork_servers_floor: this.pools.plain.floor,
+      fork_servers_ceiling: this.pools.plain.ceiling,
       session_workers: [...this.sessions].filter((s) => s.alive).length,
     };
   }
@@ -304,7 +318,8 @@ export class SubprocessRuntime implements SessionRuntime {
     const spare = this.spareWorkdir;
     this.spareWorkdir = undefined;
     if (spare) this.track(spare.then(removeWorkdir));
-    for (const server of [...this.servers.plain, ...this.servers.sandbox]) server.close();
+    this.pools.plain.close();
+    this.pools.sandbox.close();
     await Promise.all([...this.sessions].map((session) => session.close()));
     killChildren(this.children);
     await this.cgroups.close();
