@@ -23,26 +23,27 @@ export default defineRuntime({
     SUBPROCESS_FORK_SERVERS: "forkServers",
     SUBPROCESS_FORK_SERVERS_MAX: "forkServersMax",
   },
-  settings: z.object({
-    pythonBin: setting.string().optional(),
-    nodeBin: setting.string().optional(),
-    sandbox: z.enum(["auto", "bwrap"], { error: "expected auto or bwrap" }).default("auto"),
-    bwrapBin: setting.string().default("bwrap"),
-    // The sandbox runs as an unprivileged uid that cannot read a home directory: by default the
-    // plain mode's Python when it is a system one, else /usr/bin/python3 (defaultSandboxPython).
-    sandboxPythonBin: setting.string().optional(),
-    sandboxNodeBin: setting.string().default(process.execPath),
-    sandboxNetwork: setting.boolean().default(false),
-    sandboxDiskMb: setting.int(1, 65_536).default(64),
-    sandboxProcesses: setting.int(1, 4096).default(64),
-    forkServers: setting.int(0, 64).default(2),
-    // The ceiling a mode's pool grows to while requests wait for a fork-server; twice the floor by default.
-    forkServersMax: setting.int(0, 64).optional(),
-  })
-  .refine((s) => s.forkServersMax === undefined || s.forkServersMax >= s.forkServers, {
-    message: "SUBPROCESS_FORK_SERVERS_MAX must be at least SUBPROCESS_FORK_SERVERS (the pool's ceiling is above its floor)",
-    path: ["forkServersMax"],
-  }),
+  settings: z
+    .object({
+      pythonBin: setting.string().optional(),
+      nodeBin: setting.string().optional(),
+      sandbox: z.enum(["auto", "bwrap"], { error: "expected auto or bwrap" }).default("auto"),
+      bwrapBin: setting.string().default("bwrap"),
+      // The sandbox runs as an unprivileged uid that cannot read a home directory: by default the
+      // plain mode's Python when it is a system one, else /usr/bin/python3 (defaultSandboxPython).
+      sandboxPythonBin: setting.string().optional(),
+      sandboxNodeBin: setting.string().default(process.execPath),
+      sandboxNetwork: setting.boolean().default(false),
+      sandboxDiskMb: setting.int(1, 65_536).default(64),
+      sandboxProcesses: setting.int(1, 4096).default(64),
+      forkServers: setting.int(0, 64).default(2),
+      // The ceiling a mode's pool grows to while requests wait for a fork-server; twice the floor by default.
+      forkServersMax: setting.int(0, 64).optional(),
+    })
+    .refine((s) => s.forkServersMax === undefined || s.forkServersMax >= s.forkServers, {
+      message: "SUBPROCESS_FORK_SERVERS_MAX must be at least SUBPROCESS_FORK_SERVERS (the pool's ceiling is above its floor)",
+      path: ["forkServersMax"],
+    }),
   create: (s) =>
     new SubprocessRuntime({
       pythonBin: s.pythonBin,

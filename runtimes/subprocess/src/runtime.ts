@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import {
   asyncFunctionSource,
-  createDebug,
   InfrastructureError,
   isolationAtLeast,
   prepareJavaScript,
@@ -50,7 +49,6 @@ export interface SubprocessSettings {
 }
 
 const LANGUAGES: Language[] = ["python", "javascript", "typescript"];
-const log = createDebug("coderouter:subprocess");
 
 /**
  * Runs each snippet in a fresh local interpreter process (python3 or node) with a scrubbed
