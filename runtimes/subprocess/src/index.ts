@@ -6,6 +6,7 @@ import { SubprocessRuntime } from "./runtime.js";
 export { SubprocessRuntime, type SubprocessSettings } from "./runtime.js";
 export { Bubblewrap, type SandboxSettings } from "./sandbox.js";
 export { defaultSandboxPython } from "./interpreters.js";
+export { ExecutionCgroups } from "./cgroup.js";
 
 export default defineRuntime({
   id: "subprocess",
