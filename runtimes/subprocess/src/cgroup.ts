@@ -103,6 +103,7 @@ export class ExecutionCgroups {
 
   /** Kills every execution still running (router.close()), then removes the cgroups. */
   async close(): Promise<void> {
+    process.off("exit", this.killLive);
     const live = [...this.live];
     for (const cgroup of live) cgroup.kill();
     const base = this.base;
