@@ -1,8 +1,7 @@
-import { mkdirSync, openSync, closeSync, rmdirSync, writeFileSync, existsSync } from "node:fs";
-import { join } from "node:path";
+import { openSync, closeSync } from "node:fs";
 import { execa } from "execa";
 import { createRouter } from "coderouter";
-import type { Bubblewrap } from "@coderouter/runtime-subprocess";
+import { ExecutionCgroups, type Bubblewrap } from "@coderouter/runtime-subprocess";
 import { interleaved, percentile, summary } from "./measure.js";
 import type { Row } from "./table.js";
 
@@ -34,22 +33,6 @@ function costRow(name: string, baselineName: string, ours: number[], base: numbe
     target: `recorded: costs ${extra.toFixed(2)} ms p50${note}`,
     met: true,
   };
-}
-
-/** The v2 cgroup folder this process may create children in, if any (root with a writable hierarchy). */
-function cgroupRoot(): string | undefined {
-  for (const root of ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) {
-    if (!existsSync(join(root, "cgroup.controllers"))) continue; // a v2 hierarchy
-    try {
-      const probe = join(root, `coderouter-bench-${process.pid}`);
-      mkdirSync(probe);
-      rmdirSync(probe);
-      return root;
-    } catch {
-      // not ours to write
-    }
-  }
-  return undefined;
 }
 
 /**
@@ -93,7 +76,14 @@ export async function sandboxCostRows(rounds: (n: number) => number, sandbox: Bu
       env: cleanEnv,
     });
   const [inNamespace, bare1] = await interleaved(rounds(100), pidNamespace, bare);
-  rows.push(costRow("process tracking, PID namespace (chosen): cold node as pid 1 of bwrap --unshare-pid", "a bare cold node", inNamespace, bare1));
+  rows.push(
+    costRow(
+      "process tracking, PID namespace (the fallback, and for long-lived workers): cold node as pid 1 of bwrap --unshare-pid",
+      "a bare cold node",
+      inNamespace,
+      bare1,
+    ),
+  );
 
   const reaper = `import ctypes, os, sys
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
@@ -108,26 +98,29 @@ for adopted in open(f"/proc/self/task/{os.getpid()}/children").read().split():
   const [underReaper, bare2] = await interleaved(rounds(100), subreaper, bare);
   rows.push(costRow("process tracking, subreaper: cold node under a python subreaper (node cannot be one)", "a bare cold node", underReaper, bare2));
 
-  const root = cgroupRoot();
-  if (root) {
-    let n = 0;
-    const cgroup = async () => {
-      const dir = join(root, `coderouter-bench-${process.pid}-${n++}`);
-      mkdirSync(dir);
-      await execa("/bin/sh", ["-c", `echo $$ > ${dir}/cgroup.procs && exec "$@"`, "sh", ...node], { extendEnv: false, env: cleanEnv });
-      if (existsSync(join(dir, "cgroup.kill"))) writeFileSync(join(dir, "cgroup.kill"), "1");
-      rmdirSync(dir);
+  const cgroups = new ExecutionCgroups();
+  if (await cgroups.available()) {
+    // As the runtime does it: the host moves the spawned child in, then kills the cgroup at its end.
+    const inCgroup = async () => {
+      const cgroup = cgroups.take();
+      const child = execa(node[0]!, node.slice(1), { extendEnv: false, env: cleanEnv });
+      cgroup.join(child.pid!);
+      await child;
+      await cgroup.release();
     };
-    const [inCgroup, bare3] = await interleaved(rounds(100), cgroup, bare);
+    const [tracked, bare3] = await interleaved(rounds(100), inCgroup, bare);
     rows.push(
       costRow(
-        "process tracking, cgroup v2: cold node joined to a fresh cgroup, cgroup.kill, rmdir",
+        "process tracking, cgroup v2 (chosen where the host may make cgroups): cold node moved into a cgroup by the host, cgroup.kill at its end",
         "a bare cold node",
-        inCgroup,
+        tracked,
         bare3,
-        " (needs a writable cgroup v2 tree: root or delegation)",
+        " (needs a writable cgroup v2 tree: root or delegation; elsewhere the PID namespace)",
       ),
     );
+    await cgroups.close();
+  } else {
+    console.error(`no cgroup row: ${cgroups.reason}`);
   }
   return rows;
 }

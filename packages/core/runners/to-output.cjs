@@ -10,8 +10,11 @@
  * else to its string form. A circular structure throws a CircularOutputError naming the path.
  */
 function toOutput(value) {
-  const ancestors = [];
-  const walk = (v, path) => {
+  // Linear in the size of the value: no path string per value (a 1,000-object result would format
+  // thousands nobody reads). A circular reference throws a marker that each container it passes on
+  // its way up adds its step to, so the path is only spelled out for the error.
+  const ancestors = new Set();
+  const walk = (v) => {
     switch (typeof v) {
       case "string":
       case "boolean":
@@ -27,34 +30,60 @@ function toOutput(value) {
     }
     if (v === null) return null;
     if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
-    if (v instanceof Number || v instanceof String || v instanceof Boolean) return walk(v.valueOf(), path);
+    if (v instanceof Number || v instanceof String || v instanceof Boolean) return walk(v.valueOf());
     if (v instanceof Error || v instanceof RegExp) return String(v);
-    if (ancestors.includes(v)) {
-      const error = new Error(`the output is circular: ${path} refers back to one of its parents`);
-      error.name = "CircularOutputError";
-      throw error;
-    }
-    ancestors.push(v);
+    if (ancestors.has(v)) throw new Circular();
+    ancestors.add(v);
+    let step = NO_STEP;
     try {
-      if (Array.isArray(v)) return v.map((item, i) => walk(item, `${path}[${i}]`));
-      if (v instanceof Set) return Array.from(v, (item, i) => walk(item, `${path}[${i}]`));
-      if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v, (n) => walk(n, path));
-      if (v instanceof Map) {
-        const out = {};
-        for (const [key, item] of v) out[String(key)] = walk(item, `${path}.${String(key)}`);
+      if (Array.isArray(v) || v instanceof Set) {
+        const out = [];
+        step = 0;
+        for (const item of v) {
+          out.push(walk(item));
+          step++;
+        }
         return out;
       }
-      if (typeof v.toJSON === "function") return walk(v.toJSON(), path);
+      if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v, walk);
+      const out = {};
+      if (v instanceof Map) {
+        for (const [key, item] of v) {
+          step = key;
+          out[String(key)] = walk(item);
+        }
+        return out;
+      }
+      if (typeof v.toJSON === "function") return walk(v.toJSON());
       const proto = Object.getPrototypeOf(v);
       if (proto !== null && proto !== Object.prototype && !hasOwnEnumerable(v)) return String(v);
-      const out = {};
-      for (const key of Object.keys(v)) out[key] = walk(v[key], `${path}.${key}`);
+      for (const key of Object.keys(v)) {
+        step = key;
+        out[key] = walk(v[key]);
+      }
       return out;
+    } catch (error) {
+      if (error instanceof Circular && step !== NO_STEP) error.steps.push(Array.isArray(v) || v instanceof Set ? `[${step}]` : `.${String(step)}`);
+      throw error;
     } finally {
-      ancestors.pop();
+      ancestors.delete(v);
     }
   };
-  return walk(value, "$");
+  try {
+    return walk(value);
+  } catch (error) {
+    if (!(error instanceof Circular)) throw error;
+    const circular = new Error(`the output is circular: $${error.steps.reverse().join("")} refers back to one of its parents`);
+    circular.name = "CircularOutputError";
+    throw circular;
+  }
+}
+
+const NO_STEP = Symbol("no step");
+
+/** Thrown where a value refers back to one of its parents, collecting the steps of its path on the way up. */
+class Circular {
+  steps = [];
 }
 
 function hasOwnEnumerable(v) {

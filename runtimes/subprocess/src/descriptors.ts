@@ -3,11 +3,21 @@ import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 /** O_CLOEXEC as /proc/<pid>/fdinfo prints it (octal flags). */
 const O_CLOEXEC = 0o2000000;
 
+let inherited: number[] | undefined;
+
 /**
  * The host's descriptors that a child would inherit: those without close-on-exec, which node never
  * opens but may have been given by whatever started the host (a supervisor, a shell's `3<secret`).
+ * Found once: node and libuv open every descriptor of their own with O_CLOEXEC, so the set can only
+ * shrink (a closed one then gets /dev/null in the child, harmlessly), and scanning /proc on every
+ * spawn cost ~3.5 ms of the event loop per cold start.
  */
 function inheritable(): number[] {
+  inherited ??= scanInheritable();
+  return inherited;
+}
+
+function scanInheritable(): number[] {
   const found: number[] = [];
   for (const name of readdirSync("/proc/self/fd")) {
     const fd = Number(name);

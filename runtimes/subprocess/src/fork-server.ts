@@ -113,8 +113,6 @@ export class ForkServer {
   static async start(command: ProcessSpec): Promise<ForkServer> {
     const child = spawnGroup(command);
     trackGroup(child.pid!);
-    // The execa promise settles when the server ends; its outcome is observed through "exit".
-    child.catch(() => {});
     const server = new ForkServer(child);
     server.hold(false);
     await new Promise<void>((resolve, reject) => {
@@ -126,6 +124,10 @@ export class ForkServer {
       child.once("exit", (code) => {
         clearTimeout(timer);
         reject(new InfrastructureError("subprocess", `the Python fork-server exited at start (status ${code})`));
+      });
+      child.once("error", (error) => {
+        clearTimeout(timer);
+        reject(new InfrastructureError("subprocess", `the Python fork-server could not start: ${error.message}`));
       });
     }).catch((error) => {
       server.close();

@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import {
   asyncFunctionSource,
-  createDebug,
   InfrastructureError,
   isolationAtLeast,
   limitError,
@@ -27,10 +26,12 @@ import {
   type SessionOptions,
   type SessionRuntime,
 } from "@coderouter/core";
-import { killChildren, runChild, type ChildSpec } from "./child.js";
+import { ExecutionCgroups, type ExecutionCgroup } from "./cgroup.js";
+import { isAlive, killChildren, runChild, type ChildSpec } from "./child.js";
 import { outcomeResult } from "./ending.js";
 import { interpreterEnv } from "./env.js";
 import { ForkServer } from "./fork-server.js";
+import { ForkServerPool } from "./fork-server-pool.js";
 import { WorkerSession } from "./worker-session.js";
 import { runScript } from "./bash-script.js";
 import { unmountWorkspace } from "./workspace-mount.js";
@@ -51,10 +52,11 @@ export interface SubprocessSettings {
   bashBin?: string;
   /** The environments of one-shot requests with `packages` (see PackageCache). */
   packageCache?: Omit<PackageCacheSettings, "npm">;
+  /** How many fork-servers a mode may grow to under load (default: twice forkServers). */
+  forkServersMax?: number;
 }
 
 const LANGUAGES: Language[] = ["python", "javascript", "typescript", "bash"];
-const log = createDebug("coderouter:subprocess");
 /** A system path: the sandbox binds /bin and /usr read-only, so the same bash runs in both modes. */
 const DEFAULT_BASH = "/bin/bash";
 
@@ -67,10 +69,10 @@ export class SubprocessRuntime implements SessionRuntime {
   private readonly interpreters: Interpreters;
   private readonly bubblewrap?: Bubblewrap;
   private readonly pidNamespace: PidNamespace;
+  private readonly cgroups = new ExecutionCgroups();
   /** Set by availability(): whether the sandbox was probed and works on this host. */
   private sandboxReady = false;
-  private readonly servers = { plain: [] as ForkServer[], sandbox: [] as ForkServer[] };
-  private readonly starting = { plain: 0, sandbox: 0 };
+  private readonly pools: Record<"plain" | "sandbox", ForkServerPool>;
   private readonly sessions = new Set<RuntimeSession>();
   /** A fresh working directory made ahead of the next cold execution. */
   private spareWorkdir?: Promise<string>;
@@ -91,6 +93,12 @@ export class SubprocessRuntime implements SessionRuntime {
       ...settings.packageCache,
       npm: "npm",
     });
+    const floor = settings.forkServers ?? 0;
+    const ceiling = Math.max(floor, settings.forkServersMax ?? 2 * floor);
+    this.pools = {
+      plain: new ForkServerPool(() => this.startForkServer("plain"), floor, ceiling),
+      sandbox: new ForkServerPool(() => this.startForkServer("sandbox"), floor, ceiling),
+    };
   }
 
   capabilities(): Capabilities {
@@ -134,9 +142,12 @@ export class SubprocessRuntime implements SessionRuntime {
       sandbox = probe.ok ? `sandbox: ${probe.reason}${await this.pythonsDiffer()}` : `no sandbox (${probe.reason})`;
       if (!probe.ok) fixes.push("install bubblewrap (apt-get install -y bubblewrap) for isolation: sandbox");
     }
+    const tracking = (await this.cgroups.available())
+      ? `cold children tracked by a cgroup each (${this.cgroups.folder})`
+      : `cold children tracked by a PID namespace (no cgroup: ${this.cgroups.reason})`;
     return {
       available: true,
-      reason: [found.join(", "), ...missing, sandbox].join("; "),
+      reason: [found.join(", "), ...missing, sandbox, tracking].join("; "),
       ...(fixes.length ? { fix: fixes.join("; ") } : {}),
     };
   }
@@ -207,6 +218,9 @@ export class SubprocessRuntime implements SessionRuntime {
     const sandbox = await this.sandboxFor(request.isolation);
     const confine = await this.plainConfinement(sandbox);
     if (request.language === "bash") return this.executeBash(request, started, sandbox, confine);
+    // A cold plain child is tracked by a cgroup where the host can make one (see ExecutionCgroups); one
+    // with packages stays in its PID namespace, which binds the environment read-only even for root.
+    const tracked = !sandbox && !packages && (await this.cgroups.available());
     const runners = sandbox ? SANDBOX_RUNNERS : runnersDir;
     // Where the child finds the environment: bound at a fixed path in a sandbox, read-only in place otherwise.
     const packagesDir = packages && (sandbox ? SANDBOX_PACKAGES : packages);
@@ -228,17 +242,24 @@ export class SubprocessRuntime implements SessionRuntime {
       payload = { source, lineOffset, filename: prepared.filename, inputs: request.inputs, timeoutMs: request.timeoutMs };
     }
 
+    const mode = sandbox ? "sandbox" : "plain";
     if (request.language === "python" && !(sandbox && request.network) && !packages) {
-      const server = this.warmServer(sandbox ? "sandbox" : "plain", interpreter, confine);
+      const server = await this.pools[mode].acquire();
       if (server) {
-        const outcome = await server.run(payload, interpreterEnv(sandbox ? undefined : interpreter, request.env), request);
-        return outcomeResult(request, started, outcome, prepared);
+        const leased = performance.now();
+        try {
+          const outcome = await server.run(payload, interpreterEnv(sandbox ? undefined : interpreter, request.env), request);
+          return outcomeResult(request, started, outcome, prepared);
+        } finally {
+          this.pools[mode].release(server, performance.now() - leased);
+        }
       }
     }
 
     const dataBytes = request.language === "python" ? undefined : nodeDataLimit(request.memoryMb);
     // A sandbox has its own private /work; only a plain child needs a directory on the host.
     const workdir = sandbox ? tmpdir() : await this.takeWorkdir();
+    let cgroup: ExecutionCgroup | undefined;
     try {
       let spec: ChildSpec;
       if (sandbox) {
@@ -246,13 +267,18 @@ export class SubprocessRuntime implements SessionRuntime {
         const command = sandbox.command(interpreter, interpreterArgs, env, network, dataBytes, { readOnly: packages ? { [packages]: SANDBOX_PACKAGES } : {} });
         spec = { ...command, cwd: workdir, env: {}, payload: JSON.stringify(payload) };
       } else {
-        const command = confine(withDataLimit(interpreter, interpreterArgs, dataBytes), packages ? [packages] : []);
-        spec = { ...command, cwd: workdir, env: childEnv(interpreter, workdir, env), payload: JSON.stringify(payload) };
+        const limited = withDataLimit(interpreter, interpreterArgs, dataBytes);
+        const command = tracked ? limited : confine(limited, packages ? [packages] : []);
+        cgroup = tracked ? this.cgroups.take() : undefined;
+        spec = { ...command, cwd: workdir, env: childEnv(interpreter, workdir, env), payload: JSON.stringify(payload), cgroup };
       }
-      return outcomeResult(request, started, await runChild(spec, request, this.children), prepared);
+      const outcome = await runChild(spec, request, this.children);
+      if (request.language === "python") this.pools[mode].observeCold(performance.now() - started);
+      return outcomeResult(request, started, outcome, prepared);
     } finally {
       // Removed off the critical path; close() waits for every removal still under way.
       if (!sandbox) this.track(removeWorkdir(workdir));
+      if (cgroup) this.track(cgroup.release());
     }
   }
 
@@ -270,36 +296,34 @@ export class SubprocessRuntime implements SessionRuntime {
     return this.settings.bashBin ?? DEFAULT_BASH;
   }
 
-  /**
-   * An idle warm fork-server, if one is ready. Otherwise this execution starts cold, and a server
-   * is started in the background for the ones after it.
-   */
-  private warmServer(mode: "plain" | "sandbox", interpreter: string, confine: Confinement): ForkServer | undefined {
-    const limit = this.settings.forkServers ?? 0;
-    const servers = (this.servers[mode] = this.servers[mode].filter((s) => s.alive));
-    const idle = servers.find((s) => s.usable);
-    if (idle || servers.length + this.starting[mode] >= limit) return idle;
-    this.starting[mode]++;
-    const command =
-      mode === "sandbox"
-        ? { ...this.bubblewrap!.command(interpreter, pythonRunnerArgs(SANDBOX_RUNNERS, "coderouter_forkserver"), {}, false), env: {}, cwd: tmpdir() }
-        : {
-            ...confine({ file: interpreter, args: pythonRunnerArgs(runnersDir, "coderouter_forkserver") }),
-            env: childEnv(interpreter, tmpdir()),
-            cwd: tmpdir(),
-          };
-    ForkServer.start(command)
-      .then((server) => (this.closed ? server.close() : this.servers[mode].push(server)))
-      .catch((error) => log(`fork-server (${mode}) did not start: ${(error as Error).message}`))
-      .finally(() => this.starting[mode]--);
-    return undefined;
+  /** Starts a fork-server of this mode: the sandbox's Python in bubblewrap, or the plain Python in a PID namespace. */
+  private async startForkServer(mode: "plain" | "sandbox"): Promise<ForkServer> {
+    if (mode === "sandbox") {
+      const { settings } = this.bubblewrap!;
+      const command = this.bubblewrap!.command(settings.pythonBin, pythonRunnerArgs(SANDBOX_RUNNERS, "coderouter_forkserver"), {}, false);
+      return ForkServer.start({ ...command, env: {}, cwd: tmpdir() });
+    }
+    const interpreter = (await this.interpreters.resolvePython()).path;
+    const confine = await this.plainConfinement(undefined);
+    return ForkServer.start({
+      ...confine({ file: interpreter, args: pythonRunnerArgs(runnersDir, "coderouter_forkserver") }),
+      env: childEnv(interpreter, tmpdir()),
+      cwd: tmpdir(),
+    });
   }
 
   poolSizes(): Record<string, number> {
-    const idle = (servers: ForkServer[]) => servers.filter((s) => s.usable).length;
+    const plain = this.pools.plain.sizes();
+    const sandbox = this.pools.sandbox.sizes();
     return {
-      fork_servers_idle: idle(this.servers.plain),
-      sandboxed_fork_servers_idle: idle(this.servers.sandbox),
+      fork_servers: plain.total,
+      fork_servers_idle: plain.idle,
+      fork_servers_waiting: plain.waiting,
+      sandboxed_fork_servers: sandbox.total,
+      sandboxed_fork_servers_idle: sandbox.idle,
+      sandboxed_fork_servers_waiting: sandbox.waiting,
+      fork_servers_floor: this.pools.plain.floor,
+      fork_servers_ceiling: this.pools.plain.ceiling,
       session_workers: [...this.sessions].filter((s) => s.alive).length,
     };
   }
@@ -372,11 +396,13 @@ export class SubprocessRuntime implements SessionRuntime {
     const spare = this.spareWorkdir;
     this.spareWorkdir = undefined;
     if (spare) this.track(spare.then(removeWorkdir));
-    for (const server of [...this.servers.plain, ...this.servers.sandbox]) server.close();
+    this.pools.plain.close();
+    this.pools.sandbox.close();
     await Promise.all([...this.sessions].map((session) => session.close()));
     await this.packageCache.close();
-    await Promise.all(this.housekeeping);
     killChildren(this.children);
+    await this.cgroups.close();
+    await Promise.all(this.housekeeping);
   }
 }
 
@@ -402,15 +428,6 @@ function sweepAbandonedWorkdirs(): void {
       }
     })
     .catch(() => {});
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === "EPERM";
-  }
 }
 
 /** Most snippets write no files: a plain rmdir is several times cheaper than a recursive rm. */
