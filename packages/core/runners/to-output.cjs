@@ -10,11 +10,8 @@
  * else to its string form. A circular structure throws a CircularOutputError naming the path.
  */
 function toOutput(value) {
-  // Linear in the size of the value: no path string per value (a 1,000-object result would format
-  // thousands nobody reads). A circular reference throws a marker that each container it passes on
-  // its way up adds its step to, so the path is only spelled out for the error.
-  const ancestors = new Set();
-  const walk = (v) => {
+  const ancestors = [];
+  const walk = (v, path) => {
     switch (typeof v) {
       case "string":
       case "boolean":
@@ -30,60 +27,34 @@ function toOutput(value) {
     }
     if (v === null) return null;
     if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
-    if (v instanceof Number || v instanceof String || v instanceof Boolean) return walk(v.valueOf());
+    if (v instanceof Number || v instanceof String || v instanceof Boolean) return walk(v.valueOf(), path);
     if (v instanceof Error || v instanceof RegExp) return String(v);
-    if (ancestors.has(v)) throw new Circular();
-    ancestors.add(v);
-    let step = NO_STEP;
+    if (ancestors.includes(v)) {
+      const error = new Error(`the output is circular: ${path} refers back to one of its parents`);
+      error.name = "CircularOutputError";
+      throw error;
+    }
+    ancestors.push(v);
     try {
-      if (Array.isArray(v) || v instanceof Set) {
-        const out = [];
-        step = 0;
-        for (const item of v) {
-          out.push(walk(item));
-          step++;
-        }
-        return out;
-      }
-      if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v, walk);
-      const out = {};
+      if (Array.isArray(v)) return v.map((item, i) => walk(item, `${path}[${i}]`));
+      if (v instanceof Set) return Array.from(v, (item, i) => walk(item, `${path}[${i}]`));
+      if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v, (n) => walk(n, path));
       if (v instanceof Map) {
-        for (const [key, item] of v) {
-          step = key;
-          out[String(key)] = walk(item);
-        }
+        const out = {};
+        for (const [key, item] of v) out[String(key)] = walk(item, `${path}.${String(key)}`);
         return out;
       }
-      if (typeof v.toJSON === "function") return walk(v.toJSON());
+      if (typeof v.toJSON === "function") return walk(v.toJSON(), path);
       const proto = Object.getPrototypeOf(v);
       if (proto !== null && proto !== Object.prototype && !hasOwnEnumerable(v)) return String(v);
-      for (const key of Object.keys(v)) {
-        step = key;
-        out[key] = walk(v[key]);
-      }
+      const out = {};
+      for (const key of Object.keys(v)) out[key] = walk(v[key], `${path}.${key}`);
       return out;
-    } catch (error) {
-      if (error instanceof Circular && step !== NO_STEP) error.steps.push(Array.isArray(v) || v instanceof Set ? `[${step}]` : `.${String(step)}`);
-      throw error;
     } finally {
-      ancestors.delete(v);
+      ancestors.pop();
     }
   };
-  try {
-    return walk(value);
-  } catch (error) {
-    if (!(error instanceof Circular)) throw error;
-    const circular = new Error(`the output is circular: $${error.steps.reverse().join("")} refers back to one of its parents`);
-    circular.name = "CircularOutputError";
-    throw circular;
-  }
-}
-
-const NO_STEP = Symbol("no step");
-
-/** Thrown where a value refers back to one of its parents, collecting the steps of its path on the way up. */
-class Circular {
-  steps = [];
+  return walk(value, "$");
 }
 
 function hasOwnEnumerable(v) {

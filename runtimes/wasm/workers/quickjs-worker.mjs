@@ -10,9 +10,18 @@ const { guestSource } = workerData;
 const QuickJS = await getQuickJS();
 const STOPS = ["", "timeout", "killed", "output_limit"];
 
+/** Set when freeing an execution's runtime failed: this worker's QuickJS can serve no other. */
+let retire = false;
+
 parentPort.on("message", (message) => {
   run(message).then(
-    (result) => parentPort.postMessage({ type: "result", ...result }),
+    (result) => {
+      // After an out-of-memory the module's own heap (shared by every runtime this worker makes,
+      // and never shrunk) may be too fragmented for the next one: a later promise flood then failed
+      // its allocations inside jobs and ended as an unsettled promise. A fresh worker starts clean.
+      if (/out of memory/i.test(String(result.error?.message))) retire = true;
+      parentPort.postMessage({ type: "result", ...result, ...(retire ? { retire: true } : {}) });
+    },
     (error) => parentPort.postMessage({ type: "result", failure: String(error?.stack ?? error) }),
   );
 });
@@ -102,8 +111,16 @@ async function run({ payload, filename, memoryMb, timeoutMs, stop }) {
       }
     }
   } finally {
-    for (const handle of handles.reverse()) if (handle.alive) handle.dispose();
-    ctx.dispose();
-    runtime.dispose();
+    try {
+      for (const handle of handles.reverse()) if (handle.alive) handle.dispose();
+      ctx.dispose();
+      runtime.dispose();
+    } catch {
+      // QuickJS aborts when it frees a runtime an out-of-memory left half-built (its
+      // gc_obj_list assertion): the WebAssembly instance is dead after an abort, so the worker
+      // goes with this execution, whose outcome stands.
+      retire = true;
+    }
   }
 }
+
