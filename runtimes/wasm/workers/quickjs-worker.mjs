@@ -123,4 +123,3 @@ async function run({ payload, filename, memoryMb, timeoutMs, stop }) {
     }
   }
 }
-
