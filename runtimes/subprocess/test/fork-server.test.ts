@@ -58,6 +58,27 @@ describe.each(["none", "sandbox"] as const)("fork-server (isolation %s)", (isola
     expect(files).toEqual([]);
   });
 
+  it("gives each execution its working folder as HOME and TMPDIR, and only its own request's variables", async () => {
+    const runtime = create();
+    await warmUp(runtime, { isolation });
+    const read = "import os\n[os.getcwd() == os.environ['HOME'] == os.environ['TMPDIR'], os.environ.get('GREETING'), os.environ['LANG']]";
+    const plain = await runtime.execute(python(read, { isolation }));
+    const greeted = await runtime.execute(python(read, { isolation, env: { GREETING: "hello" } }));
+    const after = await runtime.execute(python(read, { isolation }));
+    expect([plain.output, greeted.output, after.output]).toEqual([
+      [true, null, "C.UTF-8"],
+      [true, "hello", "C.UTF-8"],
+      [true, null, "C.UTF-8"],
+    ]);
+  });
+
+  it("gives every child its own random state, though none is seeded in the server", async () => {
+    const runtime = create();
+    await warmUp(runtime, { isolation });
+    const draws = await Promise.all([1, 2, 3].map(() => runtime.execute(python("import random\nrandom.random()", { isolation }))));
+    expect(new Set(draws.map((d) => d.output)).size).toBe(3);
+  });
+
   it("streams output and keeps the two streams apart, with no trace of the server's fences", async () => {
     const runtime = create();
     await warmUp(runtime, { isolation });
