@@ -1,7 +1,7 @@
 import { Sandbox } from "@e2b/code-interpreter";
 import { createRouter } from "coderouter";
 import { LocalE2B } from "../../test/e2b-server/server.js";
-import { percentile, summary } from "./measure.js";
+import { p50RatioRow } from "./measure.js";
 import type { Row } from "./table.js";
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -65,33 +65,28 @@ export async function e2bRows(rounds: (n: number) => number): Promise<Row[]> {
     await router.execute(trivial);
     backToBack.ours.push(performance.now() - start);
   }
-  const ratio = percentile(samples.ours, 50) / percentile(samples.raw, 50);
-  const firstRatio = percentile(samples.oursFirst, 50) / percentile(samples.rawFirst, 50);
   const rows: Row[] = [
-    {
-      name: "e2b (local E2B server), trivial execution through the router, warm pool",
-      ours: summary(samples.ours, 0),
-      baseline: summary(samples.raw, 0),
-      baselineName: "raw SDK runCode in a live sandbox's context",
-      target: `p50 ≤ 1.10× raw (measured ${ratio.toFixed(2)}×)`,
-      met: ratio <= 1.1,
-    },
-    {
-      name: "e2b (local E2B server), first output line, warm pool",
-      ours: summary(samples.oursFirst, 0),
-      baseline: summary(samples.rawFirst, 0),
-      baselineName: "first line of raw runCode in a live sandbox",
-      target: `p50 ≤ 1.2× raw (measured ${firstRatio.toFixed(2)}×)`,
-      met: firstRatio <= 1.2,
-    },
-    {
-      name: "e2b (local E2B server), trivial executions back to back (each waits for its new context)",
-      ours: summary(backToBack.ours, 0),
-      baseline: summary(backToBack.raw, 0),
-      baselineName: "raw SDK runCode reusing one live context",
-      target: `recorded, no target (${(percentile(backToBack.ours, 50) / percentile(backToBack.raw, 50)).toFixed(0)}×: each execution's new context starts on its clock)`,
-      met: true,
-    },
+    p50RatioRow(
+      { name: "e2b (local E2B server), trivial execution through the router, warm pool", baselineName: "raw SDK runCode in a live sandbox's context" },
+      samples.ours,
+      samples.raw,
+      (ratio) => ({ target: `p50 ≤ 1.10× raw (measured ${ratio.toFixed(2)}×)`, met: ratio <= 1.1 }),
+    ),
+    p50RatioRow(
+      { name: "e2b (local E2B server), first output line, warm pool", baselineName: "first line of raw runCode in a live sandbox" },
+      samples.oursFirst,
+      samples.rawFirst,
+      (ratio) => ({ target: `p50 ≤ 1.2× raw (measured ${ratio.toFixed(2)}×)`, met: ratio <= 1.2 }),
+    ),
+    p50RatioRow(
+      {
+        name: "e2b (local E2B server), trivial executions back to back (each waits for its new context)",
+        baselineName: "raw SDK runCode reusing one live context",
+      },
+      backToBack.ours,
+      backToBack.raw,
+      (ratio) => ({ target: `recorded, no target (${ratio.toFixed(0)}×: each execution's new context starts on its clock)`, met: true }),
+    ),
   ];
   await live.kill();
   await router.close();

@@ -1,6 +1,6 @@
 import ivm from "isolated-vm";
 import { createRouter, type Router } from "coderouter";
-import { interleaved, percentile, summary, throughput } from "./measure.js";
+import { interleaved, p50RatioRow, percentile, summary, throughput } from "./measure.js";
 import type { Row } from "./table.js";
 
 /**
@@ -84,13 +84,13 @@ async function transformRow(router: Router, rounds: (n: number) => number): Prom
   for (let i = 0; i < 100; i++) await Promise.all([ours(), bare()]);
   const [oursSamples, rawSamples] = await interleaved(rounds(3000), ours, bare, rounds(300));
   raw.dispose();
-  const ratio = percentile(oursSamples, 50) / percentile(rawSamples, 50);
-  return {
-    name: "isolate, 1,000-object transform through the router",
-    ours: summary(oursSamples, 0),
-    baseline: summary(rawSamples, 0),
-    baselineName: "raw isolated-vm (same 256 MB heap): a fresh context, the objects by ExternalCopy, the result by copy",
-    target: `p50 ≤ 1.3× raw (measured ${ratio.toFixed(2)}×)`,
-    met: ratio <= 1.3,
-  };
+  return p50RatioRow(
+    {
+      name: "isolate, 1,000-object transform through the router",
+      baselineName: "raw isolated-vm (same 256 MB heap): a fresh context, the objects by ExternalCopy, the result by copy",
+    },
+    oursSamples,
+    rawSamples,
+    (ratio) => ({ target: `p50 ≤ 1.3× raw (measured ${ratio.toFixed(2)}×)`, met: ratio <= 1.3 }),
+  );
 }

@@ -1,3 +1,5 @@
+import type { Row } from "./table.js";
+
 /** Latency samples in milliseconds, summarised as the bench table prints them. */
 export interface Summary {
   p50: number;
@@ -54,4 +56,18 @@ export async function throughput(total: number, concurrency: number, fn: () => P
 
 export function summary(samples: number[], perSecond: number): Summary {
   return { p50: percentile(samples, 50), p99: percentile(samples, 99), perSecond };
+}
+
+/**
+ * A row that sets two sides' latency samples side by side and judges them by the ratio of their
+ * medians (ours ÷ baseline): `judge` words the target with the measured ratio and says if it is met.
+ */
+export function p50RatioRow(
+  row: Pick<Row, "name" | "baselineName">,
+  ours: number[],
+  baseline: number[],
+  judge: (ratio: number) => Pick<Row, "target" | "met">,
+): Row {
+  const ratio = percentile(ours, 50) / percentile(baseline, 50);
+  return { name: row.name, ours: summary(ours, 0), baseline: summary(baseline, 0), baselineName: row.baselineName, ...judge(ratio) };
 }

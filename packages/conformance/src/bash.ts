@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError, type NormalizedRequest, type RuntimeResult } from "@coderouter/core";
-import { processesWith } from "./processes.js";
+import { expectNoneLeft } from "./processes.js";
+import { streamCases } from "./streams.js";
 
 type Run = (code: string, extra?: Partial<NormalizedRequest>) => Promise<RuntimeResult>;
 
@@ -11,7 +12,6 @@ export interface BashSectionOptions {
   sandbox: boolean;
 }
 
-const MiB = 1024 * 1024;
 const SECRET = "e2b_conformance_secret_do_not_leak";
 /** Strings that break a script built by splicing: every one must arrive as the same bytes. */
 const TRICKY: Record<string, string> = {
@@ -81,30 +81,16 @@ export function bashSection(run: Run, options: BashSectionOptions): void {
     });
 
     describe("streams", () => {
-      it("captures stdout and stderr separately and streams them as they come", async () => {
-        const seen = { stdout: "", stderr: "" };
-        const result = await run("echo to stdout\necho to stderr >&2", {
-          onStdout: (text) => (seen.stdout += text),
-          onStderr: (text) => (seen.stderr += text),
-        });
-        expectOk(result);
-        expect(result.stdout).toBe("to stdout\n");
-        expect(result.stderr).toBe("to stderr\n");
-        expect(seen).toEqual({ stdout: "to stdout\n", stderr: "to stderr\n" });
+      streamCases({
+        streams: (extra) => run("echo to stdout\necho to stderr >&2", extra),
+        flood: (extra) => run("while :; do echo 0123456789abcdef0123456789abcdef; done", { timeoutMs: 30_000, ...extra }),
+        expectOk,
       });
 
       it("reads nothing on stdin: a command that waits for input ends at once", async () => {
         const result = await run("cat\necho after", { timeoutMs: 10_000 });
         expectOk(result);
         expect(result.stdout).toBe("after\n");
-      });
-
-      it("caps a flood of output and marks it truncated", async () => {
-        const result = await run("while :; do echo 0123456789abcdef0123456789abcdef; done", { timeoutMs: 30_000 });
-        expect(result.truncated?.stdout).toBe(true);
-        expect(Buffer.byteLength(result.stdout)).toBeLessThanOrEqual(MiB);
-        expect(result.stdout.length).toBeGreaterThan(0);
-        expect(result.error?.kind).toBe("output_limit");
       });
     });
 
@@ -186,8 +172,7 @@ export function bashSection(run: Run, options: BashSectionOptions): void {
         expect(result.exitCode).toBeUndefined();
         expect(Date.now() - started).toBeLessThan(10_000);
         if (options.processes) {
-          for (let i = 0; i < 40 && processesWith(marker).length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-          expect(processesWith(marker)).toEqual([]);
+          await expectNoneLeft(marker);
         }
       });
 
@@ -196,8 +181,7 @@ export function bashSection(run: Run, options: BashSectionOptions): void {
           const marker = `${88_000 + Math.floor(Math.random() * 300)}.${Date.now() % 1000}`;
           const result = await run(`( setsid sleep ${marker} </dev/null >/dev/null 2>&1 & )\nnohup sleep ${marker} >/dev/null 2>&1 &\necho started`);
           expectOk(result);
-          for (let i = 0; i < 40 && processesWith(marker).length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-          expect(processesWith(marker)).toEqual([]);
+          await expectNoneLeft(marker);
         });
       }
 

@@ -7,7 +7,8 @@ import * as S from "./snippets.js";
 import { paritySection } from "./parity.js";
 import { describeTenantAttacks } from "./tenant-state.js";
 import { unsettledPromiseSection } from "./unsettled.js";
-import { processesWith } from "./processes.js";
+import { expectNoneLeft } from "./processes.js";
+import { streamCases } from "./streams.js";
 import { hostileTenantSection } from "./hostile.js";
 import { bashSection } from "./bash.js";
 
@@ -159,26 +160,10 @@ export function runConformance(options: ConformanceOptions): void {
       });
 
       describe("streams", () => {
-        it("captures stdout and stderr separately and streams them as they come", async () => {
-          const seen = { stdout: "", stderr: "" };
-          const result = await run(language, code(S.STREAMS), {
-            onStdout: (text) => (seen.stdout += text),
-            onStderr: (text) => (seen.stderr += text),
-          });
-          expectOk(result);
-          expect(result.stdout).toBe("to stdout\n");
-          expect(result.stderr).toBe("to stderr\n");
-          expect(seen).toEqual({ stdout: "to stdout\n", stderr: "to stderr\n" });
-          expect(result.truncated?.stdout ?? false).toBe(false);
-        });
-
-        it("caps a flood of output and marks it truncated", async () => {
-          const result = await run(language, code(S.FLOOD_STDOUT));
-          expect(result.truncated?.stdout).toBe(true);
-          expect(Buffer.byteLength(result.stdout)).toBeLessThanOrEqual(MiB);
-          expect(result.stdout.length).toBeGreaterThan(0);
-          expect(result.ok).toBe(false);
-          expect(result.error?.kind).toBe("output_limit");
+        streamCases({
+          streams: (extra) => run(language, code(S.STREAMS), extra),
+          flood: (extra) => run(language, code(S.FLOOD_STDOUT), extra),
+          expectOk,
         });
       });
 
@@ -256,9 +241,7 @@ export function runConformance(options: ConformanceOptions): void {
             const marker = `${86_000 + Math.floor(Math.random() * 300)}.${Date.now() % 1000}`;
             const result = await run(language, S.SPAWN_SLEEPER[language](marker, thenLoop), { timeoutMs: 2000 });
             expect(result.error?.kind).toBe(thenLoop ? "timeout" : undefined);
-            // SIGKILL is delivered at once but a loaded machine may take a moment to reap: poll briefly.
-            for (let i = 0; i < 40 && processesWith(marker).length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-            expect(processesWith(marker)).toEqual([]);
+            await expectNoneLeft(marker);
           });
         }
       });

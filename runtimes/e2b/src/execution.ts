@@ -1,10 +1,22 @@
-import { limitError, OutputStream, type Artifact, type ExecutionError, type JsonValue, type LimitKind, type NormalizedRequest } from "@coderouter/core";
+import {
+  inUserPositions,
+  limitError,
+  OutputStream,
+  runtimeResult,
+  type Artifact,
+  type ExecutionError,
+  type JsonValue,
+  type LimitKind,
+  type NormalizedRequest,
+  type PreparedJavaScript,
+  type RuntimeResult,
+} from "@coderouter/core";
 import { toArtifacts } from "./artifacts.js";
 import { installCell } from "./cells.js";
 import { E2BServiceError, redact } from "./errors.js";
 import { runCell, type CellExecution, type CellOptions } from "./interpreter.js";
 import type { Sandbox } from "./sdk.js";
-import type { E2BSettings } from "./settings.js";
+import { costUsd, type E2BSettings } from "./settings.js";
 
 /** How long a package installation may take, on top of the execution's timeout. */
 export const INSTALL_TIMEOUT_MS = 120_000;
@@ -22,6 +34,34 @@ export interface RunOutcome {
   /** A limit ended the execution while the kernel was running it. */
   limited?: boolean;
   exitCode?: number;
+}
+
+/** What a run leaves for its result: a cell's (RunOutcome) or a command's, which has no start-up time. */
+type RunFields = Pick<RunOutcome, "stdout" | "stderr" | "output" | "error" | "exitCode"> & Partial<Pick<RunOutcome, "startupMs" | "artifacts">>;
+
+/**
+ * The result of a run in a sandbox, a pooled execution's or a session's: an error of JavaScript we
+ * wrapped is moved back to the user's own lines, and the cost is counted up to now.
+ */
+export function sandboxResult(
+  request: NormalizedRequest,
+  started: number,
+  run: RunFields,
+  sandboxId: string,
+  settings: E2BSettings,
+  prepared?: PreparedJavaScript,
+): RuntimeResult {
+  return runtimeResult("e2b", request, started, {
+    output: run.output,
+    error: run.error && prepared?.ok ? inUserPositions(run.error, prepared) : run.error,
+    stdout: run.stdout,
+    stderr: run.stderr,
+    startupMs: run.startupMs,
+    sandboxId,
+    costUsd: costUsd(settings, performance.now() - started),
+    artifacts: run.artifacts,
+    exitCode: run.exitCode,
+  });
 }
 
 type Outcome = { execution: CellExecution } | { failure: unknown } | { limit: LimitKind };

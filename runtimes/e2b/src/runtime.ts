@@ -1,7 +1,6 @@
 import {
   bashInputVariables,
   InfrastructureError,
-  inUserPositions,
   isolationAtLeast,
   prepareJavaScript,
   RuntimeClosedError,
@@ -24,9 +23,9 @@ import { SandboxPool, type Lease } from "./pool.js";
 import { log } from "./log.js";
 import { installWrappers, runCommand } from "./commands.js";
 import { runCell } from "./interpreter.js";
-import { INSTALL_TIMEOUT_MS, runInContext, type RunOutcome } from "./execution.js";
+import { INSTALL_TIMEOUT_MS, runInContext, sandboxResult, type RunOutcome } from "./execution.js";
 import { loadSdk, sandboxClass, type Context, type Sandbox, type SandboxClass } from "./sdk.js";
-import { costUsd, type E2BSettings } from "./settings.js";
+import type { E2BSettings } from "./settings.js";
 
 /** Room past the execution's own timeout before the service may end the sandbox under it. */
 const LIFE_MARGIN_MS = 30_000;
@@ -151,21 +150,12 @@ export class E2BRuntime implements SessionRuntime {
       contextId = run.contextId;
       reusable &&= run.reusable;
       limited = run.limited === true;
-      const error = run.error && prepared?.ok ? inUserPositions(run.error, prepared) : run.error;
+      const result = sandboxResult(request, started, run, lease.sandbox.sandboxId, this.settings, prepared);
+      const { error } = result;
       log.execute(
-        `${request.language} in sandbox ${lease.sandbox.sandboxId}: ${error ? `${error.kind} ${error.name}` : "ok"}, ${Math.round(performance.now() - started)} ms (${Math.round(run.startupMs)} ms to start)`,
+        `${request.language} in sandbox ${lease.sandbox.sandboxId}: ${error ? `${error.kind} ${error.name}` : "ok"}, ${Math.round(result.metadata.durationMs)} ms (${Math.round(run.startupMs)} ms to start)`,
       );
-      return runtimeResult("e2b", request, started, {
-        output: run.output,
-        error,
-        stdout: run.stdout,
-        stderr: run.stderr,
-        startupMs: run.startupMs,
-        sandboxId: lease.sandbox.sandboxId,
-        costUsd: costUsd(this.settings, performance.now() - started),
-        artifacts: run.artifacts,
-        exitCode: run.exitCode,
-      });
+      return result;
     } catch (error) {
       reusable = false;
       throw error instanceof E2BServiceError || error instanceof RuntimeClosedError ? error : serviceError(error, "run the code", this.settings);

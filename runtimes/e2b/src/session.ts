@@ -4,7 +4,6 @@ import {
   checkPackageSpecs,
   FileNotFoundError,
   InfrastructureError,
-  inUserPositions,
   OutputStream,
   PackageInstallError,
   packageNames,
@@ -25,12 +24,12 @@ import {
 } from "@coderouter/core";
 import { javascriptCell, preludeCell, pythonCell } from "./cells.js";
 import { E2BServiceError, serviceError } from "./errors.js";
-import { INSTALL_TIMEOUT_MS, runInContext } from "./execution.js";
+import { INSTALL_TIMEOUT_MS, runInContext, sandboxResult } from "./execution.js";
 import { installWrappers, quote, runCommand } from "./commands.js";
 import { runCell } from "./interpreter.js";
 import { log } from "./log.js";
 import type { Context, Sandbox, SandboxClass } from "./sdk.js";
-import { costUsd, type E2BSettings } from "./settings.js";
+import type { E2BSettings } from "./settings.js";
 
 /** Room past the session's idle timeout (and a running execution) before E2B may end the sandbox. */
 const LIFE_MARGIN_MS = 30_000;
@@ -148,17 +147,7 @@ export class E2BSession implements RuntimeSession {
       });
       // A limit interrupted the kernel mid-cell, or the kernel is gone: the session's state cannot be trusted.
       if (run.limited || !run.reusable) await this.close();
-      const error = run.error && prepared?.ok ? inUserPositions(run.error, prepared) : run.error;
-      return runtimeResult("e2b", request, started, {
-        output: run.output,
-        error,
-        stdout: run.stdout,
-        stderr: run.stderr,
-        startupMs: run.startupMs,
-        sandboxId: this.sandbox.sandboxId,
-        costUsd: costUsd(this.settings, performance.now() - started),
-        artifacts: run.artifacts,
-      });
+      return sandboxResult(request, started, run, this.sandbox.sandboxId, this.settings, prepared);
     } finally {
       this.busy = false;
     }
@@ -174,15 +163,7 @@ export class E2BSession implements RuntimeSession {
     });
     // A limit killed the script's shell mid-way: what it started may live on, so the sandbox goes.
     if (run.limited) await this.close();
-    return runtimeResult("e2b", request, started, {
-      output: run.output,
-      error: run.error,
-      stdout: run.stdout,
-      stderr: run.stderr,
-      sandboxId: this.sandbox.sandboxId,
-      costUsd: costUsd(this.settings, performance.now() - started),
-      exitCode: run.exitCode,
-    });
+    return sandboxResult(request, started, run, this.sandbox.sandboxId, this.settings);
   }
 
   /**

@@ -298,12 +298,14 @@ export class SubprocessRuntime implements SessionRuntime {
 
   /** Starts a fork-server of this mode: the sandbox's Python in bubblewrap, or the plain Python in a PID namespace. */
   private async startForkServer(mode: "plain" | "sandbox"): Promise<ForkServer> {
-    if (mode === "sandbox") {
-      const { settings } = this.bubblewrap!;
-      const command = this.bubblewrap!.command(settings.pythonBin, pythonRunnerArgs(SANDBOX_RUNNERS, "coderouter_forkserver"), {}, false);
+    const sandbox = mode === "sandbox" ? this.bubblewrap : undefined;
+    // The sandbox pool is only reached through sandboxFor(), which found bubblewrap; never start a plain server in it.
+    if (mode === "sandbox" && !sandbox) throw new InfrastructureError(this.id, "the sandbox is not configured for this runtime");
+    const interpreter = await this.interpreterFor("python", sandbox);
+    if (sandbox) {
+      const command = sandbox.command(interpreter, pythonRunnerArgs(SANDBOX_RUNNERS, "coderouter_forkserver"), {}, false);
       return ForkServer.start({ ...command, env: {}, cwd: tmpdir() });
     }
-    const interpreter = (await this.interpreters.resolvePython()).path;
     const confine = await this.plainConfinement(undefined);
     return ForkServer.start({
       ...confine({ file: interpreter, args: pythonRunnerArgs(runnersDir, "coderouter_forkserver") }),

@@ -1,10 +1,9 @@
 import { runConformance } from "@coderouter/conformance";
-import { WasmRuntime } from "../src/index.js";
+import { testRuntime } from "./test-runtime.js";
 
 runConformance({
   name: "wasm",
-  create: () =>
-    new WasmRuntime({ pyodideWorkers: 1, quickjsWorkers: 1, prewarm: true, memoryMb: 256, maxExecutions: 200, wasmedgeBin: "wasmedge", wasiEngine: "auto" }),
+  create: () => testRuntime({ wasmedgeBin: "wasmedge" }),
   languages: ["python", "javascript", "typescript"],
   threads: false,
   sandbox: "wasm",

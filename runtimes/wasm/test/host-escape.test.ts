@@ -4,22 +4,15 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { normalizedRequest as request } from "@coderouter/conformance";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WasmRuntime } from "../src/index.js";
+import type { WasmRuntime } from "../src/index.js";
+import { testRuntime } from "./test-runtime.js";
 
 // The attacks of the issue-12 security review, as the attacker wrote them: Python in Pyodide
 // reaching the host through the JavaScript of Pyodide's own Emscripten module.
 let runtime: WasmRuntime;
 let dir: string;
 beforeAll(() => {
-  runtime = new WasmRuntime({
-    pyodideWorkers: 1,
-    quickjsWorkers: 1,
-    prewarm: true,
-    memoryMb: 256,
-    maxExecutions: 200,
-    wasmedgeBin: "wasmedge-not-installed",
-    wasiEngine: "auto",
-  });
+  runtime = testRuntime();
   dir = mkdtempSync(join(tmpdir(), "coderouter-wasm-escape-"));
 });
 afterAll(async () => {

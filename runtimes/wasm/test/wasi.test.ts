@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import wabtInit from "wabt";
 import { normalizedRequest } from "@coderouter/conformance";
 import { createRouter } from "coderouter";
-import { WasmRuntime } from "../src/index.js";
+import type { WasmRuntime } from "../src/index.js";
+import { testRuntime } from "./test-runtime.js";
 
 /** A WASI program in WebAssembly text: writes `text` to fd 1, or does `body` instead. */
 function program(body: string, data = ""): string {
@@ -25,15 +26,7 @@ let runtime: WasmRuntime;
 beforeAll(async () => {
   const wabt = await wabtInit();
   wasm = (wat) => Buffer.from(wabt.parseWat("main.wat", wat).toBinary({}).buffer).toString("base64");
-  runtime = new WasmRuntime({
-    pyodideWorkers: 1,
-    quickjsWorkers: 1,
-    prewarm: false,
-    memoryMb: 256,
-    maxExecutions: 200,
-    wasmedgeBin: "wasmedge",
-    wasiEngine: "auto",
-  });
+  runtime = testRuntime({ prewarm: false, wasmedgeBin: "wasmedge" });
 });
 afterAll(() => runtime.close());
 
@@ -85,15 +78,7 @@ describe("WASI modules under WasmEdge", () => {
   const standIn = fileURLToPath(new URL("../../../test/wasmedge-standin/wasmedge", import.meta.url));
   let edge: WasmRuntime;
   beforeAll(() => {
-    edge = new WasmRuntime({
-      pyodideWorkers: 1,
-      quickjsWorkers: 1,
-      prewarm: false,
-      memoryMb: 256,
-      maxExecutions: 200,
-      wasmedgeBin: standIn,
-      wasiEngine: "auto",
-    });
+    edge = testRuntime({ prewarm: false, wasmedgeBin: standIn });
   });
   afterAll(() => edge.close());
 
@@ -115,15 +100,7 @@ describe("WASI modules under WasmEdge", () => {
   });
 
   it("refuses clearly when WasmEdge is required but missing", async () => {
-    const strict = new WasmRuntime({
-      pyodideWorkers: 1,
-      quickjsWorkers: 1,
-      prewarm: false,
-      memoryMb: 256,
-      maxExecutions: 1,
-      wasmedgeBin: "no-such-wasmedge",
-      wasiEngine: "wasmedge",
-    });
+    const strict = testRuntime({ prewarm: false, maxExecutions: 1, wasmedgeBin: "no-such-wasmedge", wasiEngine: "wasmedge" });
     await expect(strict.execute(normalizedRequest({ language: "wasm", code: "AA==" }))).rejects.toThrow(
       /WASM_WASI_ENGINE=wasmedge, but WasmEdge \(no-such-wasmedge\) is not installed/,
     );

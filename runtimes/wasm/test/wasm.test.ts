@@ -1,19 +1,12 @@
 import { normalizedRequest as request } from "@coderouter/conformance";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRouter } from "coderouter";
-import { WasmRuntime } from "../src/index.js";
+import type { WasmRuntime } from "../src/index.js";
+import { testRuntime } from "./test-runtime.js";
 
 let runtime: WasmRuntime;
 beforeAll(() => {
-  runtime = new WasmRuntime({
-    pyodideWorkers: 1,
-    quickjsWorkers: 1,
-    prewarm: true,
-    memoryMb: 256,
-    maxExecutions: 200,
-    wasmedgeBin: "wasmedge-not-installed",
-    wasiEngine: "auto",
-  });
+  runtime = testRuntime();
 });
 afterAll(() => runtime.close());
 
