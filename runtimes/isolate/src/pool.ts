@@ -35,9 +35,10 @@ interface Warm {
  * it is below that aim, and makes the missing ones one per event-loop turn, off any request's path
  * (`new Isolate` is synchronous, ~1 ms: a burst that made them on the spot spent 23% of the main
  * thread there). An isolate on its last execution counts as gone, so its replacement is made before
- * it is disposed. Beyond the ceiling, a request waits for an isolate to be given back for as long
- * as making one takes, and only then makes an extra one (disposed when it is given back): at 32
- * requests in flight, making and disposing isolates for the overflow cost more than the executions.
+ * it is disposed. Beyond the ceiling, a request waits for an isolate to be given back, and makes an
+ * extra one (disposed when it is given back) only when none has come back for as long as making one
+ * takes: at 32 requests in flight, making and disposing isolates for the overflow cost more than
+ * the executions.
  */
 export class IsolatePool {
   private readonly idle: Warm[] = [];
@@ -51,8 +52,10 @@ export class IsolatePool {
   private readonly shrinkTimer: NodeJS.Timeout;
   /** Requests beyond the ceiling, waiting for an isolate to be given back. */
   private readonly waiters: Array<(warm: Warm | undefined) => void> = [];
-  /** What making an isolate has cost lately (ms, a moving average): how long a waiter waits at most. */
+  /** What making an isolate has cost lately (ms, a moving average): how long a waiter waits for a return. */
   private makeMs = 2;
+  /** Isolates that came back to the queue so far (given back, or a replacement): a waiter that saw some keeps waiting. */
+  private returns = 0;
 
   constructor(
     private readonly makeIsolate: (memoryMb: number) => ivm.Isolate,
@@ -85,6 +88,7 @@ export class IsolatePool {
       release: (retire) => {
         if (released) return;
         released = true;
+        this.returns++;
         this.leased.delete(current.isolate);
         current.executions++;
         const worn = current.executions >= this.options.maxExecutions;
@@ -124,18 +128,38 @@ export class IsolatePool {
     this.leased.clear();
   }
 
-  /** Resolves with an isolate given back within what making one costs, or with undefined. */
+  /**
+   * Resolves with an isolate given back, or with undefined once a whole interval as long as making
+   * one has passed with none given back (the leased ones are busy for long: an extra one is made).
+   * While isolates keep coming back the request waits its turn however deep the queue: at 32
+   * requests in flight over a ceiling of 8, giving up after one interval made and disposed an
+   * isolate for one request in fifteen, a quarter of `serve`'s main thread.
+   */
   private waitForReturn(): Promise<Warm | undefined> {
     return new Promise((resolve) => {
+      let timer: NodeJS.Timeout;
       const waiter = (warm: Warm | undefined) => {
         clearTimeout(timer);
         resolve(warm);
       };
-      const timer = setTimeout(() => {
-        const at = this.waiters.indexOf(waiter);
-        if (at >= 0) this.waiters.splice(at, 1);
-        resolve(undefined);
-      }, this.makeMs);
+      const wait = () => {
+        const returnsBefore = this.returns;
+        // The timer runs before the event loop's poll phase: the check waits one turn for the
+        // executions that ended meanwhile to give their isolates back.
+        timer = setTimeout(
+          () =>
+            setImmediate(() => {
+              if (!this.waiters.includes(waiter)) return;
+              // Only the head of the queue makes one: a stalled pool grows by one isolate per
+              // interval, not by every waiter at once.
+              if (this.returns !== returnsBefore || this.waiters[0] !== waiter) return wait();
+              this.waiters.splice(this.waiters.indexOf(waiter), 1);
+              resolve(undefined);
+            }),
+          this.makeMs,
+        );
+      };
+      wait();
       this.waiters.push(waiter);
     });
   }
@@ -172,7 +196,13 @@ export class IsolatePool {
   private refillOne(): void {
     this.refilling = false;
     if (this.closed || this.live() >= this.aim) return;
-    this.idle.push(this.warm(this.make(), 0));
+    const made = this.warm(this.make(), 0);
+    // A worn isolate's replacement goes to the head of the queue, if any: it is given back work.
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      this.returns++;
+      waiter(made);
+    } else this.idle.push(made);
     this.scheduleRefill();
   }
 
