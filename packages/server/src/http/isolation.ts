@@ -5,8 +5,8 @@ import { isolationAtLeast } from "coderouter/runtime-kit";
  * The isolation an HTTP request or session gets when it names none. A service runs other people's
  * code, so it is `sandbox` wherever some available runtime gives a sandbox for the language, unless
  * CODEROUTER_DEFAULT_ISOLATION says otherwise; the library's own default (CODEROUTER_ISOLATION) is
- * left alone. Which runtimes are ready is asked once, from the server's start-up (`probe()`), so
- * the first request does not wait the second or two that loading and probing every runtime takes.
+ * left alone. Which enabled runtimes are ready is asked once, from the server's start-up (`probe()`),
+ * so the first request does not wait the second or two that loading and probing them takes.
  */
 export class DefaultIsolation {
   private sandboxed?: Promise<Set<string>>;
@@ -42,7 +42,7 @@ export class DefaultIsolation {
 
   private sandboxLanguages(): Promise<Set<string>> {
     this.sandboxed ??= this.router
-      .runtimes()
+      .runtimes({ enabledOnly: true })
       .then(
         (statuses) =>
           new Set(
