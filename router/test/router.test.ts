@@ -297,7 +297,11 @@ describe("runtime statuses", () => {
     expect((await r.runtimes({ enabledOnly: true })).map((s) => s.id)).toEqual(["isolate"]);
     expect(probes).toBe(0);
     // Without the option every runtime is listed, a disabled one with its probe's reason.
-    expect((await r.runtimes()).find((s) => s.id === "subprocess")).toMatchObject({ enabled: false, available: false, reason: expect.stringMatching(/^disabled: not listed/) });
+    expect((await r.runtimes()).find((s) => s.id === "subprocess")).toMatchObject({
+      enabled: false,
+      available: false,
+      reason: expect.stringMatching(/^disabled: not listed/),
+    });
     expect(probes).toBe(1);
   });
 });
