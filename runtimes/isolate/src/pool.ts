@@ -52,10 +52,11 @@ export class IsolatePool {
   private readonly shrinkTimer: NodeJS.Timeout;
   /** Requests beyond the ceiling, waiting for an isolate to be given back. */
   private readonly waiters: Array<(warm: Warm | undefined) => void> = [];
-  /** What making an isolate has cost lately (ms, a moving average): how long a waiter waits for a return. */
+  /** What making an isolate has cost lately (ms, a moving average): how long the queue waits for a return. */
   private makeMs = 2;
-  /** Isolates that came back to the queue so far (given back, or a replacement): a waiter that saw some keeps waiting. */
+  /** Isolates that came to the queue so far (given back, or a replacement): while some come, it waits. */
   private returns = 0;
+  private queueTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly makeIsolate: (memoryMb: number) => ivm.Isolate,
@@ -122,46 +123,44 @@ export class IsolatePool {
   close(): void {
     this.closed = true;
     for (const waiter of this.waiters.splice(0)) waiter(undefined);
+    clearTimeout(this.queueTimer);
     clearInterval(this.shrinkTimer);
     for (const warm of this.idle.splice(0)) dispose(warm.isolate);
     for (const isolate of this.leased.keys()) dispose(isolate);
     this.leased.clear();
   }
 
-  /**
-   * Resolves with an isolate given back, or with undefined once a whole interval as long as making
-   * one has passed with none given back (the leased ones are busy for long: an extra one is made).
-   * While isolates keep coming back the request waits its turn however deep the queue: at 32
-   * requests in flight over a ceiling of 8, giving up after one interval made and disposed an
-   * isolate for one request in fifteen, a quarter of `serve`'s main thread.
-   */
+  /** Resolves with an isolate given back (or a worn one's replacement), or with undefined: make an extra one. */
   private waitForReturn(): Promise<Warm | undefined> {
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout;
-      const waiter = (warm: Warm | undefined) => {
-        clearTimeout(timer);
-        resolve(warm);
-      };
-      const wait = () => {
-        const returnsBefore = this.returns;
-        // The timer runs before the event loop's poll phase: the check waits one turn for the
-        // executions that ended meanwhile to give their isolates back.
-        timer = setTimeout(
-          () =>
-            setImmediate(() => {
-              if (!this.waiters.includes(waiter)) return;
-              // Only the head of the queue makes one: a stalled pool grows by one isolate per
-              // interval, not by every waiter at once.
-              if (this.returns !== returnsBefore || this.waiters[0] !== waiter) return wait();
-              this.waiters.splice(this.waiters.indexOf(waiter), 1);
-              resolve(undefined);
-            }),
-          this.makeMs,
-        );
-      };
-      wait();
-      this.waiters.push(waiter);
+      this.waiters.push(resolve);
+      this.watchQueue();
     });
+  }
+
+  /**
+   * One timer for the whole queue: when an interval as long as making an isolate passes with none
+   * given back (the leased ones are busy for long), the head of the queue gives up and makes an
+   * extra one, so a stalled pool grows by one isolate per interval. While isolates keep coming back,
+   * requests wait their turn however deep the queue: at 32 requests in flight over a ceiling of 8,
+   * a timer per request that gave up after one interval made and disposed an isolate for one
+   * request in fifteen, a quarter of `serve`'s main thread.
+   */
+  private watchQueue(): void {
+    if (this.queueTimer || !this.waiters.length) return;
+    const returnsBefore = this.returns;
+    // Timers run before the event loop's poll phase: the check waits one turn for the executions
+    // that ended meanwhile to give their isolates back.
+    this.queueTimer = setTimeout(
+      () =>
+        setImmediate(() => {
+          this.queueTimer = undefined;
+          if (this.closed) return;
+          if (this.returns === returnsBefore) this.waiters.shift()?.(undefined);
+          this.watchQueue();
+        }),
+      this.makeMs,
+    );
   }
 
   private make(): ivm.Isolate {
