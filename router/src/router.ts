@@ -139,10 +139,15 @@ export class Router {
     return (await this.decide(parseRequest(input), { explainOnly: true })).decision;
   }
 
-  /** Every runtime the router knows: installed, enabled, available, why, and how to fix it. */
-  async runtimes(): Promise<RuntimeStatus[]> {
+  /**
+   * Every runtime the router knows: installed, enabled, available, why, and how to fix it.
+   * `enabledOnly`: only those CODEROUTER_RUNTIMES lets the router use, so the others are neither
+   * loaded nor probed (the HTTP server's start-up asks this way).
+   */
+  async runtimes({ enabledOnly = false }: { enabledOnly?: boolean } = {}): Promise<RuntimeStatus[]> {
+    const ids = this.registry.ids().filter((id) => !enabledOnly || this.enabled.has(id));
     return Promise.all(
-      this.registry.ids().map(async (id): Promise<RuntimeStatus> => {
+      ids.map(async (id): Promise<RuntimeStatus> => {
         const enabled = this.enabled.has(id);
         const slot = await this.registry.load(id);
         if (slot.state === "missing") {

@@ -279,3 +279,29 @@ describe("requests and settings", () => {
     await expect(r.execute({ language: "python", code: "1" })).rejects.toThrow(/closed/);
   });
 });
+
+describe("runtime statuses", () => {
+  it("lists only the enabled runtimes when asked, neither loading nor probing the others", async () => {
+    let probes = 0;
+    const disabled = new (class extends EchoRuntime {
+      override availability() {
+        probes++;
+        return super.availability();
+      }
+    })("subprocess");
+    const r = router({
+      runtimes: { isolate: new EchoRuntime("isolate"), subprocess: disabled },
+      builtinRuntimes: false,
+      settings: { enabledRuntimes: ["isolate"] },
+    });
+    expect((await r.runtimes({ enabledOnly: true })).map((s) => s.id)).toEqual(["isolate"]);
+    expect(probes).toBe(0);
+    // Without the option every runtime is listed, a disabled one with its probe's reason.
+    expect((await r.runtimes()).find((s) => s.id === "subprocess")).toMatchObject({
+      enabled: false,
+      available: false,
+      reason: expect.stringMatching(/^disabled: not listed/),
+    });
+    expect(probes).toBe(1);
+  });
+});

@@ -61,6 +61,8 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
     server.once("error", reject);
     server.listen(settings.port, settings.host, () => resolve());
   });
+  // Off any request's path: the first request that names no isolation would otherwise wait for it.
+  const probed = isolation.probe();
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
@@ -73,6 +75,7 @@ export async function startServer(router: Router, overrides: Partial<ServerSetti
       await app.mcp.close();
       server.closeAllConnections();
       await closed;
+      await probed;
       await router.close();
     },
   };

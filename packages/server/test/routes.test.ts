@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createRouter, ExecutionResultSchema, PackageInstallError, type RouterOptions } from "coderouter";
+import { createRouter, ExecutionResultSchema, PackageInstallError, type Availability, type RouterOptions } from "coderouter";
 import { EchoRuntime } from "../../../router/test/test-runtime.js";
 import { startServer, type RunningServer, type ServerSettings } from "../src/index.js";
 
@@ -123,6 +123,71 @@ describe("routes on a test runtime", () => {
     const answer = await call(server, "POST", "/v1/execute", { language: "python", code: "x".repeat(4096) });
     expect(answer.status).toBe(413);
     expect(answer.body.error.kind).toBe("too_large");
+  });
+
+  it("answers a body streamed past the limit with 413 and closes the connection, reading no further", async () => {
+    const server = await serve({ bodyLimitBytes: 1024 });
+    const { hostname, port } = new URL(server.url);
+    const { connect } = await import("node:net");
+    // The client announces far more than the limit and keeps the connection open: the answer must not wait for the rest.
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(`POST /v1/execute HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n`);
+        socket.write(`{"language":"python","code":"${"x".repeat(4096)}`);
+      });
+      let text = "";
+      socket.on("data", (chunk) => (text += chunk.toString()));
+      socket.on("close", () => resolve(text));
+      socket.on("error", reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1.1 413/);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    expect(answer).toContain('"kind":"too_large"');
+  });
+
+  it("routes a target that is no plain path by its parsed pathname: a query, dot segments, escapes", async () => {
+    const server = await serve();
+    for (const path of ["/v1/execute?verbose=1", "/v1/./execute", "/v1/x/../execute"]) {
+      const answer = await call(server, "POST", path, { language: "python", code: "1" });
+      expect(answer.status, path).toBe(200);
+      expect(answer.body.output).toEqual({ ran: "subprocess", code: "1" });
+    }
+    // Percent-escapes stay escaped in a pathname, as before: no route has one.
+    expect((await call(server, "POST", "/v1/%65xecute", { language: "python", code: "1" })).status).toBe(404);
+    expect((await call(server, "POST", "/v1/execute/", { language: "python", code: "1" })).status).toBe(404);
+  });
+});
+
+describe("the default isolation's probe", () => {
+  it("starts with the server, before any request, and the server's close waits for it", async () => {
+    let probed!: () => void;
+    let answer!: (availability: Availability) => void;
+    const asked = new Promise<void>((resolve) => (probed = resolve));
+    const runtime = new (class extends EchoRuntime {
+      override availability(): Promise<Availability> {
+        probed();
+        return new Promise((resolve) => (answer = resolve));
+      }
+    })("subprocess", { isolation: "sandbox" });
+    const server = await startServer(createRouter({ env: {}, runtimes: [runtime], builtinRuntimes: false }), { port: 0 }, {});
+    // No request has been made: the server asked on its own.
+    await asked;
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(false);
+    expect(runtime.closed).toBe(false);
+    answer({ available: true, reason: "test runtime" });
+    await closing;
+    expect(runtime.closed).toBe(true);
+  });
+
+  it("gives a request that names no isolation the sandbox a ready runtime offers, and one that names it what it asked", async () => {
+    const runtime = new EchoRuntime("subprocess", { isolation: "sandbox" });
+    const server = await serve({}, createRouter({ env: {}, runtimes: [runtime], builtinRuntimes: false }));
+    expect((await call(server, "POST", "/v1/execute", { language: "python", code: "1" })).status).toBe(200);
+    expect((await call(server, "POST", "/v1/execute", { language: "python", code: "1", isolation: "process" })).status).toBe(200);
+    expect(runtime.executions.map((e) => e.isolation)).toEqual(["sandbox", "process"]);
   });
 });
 

@@ -35,9 +35,10 @@ interface Warm {
  * it is below that aim, and makes the missing ones one per event-loop turn, off any request's path
  * (`new Isolate` is synchronous, ~1 ms: a burst that made them on the spot spent 23% of the main
  * thread there). An isolate on its last execution counts as gone, so its replacement is made before
- * it is disposed. Beyond the ceiling, a request waits for an isolate to be given back for as long
- * as making one takes, and only then makes an extra one (disposed when it is given back): at 32
- * requests in flight, making and disposing isolates for the overflow cost more than the executions.
+ * it is disposed. Beyond the ceiling, a request waits for an isolate to be given back, and makes an
+ * extra one (disposed when it is given back) only when none has come back for as long as making one
+ * takes: at 32 requests in flight, making and disposing isolates for the overflow cost more than
+ * the executions.
  */
 export class IsolatePool {
   private readonly idle: Warm[] = [];
@@ -51,8 +52,11 @@ export class IsolatePool {
   private readonly shrinkTimer: NodeJS.Timeout;
   /** Requests beyond the ceiling, waiting for an isolate to be given back. */
   private readonly waiters: Array<(warm: Warm | undefined) => void> = [];
-  /** What making an isolate has cost lately (ms, a moving average): how long a waiter waits at most. */
+  /** What making an isolate has cost lately (ms, a moving average): how long the queue waits for a return. */
   private makeMs = 2;
+  /** Isolates that came to the queue so far (given back, or a replacement): while some come, it waits. */
+  private returns = 0;
+  private queueTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly makeIsolate: (memoryMb: number) => ivm.Isolate,
@@ -85,6 +89,7 @@ export class IsolatePool {
       release: (retire) => {
         if (released) return;
         released = true;
+        this.returns++;
         this.leased.delete(current.isolate);
         current.executions++;
         const worn = current.executions >= this.options.maxExecutions;
@@ -118,26 +123,44 @@ export class IsolatePool {
   close(): void {
     this.closed = true;
     for (const waiter of this.waiters.splice(0)) waiter(undefined);
+    clearTimeout(this.queueTimer);
     clearInterval(this.shrinkTimer);
     for (const warm of this.idle.splice(0)) dispose(warm.isolate);
     for (const isolate of this.leased.keys()) dispose(isolate);
     this.leased.clear();
   }
 
-  /** Resolves with an isolate given back within what making one costs, or with undefined. */
+  /** Resolves with an isolate given back (or a worn one's replacement), or with undefined: make an extra one. */
   private waitForReturn(): Promise<Warm | undefined> {
     return new Promise((resolve) => {
-      const waiter = (warm: Warm | undefined) => {
-        clearTimeout(timer);
-        resolve(warm);
-      };
-      const timer = setTimeout(() => {
-        const at = this.waiters.indexOf(waiter);
-        if (at >= 0) this.waiters.splice(at, 1);
-        resolve(undefined);
-      }, this.makeMs);
-      this.waiters.push(waiter);
+      this.waiters.push(resolve);
+      this.watchQueue();
     });
+  }
+
+  /**
+   * One timer for the whole queue: when an interval as long as making an isolate passes with none
+   * given back (the leased ones are busy for long), the head of the queue gives up and makes an
+   * extra one, so a stalled pool grows by one isolate per interval. While isolates keep coming back,
+   * requests wait their turn however deep the queue: at 32 requests in flight over a ceiling of 8,
+   * a timer per request that gave up after one interval made and disposed an isolate for one
+   * request in fifteen, a quarter of `serve`'s main thread.
+   */
+  private watchQueue(): void {
+    if (this.queueTimer || !this.waiters.length) return;
+    const returnsBefore = this.returns;
+    // Timers run before the event loop's poll phase: the check waits one turn for the executions
+    // that ended meanwhile to give their isolates back.
+    this.queueTimer = setTimeout(
+      () =>
+        setImmediate(() => {
+          this.queueTimer = undefined;
+          if (this.closed) return;
+          if (this.returns === returnsBefore) this.waiters.shift()?.(undefined);
+          this.watchQueue();
+        }),
+      this.makeMs,
+    );
   }
 
   private make(): ivm.Isolate {
@@ -172,7 +195,13 @@ export class IsolatePool {
   private refillOne(): void {
     this.refilling = false;
     if (this.closed || this.live() >= this.aim) return;
-    this.idle.push(this.warm(this.make(), 0));
+    const made = this.warm(this.make(), 0);
+    // A worn isolate's replacement goes to the head of the queue, if any: it is given back work.
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      this.returns++;
+      waiter(made);
+    } else this.idle.push(made);
     this.scheduleRefill();
   }
 

@@ -54,6 +54,50 @@ describe("IsolatePool", () => {
     expect(p.idleCount).toBe(2);
   });
 
+  it("beyond its ceiling, a request deep in the queue waits while isolates keep coming back, making none", async () => {
+    const p = pool({ size: 1, max: 1, maxExecutions: 1000 });
+    const served = new Set<ivm.Isolate>();
+    // Each request holds its isolate for one event-loop turn: the queue of 200 takes many times what
+    // making an isolate does, but one comes back every turn, so no request gives up and makes its own.
+    await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        const lease = await p.acquire();
+        served.add(lease.isolate);
+        await turn();
+        lease.release(false);
+      }),
+    );
+    expect(served.size).toBe(1);
+    expect(p.idleCount).toBe(1);
+  });
+
+  it("beyond its ceiling, makes an extra isolate when none comes back, and disposes it when given back", async () => {
+    const p = pool({ size: 1, max: 1 });
+    const held = await p.acquire();
+    const extra = await p.acquire();
+    expect(extra.isolate).not.toBe(held.isolate);
+    extra.release(false);
+    expect(extra.isolate.isDisposed).toBe(true);
+    held.release(false);
+    expect(p.idleCount).toBe(1);
+  });
+
+  it("hands a worn isolate's replacement to the request waiting beyond the ceiling", async () => {
+    const p = pool({ size: 1, max: 1, maxExecutions: 2 });
+    (await p.acquire()).release(false);
+    const worn = await p.acquire();
+    const waiting = p.acquire();
+    // The replacement is made while the worn isolate's last execution runs, and goes to the queue.
+    const next = await waiting;
+    expect(next.isolate).not.toBe(worn.isolate);
+    worn.release(false);
+    expect(worn.isolate.isDisposed).toBe(true);
+    // Not an extra made beyond the ceiling: given back, it stays as the pool's one isolate.
+    next.release(false);
+    expect(next.isolate.isDisposed).toBe(false);
+    expect(p.idleCount).toBe(1);
+  });
+
   it("makes a worn isolate's replacement while its last execution runs", async () => {
     const p = pool({ size: 1, max: 1, maxExecutions: 1 });
     for (let i = 0; i < 3; i++) await turn();

@@ -4,14 +4,17 @@ import type { Metrics } from "../metrics.js";
 import { badRequest, HttpError } from "./error.js";
 import { requireJson } from "./guard.js";
 
+/** A path WHATWG URL parsing returns as it is: segments of word characters and dashes, no dots, no escapes, no query. */
+const PLAIN_PATH = /^\/(?:[\w-]+\/)*[\w-]*$/;
+
 /**
  * One request and its response, with the plumbing every route needs: bounded bodies, JSON parsed
  * and validated by a schema, answers counted in the metrics.
  */
 export class Exchange {
-  readonly url: URL;
   /** "METHOD /path", what the exact-match routes switch on. */
   readonly route: string;
+  private parsedUrl?: URL;
 
   constructor(
     readonly req: IncomingMessage,
@@ -19,10 +22,18 @@ export class Exchange {
     private readonly metrics: Metrics,
     private readonly bodyLimitBytes: number,
   ) {
-    // A request target such as "//x" is no URL; it is answered as "/" (no route, 404) rather than throwing here.
+    // A plain path is its own pathname, so the common request skips two WHATWG URL parses (canParse,
+    // then the parse); anything else is parsed as a URL, with the same pathname as before.
     const target = req.url ?? "/";
-    this.url = new URL(URL.canParse(target, "http://localhost") ? target : "/", "http://localhost");
-    this.route = `${req.method} ${this.url.pathname}`;
+    this.route = `${req.method} ${PLAIN_PATH.test(target) ? target : this.url.pathname}`;
+  }
+
+  /** The request target as a URL, parsed when a route needs more than the path (a query, a session id). */
+  get url(): URL {
+    // A request target such as "//x" is no URL; it is answered as "/" (no route, 404) rather than throwing here.
+    const target = this.req.url ?? "/";
+    this.parsedUrl ??= new URL(URL.canParse(target, "http://localhost") ? target : "/", "http://localhost");
+    return this.parsedUrl;
   }
 
   send(status: number, body: object | string, headers: Record<string, string> = {}): void {
@@ -48,19 +59,39 @@ export class Exchange {
     this.metrics.recordResponse(200);
   }
 
-  async readBody(): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of this.req) {
-      size += (chunk as Buffer).length;
-      if (size > this.bodyLimitBytes) {
-        throw new HttpError(413, {
-          error: { kind: "too_large", message: `the body is larger than ${this.bodyLimitBytes} bytes (CODEROUTER_BODY_LIMIT_BYTES)` },
-        });
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
+  /**
+   * The body, up to the limit; beyond it the answer is a 413 that closes the connection. Listeners
+   * rather than `for await`: in a CPU profile under autocannon, the async iterator's set-up was a
+   * fifth of the server's own code's time per request.
+   */
+  readBody(): Promise<Buffer> {
+    const { req, bodyLimitBytes } = this;
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const settle = (error?: Error) => {
+        req.off("data", onData).off("end", onEnd).off("error", settle).off("close", onClose);
+        if (error) reject(error);
+        else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      };
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= bodyLimitBytes) return void chunks.push(chunk);
+        // The rest is not read: the answer closes the connection, so the client cannot stream on.
+        req.pause();
+        settle(
+          new HttpError(
+            413,
+            { error: { kind: "too_large", message: `the body is larger than ${bodyLimitBytes} bytes (CODEROUTER_BODY_LIMIT_BYTES)` } },
+            { connection: "close" },
+          ),
+        );
+      };
+      const onEnd = () => settle();
+      // A client gone before its body ended: nothing to answer, but the route must not wait forever.
+      const onClose = () => settle(new Error("the client closed the connection before its body ended"));
+      req.on("data", onData).on("end", onEnd).on("error", settle).on("close", onClose);
+    });
   }
 
   async readJson(): Promise<unknown> {

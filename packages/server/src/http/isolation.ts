@@ -5,7 +5,8 @@ import { isolationAtLeast } from "coderouter/runtime-kit";
  * The isolation an HTTP request or session gets when it names none. A service runs other people's
  * code, so it is `sandbox` wherever some available runtime gives a sandbox for the language, unless
  * CODEROUTER_DEFAULT_ISOLATION says otherwise; the library's own default (CODEROUTER_ISOLATION) is
- * left alone. Which runtimes are ready is asked once, on the first request that needs it.
+ * left alone. Which enabled runtimes are ready is asked once, from the server's start-up (`probe()`),
+ * so the first request does not wait the second or two that loading and probing them takes.
  */
 export class DefaultIsolation {
   private sandboxed?: Promise<Set<string>>;
@@ -14,6 +15,18 @@ export class DefaultIsolation {
     private readonly router: Router,
     private readonly configured: Isolation | undefined,
   ) {}
+
+  /**
+   * Starts asking which runtimes give a sandbox, when the default depends on it; resolves when the
+   * answer is in (never rejects), so a server closing waits for the probes it started.
+   */
+  probe(): Promise<void> {
+    if (this.configured) return Promise.resolve();
+    return this.sandboxLanguages().then(
+      () => undefined,
+      () => undefined,
+    );
+  }
 
   /** `body` with the default isolation added when it names none (and is a JSON object). */
   async apply<T>(body: T): Promise<T> {
@@ -29,7 +42,7 @@ export class DefaultIsolation {
 
   private sandboxLanguages(): Promise<Set<string>> {
     this.sandboxed ??= this.router
-      .runtimes()
+      .runtimes({ enabledOnly: true })
       .then(
         (statuses) =>
           new Set(
