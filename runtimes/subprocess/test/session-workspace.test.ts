@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { normalizedRequest } from "@coderouter/conformance";
 import definition, { type SubprocessRuntime } from "../src/index.js";
+import { workspaceInodes } from "../src/workspace-mount.js";
 
 // A sandboxed session's /workspace is shared by its languages' sandboxes, yet bounded as /work is.
 
@@ -38,5 +39,26 @@ describe("a sandboxed session's workspace", () => {
     expect(node.output).toBe("ENOSPC");
     await session.close();
     expect(mounted()).toHaveLength(before);
+  });
+
+  // Empty files take none of the size, but each inode and name costs the host's kernel memory
+  // outside any cap: 300,000 of them once pinned 380 MB in an 8 MB workspace, for the session's life.
+  it("holds a bounded number of files, so empty ones cannot pin the host's kernel memory", async () => {
+    const session = await runtime.openSession({ language: "python", isolation: "sandbox" });
+    try {
+      const result = await session.execute(
+        normalizedRequest({
+          language: "python",
+          code: "import errno, os\nmade = 0\ntry:\n    for i in range(200000):\n        os.close(os.open(f'e{i}', os.O_CREAT | os.O_WRONLY))\n        made += 1\nexcept OSError as e:\n    failed = e.errno\nmade, failed == errno.ENOSPC",
+          isolation: "sandbox",
+          timeoutMs: 60_000,
+        }),
+      );
+      expect(result.error, JSON.stringify(result.error)).toBeUndefined();
+      expect(result.output).toEqual([expect.any(Number), true]);
+      expect((result.output as number[])[0]).toBeLessThanOrEqual(workspaceInodes(8));
+    } finally {
+      await session.close();
+    }
   });
 });
