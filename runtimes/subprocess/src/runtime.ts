@@ -34,7 +34,7 @@ import { ForkServer } from "./fork-server.js";
 import { ForkServerPool } from "./fork-server-pool.js";
 import { WorkerSession } from "./worker-session.js";
 import { runScript } from "./bash-script.js";
-import { unmountWorkspace } from "./workspace-mount.js";
+import { unmountSession } from "./workspace-mount.js";
 import { Interpreters } from "./interpreters.js";
 import { PACKAGE_CACHE_DEFAULTS, PackageCache, type PackageCacheSettings, type PackageEnvironment } from "./package-cache.js";
 import { Bubblewrap, SANDBOX_PACKAGES, SANDBOX_RUNNERS, type SandboxSettings } from "./sandbox.js";
@@ -422,8 +422,8 @@ function sweepAbandonedWorkdirs(): void {
       for (const name of names) {
         const owner = Number(/^coderouter-(?:session-)?(\d+)-/.exec(name)?.[1]);
         if (!owner || owner === process.pid || isAlive(owner)) continue;
-        // A sandboxed session's workspace is a tmpfs mounted there.
-        if (name.startsWith(`${WORKDIR_PREFIX}session-`)) await unmountWorkspace(join(tmpdir(), name));
+        // A sandboxed session's places are tmpfs mounted in it.
+        if (name.startsWith(`${WORKDIR_PREFIX}session-`)) await unmountSession(join(tmpdir(), name));
         await rm(join(tmpdir(), name), { recursive: true, force: true });
       }
     })

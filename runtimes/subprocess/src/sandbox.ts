@@ -1,11 +1,13 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { execa } from "execa";
 import { childStdio } from "./descriptors.js";
 import { WORKSPACE } from "@coderouter/core";
 import { interpreterEnv } from "./env.js";
 import { privateRunners, SeccompUnavailableError, type PrivateRunners } from "./private-runners.js";
+import type { SESSION_MOUNTS } from "./workspace-mount.js";
 
 export interface SandboxSettings {
   bwrapBin: string;
@@ -25,8 +27,9 @@ export const SANDBOX_RUNNERS = "/coderouter";
 export const SANDBOX_PACKAGES = "/coderouter-packages";
 const WORKDIR = "/work";
 /**
- * A session's workspace: a host directory owned by the session's one uid, bound at /workspace
- * in each of the session's sandboxes (one per language), so they all see the same files.
+ * A sandboxed session's places: a host folder holding its bounded tmpfs mounts (SESSION_MOUNTS),
+ * owned by the session's one uid and bound at /workspace, /tmp and /dev/shm in each of the
+ * session's sandboxes (one per language), so they all see the same files.
  */
 export interface SandboxWorkspace {
   dir: string;
@@ -112,6 +115,9 @@ export class Bubblewrap {
     for (const path of etc) if (existsSync(path)) mounts.push("--ro-bind", path, path);
     for (const [source, target] of Object.entries(place.readOnly ?? {})) mounts.push("--ro-bind", source, target);
     const environment = interpreterEnv(undefined, { HOME: workdir, TMPDIR: "/tmp", ...env });
+    // A session's places are its own mounts (workspace-mount.ts); a one-shot sandbox's, tmpfs of its own.
+    const scratch = (place: keyof typeof SESSION_MOUNTS | undefined, target: string) =>
+      workspace && place ? ["--bind", join(workspace.dir, place), target] : ["--size", size, "--tmpfs", target];
     return {
       file: this.settings.bwrapBin,
       uid,
@@ -142,18 +148,12 @@ export class Bubblewrap {
         "--dev",
         "/dev",
         // bwrap's /dev/shm is a folder of the unbounded /dev tmpfs: a bounded tmpfs of its own instead.
-        "--size",
-        size,
-        "--tmpfs",
-        "/dev/shm",
+        ...scratch("shm", "/dev/shm"),
         // Nothing else in /dev takes new files: /work, /tmp and /dev/shm are all the scratch space.
         "--remount-ro",
         "/dev",
-        ...(workspace ? ["--bind", workspace.dir, WORKSPACE] : ["--size", size, "--tmpfs", WORKDIR]),
-        "--size",
-        size,
-        "--tmpfs",
-        "/tmp",
+        ...(workspace ? scratch("workspace", WORKSPACE) : scratch(undefined, WORKDIR)),
+        ...scratch("tmp", "/tmp"),
         // The sandbox's root (and the /etc made in it) becomes read-only: only /work and /tmp take writes.
         "--remount-ro",
         "/",

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { normalizedRequest } from "@coderouter/conformance";
 import definition, { type SubprocessRuntime } from "../src/index.js";
-import { workspaceInodes } from "../src/workspace-mount.js";
+import { sessionInodes } from "../src/workspace-mount.js";
 
 // A sandboxed session's /workspace is shared by its languages' sandboxes, yet bounded as /work is.
 
@@ -18,7 +18,7 @@ describe("a sandboxed session's workspace", () => {
   it("is bounded by SUBPROCESS_SANDBOX_DISK_MB however many files fill it, from any language, and unmounted on close", async () => {
     const before = mounted().length;
     const session = await runtime.openSession({ language: "python", isolation: "sandbox" });
-    expect(mounted()).toHaveLength(before + 1);
+    expect(mounted()).toHaveLength(before + 3);
     const python = await session.execute(
       normalizedRequest({
         language: "python",
@@ -42,23 +42,42 @@ describe("a sandboxed session's workspace", () => {
   });
 
   // Empty files take none of the size, but each inode and name costs the host's kernel memory
-  // outside any cap: 300,000 of them once pinned 380 MB in an 8 MB workspace, for the session's life.
-  it("holds a bounded number of files, so empty ones cannot pin the host's kernel memory", async () => {
+  // outside any cap: 300,000 of them once pinned 380 MB in an 8 MB workspace, and as many in the
+  // python worker's /tmp and /dev/shm, for the session's life.
+  it.each(["/workspace", "/tmp", "/dev/shm"])("holds a bounded number of files in %s, so empty ones cannot pin the host's kernel memory", async (place) => {
     const session = await runtime.openSession({ language: "python", isolation: "sandbox" });
     try {
       const result = await session.execute(
         normalizedRequest({
           language: "python",
-          code: "import errno, os\nmade = 0\ntry:\n    for i in range(200000):\n        os.close(os.open(f'e{i}', os.O_CREAT | os.O_WRONLY))\n        made += 1\nexcept OSError as e:\n    failed = e.errno\nmade, failed == errno.ENOSPC",
+          code: "import errno, os\nmade = 0\ntry:\n    for i in range(200000):\n        os.close(os.open(f'{place}/e{i}', os.O_CREAT | os.O_WRONLY))\n        made += 1\nexcept OSError as e:\n    failed = e.errno\nmade, failed == errno.ENOSPC",
+          inputs: { place },
           isolation: "sandbox",
           timeoutMs: 60_000,
         }),
       );
       expect(result.error, JSON.stringify(result.error)).toBeUndefined();
       expect(result.output).toEqual([expect.any(Number), true]);
-      expect((result.output as number[])[0]).toBeLessThanOrEqual(workspaceInodes(8));
+      expect((result.output as number[])[0]).toBeLessThanOrEqual(sessionInodes(8));
     } finally {
       await session.close();
     }
+  });
+
+  it("shares /tmp between the session's languages and bash calls, and unmounts every place on close", async () => {
+    const before = mounted().length;
+    const session = await runtime.openSession({ language: "python", isolation: "sandbox" });
+    expect(mounted()).toHaveLength(before + 3);
+    await session.execute(normalizedRequest({ language: "python", code: "open('/tmp/from-python', 'w').write('py')", isolation: "sandbox" }));
+    const bash = await session.execute(
+      normalizedRequest({ language: "bash", code: "cat /tmp/from-python; echo -n sh > /dev/shm/from-bash", isolation: "sandbox" }),
+    );
+    expect(bash.stdout).toBe("py");
+    const node = await session.execute(
+      normalizedRequest({ language: "javascript", code: "require('fs').readFileSync('/dev/shm/from-bash', 'utf8')", isolation: "sandbox" }),
+    );
+    expect(node.output).toBe("sh");
+    await session.close();
+    expect(mounted()).toHaveLength(before);
   });
 });
