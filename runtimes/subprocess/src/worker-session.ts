@@ -22,7 +22,7 @@ import {
   type SessionFiles,
 } from "@coderouter/core";
 import { interpreterEnv } from "./env.js";
-import { ForkServer } from "./fork-server.js";
+import { ForkServer, type ReplyCheck } from "./fork-server.js";
 import { runScript } from "./bash-script.js";
 import { SANDBOX_RUNNERS, type Bubblewrap, type SandboxWorkspace } from "./sandbox.js";
 import { outcomeResult } from "./ending.js";
@@ -81,13 +81,13 @@ export class WorkerSession implements RuntimeSession {
     private readonly dir: string,
     private readonly sandboxed?: SandboxWorkspace,
   ) {
-    const ask = async (message: object) => (await this.worker(familyOf(language))).ask(message);
+    const ask = async (message: object, check?: ReplyCheck) => (await this.worker(familyOf(language))).ask(message, check);
     this.files = {
       write: async (path, data) => {
         await ask({ files: { op: "write", path, data: Buffer.from(data).toString("base64") } });
       },
-      read: async (path) => Buffer.from(((await ask({ files: { op: "read", path } })) as { data: string }).data, "base64"),
-      list: async (path = ".") => ((await ask({ files: { op: "list", path } })) as { entries: FileEntry[] }).entries,
+      read: async (path) => Buffer.from(((await ask({ files: { op: "read", path } }, checkRead)) as { data: string }).data, "base64"),
+      list: async (path = ".") => ((await ask({ files: { op: "list", path } }, checkList)) as { entries: FileEntry[] }).entries,
       remove: async (path) => {
         await ask({ files: { op: "remove", path } });
       },
@@ -229,6 +229,26 @@ export class WorkerSession implements RuntimeSession {
     if (!result.ok) throw new InfrastructureError("subprocess", `the session could not add ${dir} to sys.path: ${result.error?.message}`);
   }
 }
+
+/*
+ * The files a worker reports are what the session's code says they are (it runs in the worker and
+ * can replace the files handler): their contents are its own to invent, their shape is the host's
+ * to check, so a forged reply stops the worker instead of reaching the caller as a TypeError or
+ * as `entries: 5`.
+ */
+const checkRead: ReplyCheck = (reply) =>
+  typeof (reply as { data?: unknown } | null)?.data === "string" ? undefined : "a files reply without its data (a base64 string)";
+
+const checkList: ReplyCheck = (reply) => {
+  const entries = (reply as { entries?: unknown } | null)?.entries;
+  const entry = (e: Partial<Record<keyof FileEntry, unknown>> | null) =>
+    typeof e?.name === "string" &&
+    typeof e.path === "string" &&
+    (e.type === "file" || e.type === "directory") &&
+    Number.isSafeInteger(e.size) &&
+    (e.size as number) >= 0;
+  return Array.isArray(entries) && entries.every(entry) ? undefined : "a files listing that is not a list of entries";
+};
 
 /** The workspace's files, and its mounts when it has them. */
 async function removeWorkspace(dir: string, mounted: boolean): Promise<void> {

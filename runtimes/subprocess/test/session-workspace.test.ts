@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { normalizedRequest } from "@coderouter/conformance";
+import { ValidationError, type JsonValue } from "@coderouter/core";
 import definition, { type SubprocessRuntime } from "../src/index.js";
 import { sessionInodes } from "../src/workspace-mount.js";
 
@@ -79,5 +80,69 @@ describe("a sandboxed session's workspace", () => {
     expect(node.output).toBe("sh");
     await session.close();
     expect(mounted()).toHaveLength(before);
+  });
+
+  describe("against a hostile tenant", () => {
+    const python = (code: string, inputs: Record<string, JsonValue> = {}) => normalizedRequest({ language: "python", code, inputs, isolation: "sandbox" });
+
+    it("reads and writes nothing outside the workspace through links planted in it, by the files API", async () => {
+      const session = await runtime.openSession({ language: "python", isolation: "sandbox" });
+      try {
+        const planted = await session.execute(
+          python(
+            "import os\nos.symlink('/usr/lib/os-release', 'file-link')\nos.symlink('/usr', 'dir-link')\nos.symlink('/proc/1/environ', 'proc-link')\ntry:\n    os.link('/usr/lib/os-release', 'hard')\n    hard = True\nexcept OSError:\n    hard = False\nhard",
+          ),
+        );
+        // A hard link needs the same filesystem: the workspace is a tmpfs of its own.
+        expect(planted.output).toBe(false);
+        for (const path of ["file-link", "dir-link/lib/os-release", "proc-link", "/workspace/../usr/lib/os-release"]) {
+          await expect(session.files.read(path)).rejects.toBeInstanceOf(ValidationError);
+        }
+        await expect(session.files.write("dir-link/planted", "x")).rejects.toBeInstanceOf(ValidationError);
+        await expect(session.files.remove("dir-link/lib")).rejects.toBeInstanceOf(ValidationError);
+      } finally {
+        await session.close();
+      }
+    });
+
+    // The files handler runs in the worker, beside the session's code, which can replace it.
+    it("stops a worker whose code forges the shape of a files reply: an InfrastructureError, not a TypeError", async () => {
+      const session = await runtime.openSession({ language: "python", isolation: "sandbox" });
+      try {
+        await session.execute(python("import sys\nsys.modules['coderouter_session'].files = lambda root, request: {'data': {'not': 'base64'}, 'entries': 5}"));
+        await expect(session.files.read("anything")).rejects.toThrow(/sent a files reply without its data/);
+        expect(session.alive).toBe(false);
+      } finally {
+        await session.close();
+      }
+      const listing = await runtime.openSession({ language: "python", isolation: "sandbox" });
+      try {
+        await listing.execute(python("import sys\nsys.modules['coderouter_session'].files = lambda root, request: {'entries': [{'name': 1}]}"));
+        await expect(listing.files.list()).rejects.toThrow(/sent a files listing that is not a list of entries/);
+      } finally {
+        await listing.close();
+      }
+    });
+
+    it("cannot reach another session's places, by their paths inside or on the host", async () => {
+      const victim = await runtime.openSession({ language: "python", isolation: "sandbox" });
+      const attacker = await runtime.openSession({ language: "python", isolation: "sandbox" });
+      try {
+        const secret = "victim-secret-7f3a";
+        await victim.execute(python("for d in ('/workspace', '/tmp', '/dev/shm'):\n    open(f'{d}/secret', 'w').write(s)", { s: secret }));
+        const hostPaths = mounted().map((line) => line.split(" ")[1]!);
+        const result = await attacker.execute(
+          python(
+            "import os\nseen = []\nfor d in ['/workspace', '/tmp', '/dev/shm'] + paths:\n    try:\n        seen += [n for n in os.listdir(d) if n == 'secret']\n    except OSError:\n        pass\npids = [p for p in os.listdir('/proc') if p.isdigit()]\nseen, len(pids)",
+            { paths: hostPaths },
+          ),
+        );
+        // Only its own pid 1 (the worker) in its PID namespace; none of the victim's files anywhere.
+        expect(result.output).toEqual([[], 1]);
+        expect((await victim.files.read("secret")).toString()).toBe(secret);
+      } finally {
+        await Promise.all([victim.close(), attacker.close()]);
+      }
+    });
   });
 });
