@@ -72,12 +72,15 @@ export class ForkServer {
   private control = "";
   alive = true;
   busy = false;
+  /** Settles when the worker's process has exited (whatever it held can then be let go). */
+  readonly ended: Promise<void>;
 
   /** Why the worker was stopped for what it wrote on its control channel, once it was. */
   private violation?: string;
   private ready = false;
 
   private constructor(private readonly child: ChildProcess) {
+    this.ended = new Promise((resolve) => child.once("exit", () => resolve()));
     child.stdout!.on("data", (chunk: Buffer) => {
       this.current?.stdout.write(chunk);
       this.current?.settle();

@@ -7,6 +7,7 @@ import { childStdio } from "./descriptors.js";
 import { WORKSPACE } from "@coderouter/core";
 import { interpreterEnv } from "./env.js";
 import { privateRunners, SeccompUnavailableError, type PrivateRunners } from "./private-runners.js";
+import { ScratchMounts, type SCRATCH_MOUNTS } from "./scratch.js";
 import type { SESSION_MOUNTS } from "./workspace-mount.js";
 
 export interface SandboxSettings {
@@ -54,6 +55,7 @@ const exec = promisify(execFile);
 export class Bubblewrap {
   private probed?: Promise<{ ok: boolean; reason: string }>;
   private runners?: PrivateRunners;
+  private scratchMounts?: ScratchMounts;
 
   constructor(readonly settings: SandboxSettings) {}
 
@@ -95,13 +97,15 @@ export class Bubblewrap {
     network: boolean,
     /** RLIMIT_DATA in bytes (node's memory beyond its heap), when set. */
     dataBytes?: number,
-    /** A session's shared workspace (then the working directory; a private /work otherwise), and host
-     * directories bound read-only inside, host path → path inside (a package environment). */
-    place: { workspace?: SandboxWorkspace; readOnly?: Record<string, string> } = {},
+    /** Where it writes: a session's places (its workspace the working directory), or a one-shot's
+     * scratch mount (/work the working directory; bubblewrap's own tmpfs without either, for the
+     * probe); and host directories bound read-only inside, host path → path inside (a package environment). */
+    place: { workspace?: SandboxWorkspace; scratch?: SandboxWorkspace; readOnly?: Record<string, string> } = {},
   ): { file: string; args: string[]; uid: number; files: string[] } {
     const { workspace } = place;
+    const own = workspace ?? place.scratch;
     const runners = this.runnersCopy();
-    const uid = workspace?.uid ?? this.takeUid();
+    const uid = own?.uid ?? this.takeUid();
     const workdir = workspace ? WORKSPACE : WORKDIR;
     const size = String(this.settings.diskMb * 1024 * 1024);
     const mounts = ["--ro-bind", "/usr", "/usr"];
@@ -115,9 +119,10 @@ export class Bubblewrap {
     for (const path of etc) if (existsSync(path)) mounts.push("--ro-bind", path, path);
     for (const [source, target] of Object.entries(place.readOnly ?? {})) mounts.push("--ro-bind", source, target);
     const environment = interpreterEnv(undefined, { HOME: workdir, TMPDIR: "/tmp", ...env });
-    // A session's places are its own mounts (workspace-mount.ts); a one-shot sandbox's, tmpfs of its own.
-    const scratch = (place: keyof typeof SESSION_MOUNTS | undefined, target: string) =>
-      workspace && place ? ["--bind", join(workspace.dir, place), target] : ["--size", size, "--tmpfs", target];
+    // Writable places are folders of bounded mounts made on the host (workspace-mount.ts, scratch.ts),
+    // which cap inodes as bubblewrap's own --tmpfs cannot.
+    const scratch = (folder: keyof typeof SESSION_MOUNTS | keyof typeof SCRATCH_MOUNTS, target: string) =>
+      own ? ["--bind", join(own.dir, folder), target] : ["--size", size, "--tmpfs", target];
     return {
       file: this.settings.bwrapBin,
       uid,
@@ -152,7 +157,7 @@ export class Bubblewrap {
         // Nothing else in /dev takes new files: /work, /tmp and /dev/shm are all the scratch space.
         "--remount-ro",
         "/dev",
-        ...(workspace ? scratch("workspace", WORKSPACE) : scratch(undefined, WORKDIR)),
+        ...(workspace ? scratch("workspace", WORKSPACE) : scratch("work", WORKDIR)),
         ...scratch("tmp", "/tmp"),
         // The sandbox's root (and the /etc made in it) becomes read-only: only /work and /tmp take writes.
         "--remount-ro",
@@ -171,6 +176,28 @@ export class Bubblewrap {
         ...args,
       ],
     };
+  }
+
+  /**
+   * The command of a one-shot sandbox (a cold run, a bash script, a fork-server): a uid of its own
+   * and a scratch mount made for it, to release() once the sandbox has ended.
+   */
+  async oneShot(
+    interpreter: string,
+    args: string[],
+    env: Record<string, string>,
+    network: boolean,
+    dataBytes?: number,
+    readOnly: Record<string, string> = {},
+  ): Promise<ReturnType<Bubblewrap["command"]> & { release(): void }> {
+    this.scratchMounts ??= new ScratchMounts(this.settings.diskMb);
+    const scratch = await this.scratchMounts.take(this.takeUid());
+    return { ...this.command(interpreter, args, env, network, dataBytes, { scratch, readOnly }), release: scratch.release };
+  }
+
+  /** Unmounts the scratch mounts kept ready, and waits for those being released. */
+  async close(): Promise<void> {
+    await this.scratchMounts?.close();
   }
 
   /** A uid no other sandbox is running as (see FIRST_UID). */

@@ -25,7 +25,7 @@ export const SESSION_MOUNTS = { workspace: WORKSPACE, tmp: "/tmp", shm: "/dev/sh
 export async function mountSession(dir: string, uid: number, sizeMb: number): Promise<void> {
   // The sandbox's uid (bubblewrap binds as that uid) goes through the folder to its own mounts.
   await chmod(dir, 0o711);
-  const options = `size=${sizeMb}m,nr_inodes=${sessionInodes(sizeMb)},mode=0700,uid=${uid},gid=${uid},nosuid,nodev`;
+  const options = `size=${sizeMb}m,nr_inodes=${inodesFor(sizeMb)},mode=0700,uid=${uid},gid=${uid},nosuid,nodev`;
   for (const name of Object.keys(SESSION_MOUNTS)) {
     await mkdir(join(dir, name), { mode: 0o700 });
     await exec("mount", ["-t", "tmpfs", "-o", options, "coderouter-workspace", join(dir, name)]).catch((error: Error & { stderr?: string }) => {
@@ -38,13 +38,13 @@ export async function mountSession(dir: string, uid: number, sizeMb: number): Pr
 }
 
 /**
- * The files (and directories) each place may hold: one per 4 KiB page, the least a non-empty file
+ * The files (and directories) a tmpfs of `sizeMb` may hold: one per 4 KiB page, the least a non-empty file
  * takes, so small files meet this limit about when they meet the size. `size` bounds only the
  * data: an empty file costs none of it, yet its inode and name cost the kernel about 1.3 KiB of
  * memory outside any cap (measured: 300,000 empty files with long names, 380 MB of slab), and
  * tmpfs's default of half the host's RAM pages let one session pin gigabytes that way.
  */
-export function sessionInodes(sizeMb: number): number {
+export function inodesFor(sizeMb: number): number {
   return sizeMb * 256;
 }
 

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { normalizedRequest } from "@coderouter/conformance";
 import { ValidationError, type JsonValue } from "@coderouter/core";
 import definition, { type SubprocessRuntime } from "../src/index.js";
-import { sessionInodes } from "../src/workspace-mount.js";
+import { inodesFor } from "../src/workspace-mount.js";
 
 // A sandboxed session's /workspace is shared by its languages' sandboxes, yet bounded as /work is.
 
@@ -59,7 +59,7 @@ describe("a sandboxed session's workspace", () => {
       );
       expect(result.error, JSON.stringify(result.error)).toBeUndefined();
       expect(result.output).toEqual([expect.any(Number), true]);
-      expect((result.output as number[])[0]).toBeLessThanOrEqual(sessionInodes(8));
+      expect((result.output as number[])[0]).toBeLessThanOrEqual(inodesFor(8));
     } finally {
       await session.close();
     }
