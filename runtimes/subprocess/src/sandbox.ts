@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { execa } from "execa";
 import { childStdio } from "./descriptors.js";
-import { WORKSPACE } from "@coderouter/core";
+import { InfrastructureError, WORKSPACE } from "@coderouter/core";
 import { interpreterEnv } from "./env.js";
 import { privateRunners, SeccompUnavailableError, type PrivateRunners } from "./private-runners.js";
 import { ScratchMounts, type SCRATCH_MOUNTS } from "./scratch.js";
@@ -62,8 +62,11 @@ export class Bubblewrap {
   /** Whether bwrap works on this host, tried once for real (a sandboxed `python3 -c pass`). */
   probe(): Promise<{ ok: boolean; reason: string }> {
     this.probed ??= (async () => {
+      let scratch: (() => void) | undefined;
       try {
-        const { file, args, uid, files } = this.command(this.settings.pythonBin, ["-I", "-c", "print('ok')"], {}, false);
+        // Through a scratch mount like every one-shot's: a host that cannot mount one has no sandbox.
+        const { file, args, uid, files, release: unmount } = await this.oneShot(this.settings.pythonBin, ["-I", "-c", "print('ok')"], {}, false);
+        scratch = unmount;
         const { stdio, release } = childStdio(files);
         const probe = execa(file, args, {
           uid,
@@ -83,7 +86,10 @@ export class Bubblewrap {
         const e = error as { code?: string; stderr?: string; message: string };
         if (e.code === "ENOENT") return { ok: false, reason: `${this.settings.bwrapBin} was not found` };
         if (error instanceof SeccompUnavailableError) return { ok: false, reason: error.message };
+        if (error instanceof InfrastructureError) return { ok: false, reason: error.message };
         return { ok: false, reason: `bubblewrap does not work here: ${(e.stderr || e.message).trim().split("\n").pop()}` };
+      } finally {
+        scratch?.();
       }
     })();
     return this.probed;
@@ -96,16 +102,18 @@ export class Bubblewrap {
     env: Record<string, string>,
     network: boolean,
     /** RLIMIT_DATA in bytes (node's memory beyond its heap), when set. */
-    dataBytes?: number,
-    /** Where it writes: a session's places (its workspace the working directory), or a one-shot's
-     * scratch mount (/work the working directory; bubblewrap's own tmpfs without either, for the
-     * probe); and host directories bound read-only inside, host path → path inside (a package environment). */
-    place: { workspace?: SandboxWorkspace; scratch?: SandboxWorkspace; readOnly?: Record<string, string> } = {},
+    dataBytes: number | undefined,
+    /** Where it writes, as whose uid: a session's places (its workspace the working directory), or a
+     * one-shot's scratch mount (/work); and host directories bound read-only inside, host path → path
+     * inside (a package environment). */
+    place: ({ workspace: SandboxWorkspace; scratch?: undefined } | { scratch: SandboxWorkspace; workspace?: undefined }) & {
+      readOnly?: Record<string, string>;
+    },
   ): { file: string; args: string[]; uid: number; files: string[] } {
     const { workspace } = place;
     const own = workspace ?? place.scratch;
     const runners = this.runnersCopy();
-    const uid = own?.uid ?? this.takeUid();
+    const { uid } = own;
     const workdir = workspace ? WORKSPACE : WORKDIR;
     const size = String(this.settings.diskMb * 1024 * 1024);
     const mounts = ["--ro-bind", "/usr", "/usr"];
@@ -121,8 +129,7 @@ export class Bubblewrap {
     const environment = interpreterEnv(undefined, { HOME: workdir, TMPDIR: "/tmp", ...env });
     // Writable places are folders of bounded mounts made on the host (workspace-mount.ts, scratch.ts),
     // which cap inodes as bubblewrap's own --tmpfs cannot.
-    const scratch = (folder: keyof typeof SESSION_MOUNTS | keyof typeof SCRATCH_MOUNTS, target: string) =>
-      own ? ["--bind", join(own.dir, folder), target] : ["--size", size, "--tmpfs", target];
+    const scratch = (folder: keyof typeof SESSION_MOUNTS | keyof typeof SCRATCH_MOUNTS, target: string) => ["--bind", join(own.dir, folder), target];
     return {
       file: this.settings.bwrapBin,
       uid,
