@@ -23,36 +23,42 @@ export interface Scratch {
 
 /**
  * The scratch places of one-shot sandboxes (cold runs, bash scripts, fork-servers): one tmpfs per
- * sandbox mounted on the host, of three times SUBPROCESS_SANDBOX_DISK_MB (what /work, /tmp and
- * /dev/shm held together as bubblewrap's own tmpfs), and as many inodes as sessions get for that
- * size. bubblewrap's `--tmpfs` takes a size but no inode count, and tmpfs's default (half the host's
- * RAM pages, 3 million here) let one JavaScript execution make 1.1 million empty files in an 8 MB
- * /tmp in 25 s, 1.4 GB of the host's kernel memory; with a long timeout, three such places held ~11 GB.
- * Mounting takes an exec of mount(8), so a few are kept mounted ahead and unmounted off the
- * critical path: an execution pays a mkdir and a chown per folder.
+ * sandbox at a time, mounted on the host, of three times SUBPROCESS_SANDBOX_DISK_MB (what /work,
+ * /tmp and /dev/shm held together as bubblewrap's own tmpfs), and as many inodes as sessions get for
+ * that size. bubblewrap's `--tmpfs` takes a size but no inode count, and tmpfs's default (half the
+ * host's RAM pages, 3 million here) let one JavaScript execution make 1.1 million empty files in an
+ * 8 MB /tmp in 25 s, 1.4 GB of the host's kernel memory; with a long timeout, ~11 GB.
+ *
+ * A mount takes an exec of mount(8) and another of umount(8): 80-100 ms more per cold run on this
+ * loaded 2-core machine when each run had its own. So a mount is reused: each sandbox gets folders
+ * under a fresh name in it, removed (whatever the code left) when it ends, and the mount goes back
+ * to the idle ones. A fresh name, so a process of the last sandbox still dying can write only into
+ * its own removed folder, never into the next one's.
  */
 export class ScratchMounts {
-  private readonly spares: Promise<string>[] = [];
+  private readonly idle: string[] = [];
   private readonly pending = new Set<Promise<void>>();
   private closed = false;
+  private uses = 0;
 
   constructor(
     private readonly diskMb: number,
-    private readonly spareCount = 2,
+    /** Idle mounts kept for the next sandboxes; more are unmounted. */
+    private readonly keep = 4,
   ) {}
 
   async take(uid: number): Promise<Scratch> {
     if (this.closed) throw new InfrastructureError("subprocess", "the runtime has been closed");
-    const next = this.spares.shift() ?? this.mount();
-    this.refill();
-    const dir = await next;
+    const mount = this.idle.pop() ?? (await this.mount());
+    const dir = join(mount, String(++this.uses));
     try {
+      await mkdir(dir, { mode: 0o711 });
       for (const name of Object.keys(SCRATCH_MOUNTS)) {
         await mkdir(join(dir, name), { mode: 0o755 });
         await chown(join(dir, name), uid, uid);
       }
     } catch (error) {
-      this.track(unmount(dir));
+      this.track(unmount(mount));
       throw new InfrastructureError("subprocess", `a sandbox's scratch folders could not be made: ${(error as Error).message}`, { cause: error });
     }
     let released = false;
@@ -62,25 +68,25 @@ export class ScratchMounts {
       release: () => {
         if (released) return;
         released = true;
-        this.track(unmount(dir));
+        this.track(this.giveBack(mount, dir));
       },
     };
   }
 
-  /** Unmounts the spares and waits for every release under way. */
+  /** Unmounts the idle mounts and waits for every release under way. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const spare of this.spares.splice(0)) this.track(spare.then(unmount, () => {}));
     await Promise.all(this.pending);
+    await Promise.all(this.idle.splice(0).map(unmount));
   }
 
-  private refill(): void {
-    while (!this.closed && this.spares.length < this.spareCount) {
-      const spare = this.mount();
-      // A spare that failed is found by the take that gets it; until then nobody waits on it.
-      spare.catch(() => {});
-      this.spares.push(spare);
-    }
+  private async giveBack(mount: string, dir: string): Promise<void> {
+    const emptied = await rm(dir, { recursive: true, force: true }).then(
+      () => true,
+      () => false,
+    );
+    if (emptied && !this.closed && this.idle.length < this.keep) this.idle.push(mount);
+    else await unmount(mount);
   }
 
   private async mount(): Promise<string> {
