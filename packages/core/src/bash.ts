@@ -71,7 +71,8 @@ export function bashInputVariables(inputs: Record<string, JsonValue>, env: Recor
   let total = 0;
   for (const [key, value] of Object.entries(inputs)) {
     if (!IDENTIFIER.test(key)) continue;
-    if (RESERVED.test(key)) refuse(key, `${key} is a variable bash or the runtime itself reads: rename the input (it stays in $${BASH_INPUTS_FILE_VARIABLE})`);
+    if (RESERVED.test(key))
+      refuse(key, `${key} is read by bash, the loader or a program the script starts: rename the input (it stays in $${BASH_INPUTS_FILE_VARIABLE})`);
     if (Object.hasOwn(env, key)) refuse(key, `env sets ${key} as well: an input and an env variable cannot share a name`);
     const text = variableText(value);
     const bytes = Buffer.byteLength(text) + key.length + 1;
