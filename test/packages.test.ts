@@ -222,6 +222,42 @@ describe("one-shot requests with packages, on subprocess", () => {
     expect(javascript.output).toEqual(["/coderouter-packages/node_modules/cr-tiny/index.js", 42, false]);
   });
 
+  // A tenant poisoning the set for the next one: a .pth or byte code beside the package runs on
+  // every later import; renaming or replacing the package swaps its code. Each must fail.
+  it("gives sandboxed code no way to poison its environment for the next request with the set", async () => {
+    if (!(await sandboxed())) return;
+    const code = [
+      "import crtiny, os, shutil",
+      "env = os.path.dirname(os.path.dirname(crtiny.__file__))",
+      "pkg = os.path.dirname(crtiny.__file__)",
+      "attempts = {",
+      "    'pth': lambda: open(os.path.join(env, 'zz.pth'), 'w').write('import os; os.environ[\"POISON\"] = \"1\"'),",
+      "    'pycache': lambda: os.makedirs(os.path.join(pkg, '__pycache__', 'x')),",
+      "    'chmod': lambda: os.chmod(crtiny.__file__, 0o777),",
+      "    'rename': lambda: os.rename(pkg, os.path.join(env, 'moved')),",
+      "    'symlink': lambda: os.symlink('/tmp/evil', os.path.join(env, 'evil')),",
+      "    'replace': lambda: (open('/tmp/evil.py', 'w').write('ANSWER = 0'), shutil.move('/tmp/evil.py', crtiny.__file__)),",
+      "    'utime': lambda: os.utime(crtiny.__file__, (0, 0)),",
+      "}",
+      "failed = []",
+      "for name, attempt in attempts.items():",
+      "    try:",
+      "        attempt()",
+      "    except OSError:",
+      "        failed.append(name)",
+      "failed",
+    ].join("\n");
+    const attack = await router.execute({ language: "python", code, packages: ["crtiny==1.2.3"], isolation: "sandbox" });
+    expect(attack.output).toEqual(["pth", "pycache", "chmod", "rename", "symlink", "replace", "utime"]);
+    const next = await router.execute({
+      language: "python",
+      code: "import crtiny, os\ncrtiny.ANSWER, 'POISON' in os.environ, sorted(os.listdir('/coderouter-packages'))",
+      packages: ["crtiny==1.2.3"],
+      isolation: "sandbox",
+    });
+    expect(next.output).toEqual([42, false, [".coderouter-environment.json", "crtiny", "crtiny-1.2.3.dist-info"]]);
+  });
+
   it("fails with a PackageInstallError naming a package the index does not have", async () => {
     const failure = await router.execute({ language: "python", code: "1", packages: ["crtiny", "no-such-package"] }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(PackageInstallError);

@@ -42,7 +42,8 @@ function costRow(name: string, baselineName: string, ours: number[], base: numbe
  */
 export async function sandboxCostRows(rounds: (n: number) => number, sandbox: Bubblewrap, pythonBin: string): Promise<Row[]> {
   const rows: Row[] = [];
-  const filtered = sandbox.command(pythonBin, ["-I", "-c", "1 + 1"], {}, false);
+  // One scratch mount for every round of both: the filter is what differs.
+  const filtered = await sandbox.oneShot(pythonBin, ["-I", "-c", "1 + 1"], {}, false);
   const at = filtered.args.indexOf("--seccomp");
   const unfiltered = { ...filtered, files: [], args: filtered.args.filter((_, i) => i !== at && i !== at + 1) };
   const [withFilter, without] = await interleaved(
@@ -50,6 +51,7 @@ export async function sandboxCostRows(rounds: (n: number) => number, sandbox: Bu
     () => spawnSandboxed(filtered),
     () => spawnSandboxed(unfiltered),
   );
+  filtered.release();
   rows.push(costRow("seccomp filter: cold bwrap + python with the filter loaded (--seccomp)", "the same sandbox without the filter", withFilter, without));
 
   const router = createRouter({ settings: { enabledRuntimes: ["subprocess"] }, runtimeSettings: { subprocess: {} } });

@@ -42,7 +42,15 @@ export async function subprocessRows(rounds: (n: number) => number): Promise<Row
     diskMb: sandboxSettings.sandboxDiskMb,
     processes: sandboxSettings.sandboxProcesses,
   });
-  const bareSandbox = () => spawnSandboxed(sandbox.command(sandboxPython, ["-c", "1 + 1"], {}, false));
+  // A sandbox as the runtime makes one, its scratch mount (taken from the spares) included.
+  const bareSandbox = async () => {
+    const command = await sandbox.oneShot(sandboxPython, ["-c", "1 + 1"], {}, false);
+    try {
+      return await spawnSandboxed(command);
+    } finally {
+      command.release();
+    }
+  };
   const cases: Case[] = [
     {
       name: "subprocess python, cold start per execution",
@@ -102,6 +110,7 @@ export async function subprocessRows(rounds: (n: number) => number): Promise<Row
   rows.push(...(await inFlightRows(rounds)));
   rows.push(await conversionRow(rounds, python));
   rows.push(...(await sandboxCostRows(rounds, sandbox, sandboxPython)));
+  await sandbox.close();
   return rows;
 }
 

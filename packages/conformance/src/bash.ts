@@ -139,6 +139,29 @@ export function bashSection(run: Run, options: BashSectionOptions): void {
           await expect(attempt).rejects.toThrow(new RegExp(`input "${name}"`));
         }
       });
+
+      // An input is data, possibly from someone other than the script's author: it must not become
+      // code in a program the script starts. NODE_OPTIONS=--import=data:... once ran its JavaScript
+      // in every `node` the script ran; PYTHONWARNINGS with BROWSER ran a shell command from `python3`.
+      it("refuses inputs that would run code in the interpreters a script starts (NODE_OPTIONS, PYTHONWARNINGS, PERL5OPT)", async () => {
+        const attacks: Record<string, string>[] = [
+          { NODE_OPTIONS: "--import=data:text/javascript,console.log('pwned')" },
+          { PYTHONWARNINGS: "all:0:antigravity.x:0:0", BROWSER: "/bin/sh -c 'echo pwned' #%s" },
+          { PERL5OPT: "-Mstrict;print('pwned')" },
+          { GLIBC_TUNABLES: "glibc.malloc.perturb=1" },
+        ];
+        for (const inputs of attacks) {
+          const attempt = run("node -e 0 2>/dev/null; python3 -c 0 2>/dev/null; perl -e 0 2>/dev/null; true", { inputs });
+          await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+          await expect(attempt).rejects.toThrow(new RegExp(`input "${Object.keys(inputs)[0]}"`));
+        }
+      });
+
+      it("refuses 150,000 tiny inputs (too many for an exec) with a ValidationError, and runs the next script", async () => {
+        const inputs = Object.fromEntries(Array.from({ length: 150_000 }, (_, i) => [`v${i.toString(36)}`, ""]));
+        await expect(run("echo never", { inputs })).rejects.toBeInstanceOf(ValidationError);
+        expectOk(await run("echo after"));
+      });
     });
 
     describe("output", () => {

@@ -114,6 +114,38 @@ run.status === 0 ? "made" : String(run.stderr ?? run.error).slice(0, 200)`,
 };
 
 /** MB written to /dev/shm (in 8 MB files, below the file-size limit) before it refused more; at most 1024. */
+/**
+ * Empty files take no space, but each inode and name takes the host's kernel memory (about 1.3
+ * KiB): in the working directory, /tmp and /dev/shm, until refused. Returns [made, [refused with
+ * ENOSPC, per place]].
+ */
+export const EMPTY_FILES: ByLanguage = {
+  python: `import errno, os
+made, refused = 0, []
+for place in (os.getcwd(), "/tmp", "/dev/shm"):
+    try:
+        for i in range(200000):
+            os.close(os.open(f"{place}/empty{i}", os.O_CREAT | os.O_WRONLY))
+            made += 1
+    except OSError as e:
+        refused.append(e.errno == errno.ENOSPC)
+made, refused`,
+  javascript: `const fs = require("fs")
+let made = 0
+const refused = []
+for (const place of [process.cwd(), "/tmp", "/dev/shm"]) {
+  try {
+    for (let i = 0; i < 200000; i++) {
+      fs.closeSync(fs.openSync(place + "/empty" + i, "w"))
+      made++
+    }
+  } catch (error) {
+    refused.push(error.code === "ENOSPC")
+  }
+}
+;[made, refused]`,
+};
+
 export const FILL_DEV_SHM: ByLanguage = {
   python: `written = 0
 chunk = b"x" * (1 << 20)

@@ -118,6 +118,17 @@ export function hostileTenantSection(options: HostileOptions): void {
           expectFine(await next("1 + 1"));
         });
 
+        // tmpfs's default inode count is half the host's RAM pages: one JavaScript execution once
+        // made 1.1 million empty files in an 8 MB /tmp in 25 s, 1.4 GB of the host's kernel memory.
+        it("makes empty files in every writable place: a bounded number, and the next execution is fine", async () => {
+          const result = await run(A.EMPTY_FILES[language], { timeoutMs: 60_000 });
+          expect(result.error, JSON.stringify(result.error)).toBeUndefined();
+          const [made, refused] = result.output as [number, boolean[]];
+          expect(refused).toEqual([true, true, true]);
+          expect(made).toBeLessThan(200_000);
+          expectFine(await next("1 + 1"));
+        });
+
         it("sees no descriptor but 0-3 and its own", async () => {
           const result = await run(A.LIST_DESCRIPTORS[language]);
           expect(result.error, JSON.stringify(result.error)).toBeUndefined();

@@ -18,12 +18,28 @@ import { MAX_INPUT_DEPTH, type ExecutionError, type JsonValue, type NormalizedRe
 export const BASH_INPUTS_FILE_VARIABLE = "CODEROUTER_INPUTS_FILE";
 
 /**
- * Names an input may not take as a variable: the ones bash, the dynamic loader or the runtime read
- * when the script starts (PATH, IFS, BASH_ENV, LD_PRELOAD, HOME, ...). An input named after one
- * would change how the script runs, not just what it reads, so it is refused rather than exported.
+ * Names an input may not take as a variable: the ones read when the script or a program it starts
+ * begins, to decide how it runs or what code it loads. An input is data, possibly from someone other
+ * than the script's author, so a name that turns data into code or changes the runner is refused
+ * rather than exported:
+ * - bash's own (PATH, IFS, BASH_ENV, SHELLOPTS, PS0-PS4, TMOUT, FUNCNEST, RANDOM, ...);
+ * - the dynamic loader's and the C library's: LD_*, and the variables glibc strips from set-uid
+ *   programs because they choose what a program loads (GLIBC_TUNABLES, MALLOC_*, GCONV_PATH, LOCPATH, ...);
+ * - the interpreters the script is likely to start: NODE_OPTIONS runs any module before node's
+ *   script (`--import=data:...`), PYTHONWARNINGS imports any module (with BROWSER set, the
+ *   classic antigravity chain runs a command), PERL5OPT is a `-M` that takes code;
+ * - the runtime's own (CODEROUTER_*, HOME, TMPDIR).
  */
-const RESERVED =
-  /^(?:BASH\w*|LD_\w+|CODEROUTER_\w*|PATH|HOME|PWD|OLDPWD|IFS|ENV|SHELLOPTS|CDPATH|GLOBIGNORE|PS4|POSIXLY_CORRECT|TMPDIR|LANG|LC_\w+|SHLVL|SHELL|UID|EUID|PPID|HOSTNAME)$/;
+const RESERVED = new RegExp(
+  `^(?:${[
+    "BASH\\w*|ENV|SHELLOPTS|POSIXLY_CORRECT|PATH|IFS|CDPATH|GLOBIGNORE|GLOBSORT|EXECIGNORE|PS[0-4]|PROMPT_COMMAND",
+    "TMOUT|FUNCNEST|RANDOM|SRANDOM|SECONDS|LINENO|OPTIND|OPTERR|HISTFILE|INPUTRC|SHLVL|SHELL|UID|EUID|PPID|HOSTNAME|PWD|OLDPWD",
+    "LD_\\w+|GLIBC_TUNABLES|MALLOC_\\w+|GCONV_PATH|GETCONF_DIR|HOSTALIASES|LOCALDOMAIN|LOCPATH|NIS_PATH|NLSPATH|RESOLV_HOST_CONF|RES_OPTIONS|TZDIR",
+    "LANG|LANGUAGE|LC_\\w+",
+    "NODE_\\w+|PYTHON\\w*|PERL5\\w*|PERLLIB",
+    "CODEROUTER_\\w*|HOME|TMPDIR",
+  ].join("|")})$`,
+);
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
@@ -34,6 +50,12 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const MAX_INPUT_VARIABLE_BYTES = 64 * 1024;
 /** All exported inputs together: the environment and arguments of an exec share about 2 MiB. */
 export const MAX_INPUT_VARIABLES_BYTES = 1024 * 1024;
+/**
+ * What each variable costs an exec beyond its text: its pointer, and in bubblewrap's arguments
+ * `--setenv NAME VALUE` (three pointers, the flag and two terminators). Counted so that many tiny
+ * inputs (150,000 empty ones once made spawn fail with E2BIG) meet the same limit as a few large ones.
+ */
+const VARIABLE_OVERHEAD_BYTES = 48;
 
 /** An input's value as an environment variable's text. */
 export function variableText(value: JsonValue): string {
@@ -49,13 +71,14 @@ export function bashInputVariables(inputs: Record<string, JsonValue>, env: Recor
   let total = 0;
   for (const [key, value] of Object.entries(inputs)) {
     if (!IDENTIFIER.test(key)) continue;
-    if (RESERVED.test(key)) refuse(key, `${key} is a variable bash or the runtime itself reads: rename the input (it stays in $${BASH_INPUTS_FILE_VARIABLE})`);
+    if (RESERVED.test(key))
+      refuse(key, `${key} is read by bash, the loader or a program the script starts: rename the input (it stays in $${BASH_INPUTS_FILE_VARIABLE})`);
     if (Object.hasOwn(env, key)) refuse(key, `env sets ${key} as well: an input and an env variable cannot share a name`);
     const text = variableText(value);
     const bytes = Buffer.byteLength(text) + key.length + 1;
     // An environment string ends at its first NUL: such a value could only arrive cut short.
     if (text.includes("\0") || bytes > MAX_INPUT_VARIABLE_BYTES) continue;
-    total += bytes;
+    total += bytes + VARIABLE_OVERHEAD_BYTES;
     variables[key] = text;
   }
   if (total > MAX_INPUT_VARIABLES_BYTES) {

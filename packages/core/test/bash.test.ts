@@ -23,18 +23,25 @@ describe("bash inputs as variables", () => {
     expect(variables).toEqual({ ok: "y" });
   });
 
-  it.each(["PATH", "IFS", "BASH_ENV", "BASHOPTS", "LD_PRELOAD", "LC_ALL", "HOME", "TMPDIR", "CODEROUTER_INPUTS_FILE"])(
-    "refuses an input named %s, naming it",
-    (name) => {
-      expect(() => bashInputVariables({ [name]: "x" })).toThrow(ValidationError);
-      expect(() => bashInputVariables({ [name]: "x" })).toThrow(new RegExp(`input "${name}" cannot be a bash variable`));
-    },
-  );
+  it.each([
+    ...["PATH", "IFS", "BASH_ENV", "BASHOPTS", "PS4", "PS3", "TMOUT", "FUNCNEST", "RANDOM", "LD_PRELOAD", "GLIBC_TUNABLES", "MALLOC_PERTURB_", "GCONV_PATH"],
+    ...["LC_ALL", "LANGUAGE", "NODE_OPTIONS", "NODE_PATH", "PYTHONWARNINGS", "PYTHONPATH", "PERL5OPT", "HOME", "TMPDIR", "CODEROUTER_INPUTS_FILE"],
+  ])("refuses an input named %s, naming it", (name) => {
+    expect(() => bashInputVariables({ [name]: "x" })).toThrow(ValidationError);
+    expect(() => bashInputVariables({ [name]: "x" })).toThrow(new RegExp(`input "${name}" cannot be a bash variable`));
+  });
 
   it("refuses an input that env sets too, and exported inputs beyond 1 MiB together", () => {
     expect(() => bashInputVariables({ token: "a" }, { token: "b" })).toThrow(/env sets token as well/);
     const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`v${i}`, "x".repeat(60_000)]));
     expect(() => bashInputVariables(many)).toThrow(/more than 1048576/);
+  });
+
+  it("counts what each variable costs an exec, so many tiny inputs meet the limit too (150,000 empty ones were an E2BIG)", () => {
+    const tiny = Object.fromEntries(Array.from({ length: 150_000 }, (_, i) => [`v${i.toString(36)}`, ""]));
+    expect(() => bashInputVariables(tiny)).toThrow(ValidationError);
+    // Lookalikes and near-misses of reserved names are ordinary inputs.
+    expect(bashInputVariables({ PATHS: "a", MY_PATH: "b", NODE: "c", python: "d" })).toEqual({ PATHS: "a", MY_PATH: "b", NODE: "c", python: "d" });
   });
 
   it("is checked when a bash request is parsed, before any runtime; packages are refused for bash", () => {

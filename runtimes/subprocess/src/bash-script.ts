@@ -34,10 +34,15 @@ export async function runScript(request: NormalizedRequest, started: number, pla
   const payload = bashPayload(request);
   let spec: ChildSpec;
   let files: string | undefined;
+  let release: (() => void) | undefined;
   if (place.sandbox) {
     const runner = `${SANDBOX_RUNNERS}/${basename(runnerFiles.bash)}`;
     const network = Boolean(request.network && place.sandbox.settings.allowNetwork);
-    const command = place.sandbox.command(place.bash, [runner, SANDBOX_BASH_FILES], variables, network, dataBytes, { workspace: place.workspace });
+    const args = [runner, SANDBOX_BASH_FILES];
+    // In a session, the session's places; one-shot, a scratch mount of its own.
+    let command: ReturnType<Bubblewrap["command"]>;
+    if (place.workspace) command = place.sandbox.command(place.bash, args, variables, network, dataBytes, { workspace: place.workspace });
+    else ({ release, ...command } = await place.sandbox.oneShot(place.bash, args, variables, network, dataBytes));
     spec = { ...command, cwd: tmpdir(), env: {}, payload, rawChannel: true };
   } else {
     files = await mkdtemp(join(tmpdir(), `coderouter-${process.pid}-bash-`));
@@ -59,6 +64,7 @@ export async function runScript(request: NormalizedRequest, started: number, pla
       stderr: outcome.stderr,
     });
   } finally {
+    release?.();
     if (files) await rm(files, { recursive: true, force: true });
   }
 }

@@ -14,6 +14,9 @@ import { killGroup, killTree, spawnGroup, trackGroup, untrackGroup, type ChildOu
 
 const FENCE_LENGTH = 32;
 
+/** Why a reply is not what was asked for (e.g. "a files reply without its data"), or undefined. */
+export type ReplyCheck = (reply: unknown) => string | undefined;
+
 /**
  * Holds back the last few bytes of a stream until the fence token is known, so that the token the
  * server writes after each child never reaches the user's output.
@@ -69,12 +72,15 @@ export class ForkServer {
   private control = "";
   alive = true;
   busy = false;
+  /** Settles when the worker's process has exited (whatever it held can then be let go). */
+  readonly ended: Promise<void>;
 
   /** Why the worker was stopped for what it wrote on its control channel, once it was. */
   private violation?: string;
   private ready = false;
 
   private constructor(private readonly child: ChildProcess) {
+    this.ended = new Promise((resolve) => child.once("exit", () => resolve()));
     child.stdout!.on("data", (chunk: Buffer) => {
       this.current?.stdout.write(chunk);
       this.current?.settle();
@@ -137,15 +143,19 @@ export class ForkServer {
   }
 
   private onReady?: () => void;
-  private asked?: { resolve: (reply: unknown) => void; reject: (error: Error) => void };
+  private asked?: { resolve: (reply: unknown) => void; reject: (error: Error) => void; check?: ReplyCheck };
 
-  /** A request answered with {reply} or {reply_error} (a session worker's files and environment). */
-  ask(message: object): Promise<unknown> {
+  /**
+   * A request answered with {reply} or {reply_error} (a session worker's files and environment).
+   * The worker runs the session's code, which can answer for it: `check` says why a reply is not
+   * of the shape asked for, and such a reply stops the worker like any other forged message.
+   */
+  ask(message: object, check?: ReplyCheck): Promise<unknown> {
     if (!this.alive) return Promise.reject(new InfrastructureError("subprocess", "the session's worker has ended"));
     if (this.busy || this.asked) return Promise.reject(new ValidationError("the session is busy with another call; wait for it to finish"));
     this.hold(true);
     return new Promise((resolve, reject) => {
-      this.asked = { resolve, reject };
+      this.asked = { resolve, reject, ...(check ? { check } : {}) };
       this.send(message);
     }).finally(() => {
       this.asked = undefined;
@@ -240,6 +250,8 @@ export class ForkServer {
       this.ready = true;
       this.onReady?.();
     } else if ("reply" in message && this.asked) {
+      const why = this.asked.check?.(message.reply);
+      if (why) return why;
       this.asked.resolve(message.reply);
     } else if ("reply_error" in message && this.asked) {
       const error = message.reply_error as { kind?: unknown; message?: unknown } | null;

@@ -34,7 +34,8 @@ import { ForkServer } from "./fork-server.js";
 import { ForkServerPool } from "./fork-server-pool.js";
 import { WorkerSession } from "./worker-session.js";
 import { runScript } from "./bash-script.js";
-import { unmountWorkspace } from "./workspace-mount.js";
+import { unmount } from "./scratch.js";
+import { unmountSession } from "./workspace-mount.js";
 import { Interpreters } from "./interpreters.js";
 import { PACKAGE_CACHE_DEFAULTS, PackageCache, type PackageCacheSettings, type PackageEnvironment } from "./package-cache.js";
 import { Bubblewrap, SANDBOX_PACKAGES, SANDBOX_RUNNERS, type SandboxSettings } from "./sandbox.js";
@@ -260,11 +261,13 @@ export class SubprocessRuntime implements SessionRuntime {
     // A sandbox has its own private /work; only a plain child needs a directory on the host.
     const workdir = sandbox ? tmpdir() : await this.takeWorkdir();
     let cgroup: ExecutionCgroup | undefined;
+    let release: (() => void) | undefined;
     try {
       let spec: ChildSpec;
       if (sandbox) {
         const network = Boolean(request.network && sandbox.settings.allowNetwork);
-        const command = sandbox.command(interpreter, interpreterArgs, env, network, dataBytes, { readOnly: packages ? { [packages]: SANDBOX_PACKAGES } : {} });
+        const command = await sandbox.oneShot(interpreter, interpreterArgs, env, network, dataBytes, packages ? { [packages]: SANDBOX_PACKAGES } : {});
+        release = command.release;
         spec = { ...command, cwd: workdir, env: {}, payload: JSON.stringify(payload) };
       } else {
         const limited = withDataLimit(interpreter, interpreterArgs, dataBytes);
@@ -279,6 +282,7 @@ export class SubprocessRuntime implements SessionRuntime {
       // Removed off the critical path; close() waits for every removal still under way.
       if (!sandbox) this.track(removeWorkdir(workdir));
       if (cgroup) this.track(cgroup.release());
+      release?.();
     }
   }
 
@@ -303,8 +307,14 @@ export class SubprocessRuntime implements SessionRuntime {
     if (mode === "sandbox" && !sandbox) throw new InfrastructureError(this.id, "the sandbox is not configured for this runtime");
     const interpreter = await this.interpreterFor("python", sandbox);
     if (sandbox) {
-      const command = sandbox.command(interpreter, pythonRunnerArgs(SANDBOX_RUNNERS, "coderouter_forkserver"), {}, false);
-      return ForkServer.start({ ...command, env: {}, cwd: tmpdir() });
+      const command = await sandbox.oneShot(interpreter, pythonRunnerArgs(SANDBOX_RUNNERS, "coderouter_forkserver"), {}, false);
+      // Its scratch mount serves every execution it forks, emptied after each; it goes with the server.
+      const server = await ForkServer.start({ ...command, env: {}, cwd: tmpdir() }).catch((error: unknown) => {
+        command.release();
+        throw error;
+      });
+      void server.ended.then(command.release);
+      return server;
     }
     const confine = await this.plainConfinement(undefined);
     return ForkServer.start({
@@ -404,6 +414,7 @@ export class SubprocessRuntime implements SessionRuntime {
     await this.packageCache.close();
     killChildren(this.children);
     await this.cgroups.close();
+    await this.bubblewrap?.close();
     await Promise.all(this.housekeeping);
   }
 }
@@ -422,10 +433,11 @@ function sweepAbandonedWorkdirs(): void {
   void readdir(tmpdir())
     .then(async (names) => {
       for (const name of names) {
-        const owner = Number(/^coderouter-(?:session-)?(\d+)-/.exec(name)?.[1]);
+        const owner = Number(/^coderouter-(?:session-|sandbox-)?(\d+)-/.exec(name)?.[1]);
         if (!owner || owner === process.pid || isAlive(owner)) continue;
-        // A sandboxed session's workspace is a tmpfs mounted there.
-        if (name.startsWith(`${WORKDIR_PREFIX}session-`)) await unmountWorkspace(join(tmpdir(), name));
+        // A sandboxed session's places are tmpfs mounted in it; a sandbox's scratch, one mounted on it.
+        if (name.startsWith(`${WORKDIR_PREFIX}session-`)) await unmountSession(join(tmpdir(), name));
+        if (name.startsWith(`${WORKDIR_PREFIX}sandbox-`)) await unmount(join(tmpdir(), name));
         await rm(join(tmpdir(), name), { recursive: true, force: true });
       }
     })

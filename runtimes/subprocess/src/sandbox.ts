@@ -1,11 +1,14 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { execa } from "execa";
 import { childStdio } from "./descriptors.js";
-import { WORKSPACE } from "@coderouter/core";
+import { InfrastructureError, WORKSPACE } from "@coderouter/core";
 import { interpreterEnv } from "./env.js";
 import { privateRunners, SeccompUnavailableError, type PrivateRunners } from "./private-runners.js";
+import { ScratchMounts, type SCRATCH_MOUNTS } from "./scratch.js";
+import type { SESSION_MOUNTS } from "./workspace-mount.js";
 
 export interface SandboxSettings {
   bwrapBin: string;
@@ -25,8 +28,9 @@ export const SANDBOX_RUNNERS = "/coderouter";
 export const SANDBOX_PACKAGES = "/coderouter-packages";
 const WORKDIR = "/work";
 /**
- * A session's workspace: a host directory owned by the session's one uid, bound at /workspace
- * in each of the session's sandboxes (one per language), so they all see the same files.
+ * A sandboxed session's places: a host folder holding its bounded tmpfs mounts (SESSION_MOUNTS),
+ * owned by the session's one uid and bound at /workspace, /tmp and /dev/shm in each of the
+ * session's sandboxes (one per language), so they all see the same files.
  */
 export interface SandboxWorkspace {
   dir: string;
@@ -51,14 +55,18 @@ const exec = promisify(execFile);
 export class Bubblewrap {
   private probed?: Promise<{ ok: boolean; reason: string }>;
   private runners?: PrivateRunners;
+  private scratchMounts?: ScratchMounts;
 
   constructor(readonly settings: SandboxSettings) {}
 
   /** Whether bwrap works on this host, tried once for real (a sandboxed `python3 -c pass`). */
   probe(): Promise<{ ok: boolean; reason: string }> {
     this.probed ??= (async () => {
+      let scratch: (() => void) | undefined;
       try {
-        const { file, args, uid, files } = this.command(this.settings.pythonBin, ["-I", "-c", "print('ok')"], {}, false);
+        // Through a scratch mount like every one-shot's: a host that cannot mount one has no sandbox.
+        const { file, args, uid, files, release: unmount } = await this.oneShot(this.settings.pythonBin, ["-I", "-c", "print('ok')"], {}, false);
+        scratch = unmount;
         const { stdio, release } = childStdio(files);
         const probe = execa(file, args, {
           uid,
@@ -78,7 +86,10 @@ export class Bubblewrap {
         const e = error as { code?: string; stderr?: string; message: string };
         if (e.code === "ENOENT") return { ok: false, reason: `${this.settings.bwrapBin} was not found` };
         if (error instanceof SeccompUnavailableError) return { ok: false, reason: error.message };
+        if (error instanceof InfrastructureError) return { ok: false, reason: error.message };
         return { ok: false, reason: `bubblewrap does not work here: ${(e.stderr || e.message).trim().split("\n").pop()}` };
+      } finally {
+        scratch?.();
       }
     })();
     return this.probed;
@@ -91,14 +102,18 @@ export class Bubblewrap {
     env: Record<string, string>,
     network: boolean,
     /** RLIMIT_DATA in bytes (node's memory beyond its heap), when set. */
-    dataBytes?: number,
-    /** A session's shared workspace (then the working directory; a private /work otherwise), and host
-     * directories bound read-only inside, host path → path inside (a package environment). */
-    place: { workspace?: SandboxWorkspace; readOnly?: Record<string, string> } = {},
+    dataBytes: number | undefined,
+    /** Where it writes, as whose uid: a session's places (its workspace the working directory), or a
+     * one-shot's scratch mount (/work); and host directories bound read-only inside, host path → path
+     * inside (a package environment). */
+    place: ({ workspace: SandboxWorkspace; scratch?: undefined } | { scratch: SandboxWorkspace; workspace?: undefined }) & {
+      readOnly?: Record<string, string>;
+    },
   ): { file: string; args: string[]; uid: number; files: string[] } {
     const { workspace } = place;
+    const own = workspace ?? place.scratch;
     const runners = this.runnersCopy();
-    const uid = workspace?.uid ?? this.takeUid();
+    const { uid } = own;
     const workdir = workspace ? WORKSPACE : WORKDIR;
     const size = String(this.settings.diskMb * 1024 * 1024);
     const mounts = ["--ro-bind", "/usr", "/usr"];
@@ -112,6 +127,9 @@ export class Bubblewrap {
     for (const path of etc) if (existsSync(path)) mounts.push("--ro-bind", path, path);
     for (const [source, target] of Object.entries(place.readOnly ?? {})) mounts.push("--ro-bind", source, target);
     const environment = interpreterEnv(undefined, { HOME: workdir, TMPDIR: "/tmp", ...env });
+    // Writable places are folders of bounded mounts made on the host (workspace-mount.ts, scratch.ts),
+    // which cap inodes as bubblewrap's own --tmpfs cannot.
+    const scratch = (folder: keyof typeof SESSION_MOUNTS | keyof typeof SCRATCH_MOUNTS, target: string) => ["--bind", join(own.dir, folder), target];
     return {
       file: this.settings.bwrapBin,
       uid,
@@ -142,18 +160,12 @@ export class Bubblewrap {
         "--dev",
         "/dev",
         // bwrap's /dev/shm is a folder of the unbounded /dev tmpfs: a bounded tmpfs of its own instead.
-        "--size",
-        size,
-        "--tmpfs",
-        "/dev/shm",
+        ...scratch("shm", "/dev/shm"),
         // Nothing else in /dev takes new files: /work, /tmp and /dev/shm are all the scratch space.
         "--remount-ro",
         "/dev",
-        ...(workspace ? ["--bind", workspace.dir, WORKSPACE] : ["--size", size, "--tmpfs", WORKDIR]),
-        "--size",
-        size,
-        "--tmpfs",
-        "/tmp",
+        ...(workspace ? scratch("workspace", WORKSPACE) : scratch("work", WORKDIR)),
+        ...scratch("tmp", "/tmp"),
         // The sandbox's root (and the /etc made in it) becomes read-only: only /work and /tmp take writes.
         "--remount-ro",
         "/",
@@ -171,6 +183,28 @@ export class Bubblewrap {
         ...args,
       ],
     };
+  }
+
+  /**
+   * The command of a one-shot sandbox (a cold run, a bash script, a fork-server): a uid of its own
+   * and a scratch mount made for it, to release() once the sandbox has ended.
+   */
+  async oneShot(
+    interpreter: string,
+    args: string[],
+    env: Record<string, string>,
+    network: boolean,
+    dataBytes?: number,
+    readOnly: Record<string, string> = {},
+  ): Promise<ReturnType<Bubblewrap["command"]> & { release(): void }> {
+    this.scratchMounts ??= new ScratchMounts(this.settings.diskMb);
+    const scratch = await this.scratchMounts.take(this.takeUid());
+    return { ...this.command(interpreter, args, env, network, dataBytes, { scratch, readOnly }), release: scratch.release };
+  }
+
+  /** Unmounts the scratch mounts kept ready, and waits for those being released. */
+  async close(): Promise<void> {
+    await this.scratchMounts?.close();
   }
 
   /** A uid no other sandbox is running as (see FIRST_UID). */

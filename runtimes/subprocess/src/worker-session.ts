@@ -22,13 +22,13 @@ import {
   type SessionFiles,
 } from "@coderouter/core";
 import { interpreterEnv } from "./env.js";
-import { ForkServer } from "./fork-server.js";
+import { ForkServer, type ReplyCheck } from "./fork-server.js";
 import { runScript } from "./bash-script.js";
 import { SANDBOX_RUNNERS, type Bubblewrap, type SandboxWorkspace } from "./sandbox.js";
 import { outcomeResult } from "./ending.js";
 import { nodeDataLimit, withDataLimit, type Confinement } from "./pid-namespace.js";
 import { SessionPackages } from "./session-packages.js";
-import { mountWorkspace, unmountWorkspace } from "./workspace-mount.js";
+import { mountSession, unmountSession } from "./workspace-mount.js";
 
 /**
  * The worker a language runs on: JavaScript and TypeScript share one node worker. A bash script
@@ -57,9 +57,8 @@ export interface WorkerSessionOptions {
  * A session as a workspace: one working directory, and in it a long-lived interpreter per
  * language (coderouter_session.py, node_session.cjs) started on the language's first call, whose
  * globals persist between executions. Sandboxed, each worker runs in a bubblewrap sandbox of its
- * own, all as the session's one uid, with the host directory (a bounded tmpfs mounted there) bound
- * at /workspace; plain workers
- * run in the host directory itself. A limit that stops an execution ends its worker, and with it
+ * own, all as the session's one uid, with the session's bounded tmpfs mounts bound at /workspace,
+ * /tmp and /dev/shm (workspace-mount.ts); plain workers run in the host directory itself. A limit that stops an execution ends its worker, and with it
  * the session. Files go through the first worker, which confines every path to the workspace.
  * A bash call is a script of its own (bash-script.ts) in the same workspace, sandboxed the same
  * way: the files are what it shares with the session, not variables.
@@ -78,17 +77,17 @@ export class WorkerSession implements RuntimeSession {
   private constructor(
     readonly language: Language,
     private readonly options: WorkerSessionOptions,
-    /** The host directory of the workspace. */
+    /** On the host: the workspace itself when plain; when sandboxed, the folder of its mounts. */
     private readonly dir: string,
     private readonly sandboxed?: SandboxWorkspace,
   ) {
-    const ask = async (message: object) => (await this.worker(familyOf(language))).ask(message);
+    const ask = async (message: object, check?: ReplyCheck) => (await this.worker(familyOf(language))).ask(message, check);
     this.files = {
       write: async (path, data) => {
         await ask({ files: { op: "write", path, data: Buffer.from(data).toString("base64") } });
       },
-      read: async (path) => Buffer.from(((await ask({ files: { op: "read", path } })) as { data: string }).data, "base64"),
-      list: async (path = ".") => ((await ask({ files: { op: "list", path } })) as { entries: FileEntry[] }).entries,
+      read: async (path) => Buffer.from(((await ask({ files: { op: "read", path } }, checkRead)) as { data: string }).data, "base64"),
+      list: async (path = ".") => ((await ask({ files: { op: "list", path } }, checkList)) as { entries: FileEntry[] }).entries,
       remove: async (path) => {
         await ask({ files: { op: "remove", path } });
       },
@@ -102,7 +101,7 @@ export class WorkerSession implements RuntimeSession {
       if (options.sandbox) {
         // Owned by the session's uid alone: its workers write here, no other sandbox can.
         sandboxed = { dir, uid: options.sandbox.takeUid() };
-        await mountWorkspace(dir, sandboxed.uid, options.sandbox.settings.diskMb);
+        await mountSession(dir, sandboxed.uid, options.sandbox.settings.diskMb);
       }
       const session = new WorkerSession(options.language, options, dir, sandboxed);
       if (options.language !== "bash") await session.worker(familyOf(options.language));
@@ -231,8 +230,28 @@ export class WorkerSession implements RuntimeSession {
   }
 }
 
-/** The workspace's files, and its mount when it has one. */
+/*
+ * The files a worker reports are what the session's code says they are (it runs in the worker and
+ * can replace the files handler): their contents are its own to invent, their shape is the host's
+ * to check, so a forged reply stops the worker instead of reaching the caller as a TypeError or
+ * as `entries: 5`.
+ */
+const checkRead: ReplyCheck = (reply) =>
+  typeof (reply as { data?: unknown } | null)?.data === "string" ? undefined : "a files reply without its data (a base64 string)";
+
+const checkList: ReplyCheck = (reply) => {
+  const entries = (reply as { entries?: unknown } | null)?.entries;
+  const entry = (e: Partial<Record<keyof FileEntry, unknown>> | null) =>
+    typeof e?.name === "string" &&
+    typeof e.path === "string" &&
+    (e.type === "file" || e.type === "directory") &&
+    Number.isSafeInteger(e.size) &&
+    (e.size as number) >= 0;
+  return Array.isArray(entries) && entries.every(entry) ? undefined : "a files listing that is not a list of entries";
+};
+
+/** The workspace's files, and its mounts when it has them. */
 async function removeWorkspace(dir: string, mounted: boolean): Promise<void> {
-  if (mounted) await unmountWorkspace(dir);
+  if (mounted) await unmountSession(dir);
   await rm(dir, { recursive: true, force: true });
 }
