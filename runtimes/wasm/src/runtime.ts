@@ -55,10 +55,11 @@ export class WasmRuntime implements Runtime {
   private closed = false;
   private wasmedge: Promise<string | undefined> | undefined;
   /**
-   * Pyodide's memory right after loading, before any user code: new interpreters restore it. An
-   * ordinary buffer, so each worker's workerData holds a structured-clone copy of its own.
+   * Pyodide's memory right after loading, before any user code: new interpreters restore it. Given
+   * to every worker without a copy on this thread, and read-only by construction: filled here from
+   * bytes no worker holds, and each worker drops it before loading (workers/shared-snapshot.mjs).
    */
-  private pyodideSnapshot: Uint8Array | undefined;
+  private pyodideSnapshot: SharedArrayBuffer | undefined;
 
   constructor(private readonly settings: WasmSettings) {
     if (settings.prewarm) this.pyodidePool().fill();
@@ -223,7 +224,7 @@ export class WasmRuntime implements Runtime {
       size: this.settings.pyodideWorkers,
       maxExecutions: this.settings.maxExecutions,
       onWorkerMessage: (m) => {
-        if (m.type === "snapshot" && m.bytes instanceof Uint8Array && !(m.bytes.buffer instanceof SharedArrayBuffer)) this.pyodideSnapshot ??= m.bytes;
+        if (m.type === "snapshot" && m.bytes instanceof Uint8Array) this.pyodideSnapshot ??= sharedCopy(m.bytes);
       },
     });
     this.pyodide.fill();
@@ -252,6 +253,13 @@ export class WasmRuntime implements Runtime {
     );
     return this.wasmedge;
   }
+}
+
+/** `bytes` copied into a SharedArrayBuffer: the sender keeps no view of the copy. */
+function sharedCopy(bytes: Uint8Array): SharedArrayBuffer {
+  const shared = new SharedArrayBuffer(bytes.byteLength);
+  new Uint8Array(shared).set(bytes);
+  return shared;
 }
 
 let guest: string | undefined;

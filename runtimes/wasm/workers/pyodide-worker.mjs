@@ -14,8 +14,10 @@ import { dirname } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import { loadPyodide } from "pyodide";
 import { defineConfinedPyodideModule } from "./pyodide-loader.mjs";
+import { takeSnapshot } from "./shared-snapshot.mjs";
 
-const { runnerSource, snapshot, makeSnapshot } = workerData;
+const { runnerSource, makeSnapshot } = workerData;
+const snapshot = takeSnapshot(workerData);
 
 // Pyodide finds its files from a stack trace unless told: with source maps on, that points elsewhere.
 const indexURL = `${dirname(createRequire(import.meta.url).resolve("pyodide/package.json"))}/`;
@@ -30,8 +32,7 @@ if (!snapshot && makeSnapshot) {
   // The modules every execution needs, imported once into the snapshot; nothing of a tenant is in it yet.
   pyodide.runPython("import json, os, sys, asyncio, selectors, time, traceback, ast, types");
   const bytes = pyodide.makeMemorySnapshot();
-  // Copied, never shared: the pool keeps it and every later worker is given a copy of its own, so
-  // nothing a worker writes into its view reaches the next interpreter.
+  // Posted as a copy: the pool shares it with later workers from a buffer this worker never holds.
   parentPort.postMessage({ type: "snapshot", bytes });
 }
 let stream = null;
