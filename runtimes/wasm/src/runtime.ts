@@ -1,3 +1,4 @@
+/// <reference path="./webassembly.d.ts" />
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
@@ -60,6 +61,8 @@ export class WasmRuntime implements Runtime {
    * bytes no worker holds, and each worker drops it before loading (workers/shared-snapshot.mjs).
    */
   private pyodideSnapshot: SharedArrayBuffer | undefined;
+  /** Pyodide's WebAssembly, compiled by the worker that made the snapshot; every later one shares its code. */
+  private pyodideModule: WebAssembly.Module | undefined;
 
   constructor(private readonly settings: WasmSettings) {
     if (settings.prewarm) this.pyodidePool().fill();
@@ -220,11 +223,14 @@ export class WasmRuntime implements Runtime {
     this.pyodide = new WorkerPool({
       name: "Pyodide",
       file: new URL("../workers/pyodide-worker.mjs", import.meta.url),
-      workerData: () => ({ runnerSource, snapshot: this.pyodideSnapshot, makeSnapshot: !this.pyodideSnapshot }),
+      workerData: () => ({ runnerSource, snapshot: this.pyodideSnapshot, wasmModule: this.pyodideModule, makeSnapshot: !this.pyodideSnapshot }),
       size: this.settings.pyodideWorkers,
       maxExecutions: this.settings.maxExecutions,
       onWorkerMessage: (m) => {
-        if (m.type === "snapshot" && m.bytes instanceof Uint8Array) this.pyodideSnapshot ??= sharedCopy(m.bytes);
+        // Only the first: a worker sends it before it is ready, so before any tenant's code runs anywhere.
+        if (m.type !== "snapshot" || this.pyodideSnapshot || !(m.bytes instanceof Uint8Array) || !(m.module instanceof WebAssembly.Module)) return;
+        this.pyodideSnapshot = sharedCopy(m.bytes);
+        this.pyodideModule = m.module;
       },
     });
     this.pyodide.fill();

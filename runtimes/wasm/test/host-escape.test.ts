@@ -149,6 +149,16 @@ import(${JSON.stringify(takeSnapshot)}).then(({ takeSnapshot }) => {
     expect(createHash("sha256").update(new Uint8Array(shared)).digest("hex")).toBe(before);
     expect((await python("import sys\nsys.version.split()[0]")).output).toMatch(/^3\.12\./);
   }, 120_000);
+
+  it("hands every later worker the WebAssembly module the first one compiled, so none compiles its own", async () => {
+    await python("1");
+    const pool = runtime as unknown as { pyodideModule?: WebAssembly.Module; pyodide: { options: { workerData: () => { wasmModule?: WebAssembly.Module } } } };
+    expect(pool.pyodideModule).toBeInstanceOf(WebAssembly.Module);
+    expect(pool.pyodide.options.workerData().wasmModule).toBe(pool.pyodideModule);
+    // Two interpreters instantiated from it, one after the other, each with memory of its own.
+    expect((await python("import builtins\nbuiltins.marker = 1\n2")).output).toBe(2);
+    expect((await python("import builtins\nhasattr(builtins, 'marker')")).output).toBe(false);
+  }, 120_000);
 });
 
 describe("wasm result channel", () => {

@@ -16,12 +16,26 @@ import { loadPyodide } from "pyodide";
 import { defineConfinedPyodideModule } from "./pyodide-loader.mjs";
 import { takeSnapshot } from "./shared-snapshot.mjs";
 
-const { runnerSource, makeSnapshot } = workerData;
+const { runnerSource, wasmModule: sharedModule, makeSnapshot } = workerData;
 const snapshot = takeSnapshot(workerData);
 
 // Pyodide finds its files from a stack trace unless told: with source maps on, that points elsewhere.
 const indexURL = `${dirname(createRequire(import.meta.url).resolve("pyodide/package.json"))}/`;
 defineConfinedPyodideModule(indexURL);
+// Pyodide's WebAssembly is compiled by the first worker and shared with every later one (the pool
+// hands it over with the snapshot; a module's code is immutable, each instance has its own memory):
+// a new worker compiles nothing, and what V8 has optimised for one worker serves the next one's
+// first executions too.
+const wasmModule = sharedModule ?? (await WebAssembly.compile(readFileSync(`${indexURL}pyodide.asm.wasm`)));
+const createPyodideModule = globalThis._createPyodideModule;
+globalThis._createPyodideModule = (settings) => {
+  settings.instantiateWasm = (imports, receiveInstance) => {
+    // A failure rejects unhandled and ends the worker, which the pool reports and replaces.
+    WebAssembly.instantiate(wasmModule, imports).then((instance) => receiveInstance(instance, wasmModule));
+    return {};
+  };
+  return createPyodideModule(settings);
+};
 const pyodide = await loadPyodide({
   indexURL,
   jsglobals: Object.create(null),
@@ -33,7 +47,7 @@ if (!snapshot && makeSnapshot) {
   pyodide.runPython("import json, os, sys, asyncio, selectors, time, traceback, ast, types");
   const bytes = pyodide.makeMemorySnapshot();
   // Posted as a copy: the pool shares it with later workers from a buffer this worker never holds.
-  parentPort.postMessage({ type: "snapshot", bytes });
+  parentPort.postMessage({ type: "snapshot", bytes, module: wasmModule });
 }
 let stream = null;
 const writer = (name) => ({
