@@ -1,3 +1,4 @@
+/// <reference path="./webassembly.d.ts" />
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
@@ -55,10 +56,13 @@ export class WasmRuntime implements Runtime {
   private closed = false;
   private wasmedge: Promise<string | undefined> | undefined;
   /**
-   * Pyodide's memory right after loading, before any user code: new interpreters restore it. An
-   * ordinary buffer, so each worker's workerData holds a structured-clone copy of its own.
+   * Pyodide's memory right after loading, before any user code: new interpreters restore it. Given
+   * to every worker without a copy on this thread, and read-only by construction: filled here from
+   * bytes no worker holds, and each worker drops it before loading (workers/shared-snapshot.mjs).
    */
-  private pyodideSnapshot: Uint8Array | undefined;
+  private pyodideSnapshot: SharedArrayBuffer | undefined;
+  /** Pyodide's WebAssembly, compiled by the worker that made the snapshot; every later one shares its code. */
+  private pyodideModule: WebAssembly.Module | undefined;
 
   constructor(private readonly settings: WasmSettings) {
     if (settings.prewarm) this.pyodidePool().fill();
@@ -219,11 +223,14 @@ export class WasmRuntime implements Runtime {
     this.pyodide = new WorkerPool({
       name: "Pyodide",
       file: new URL("../workers/pyodide-worker.mjs", import.meta.url),
-      workerData: () => ({ runnerSource, snapshot: this.pyodideSnapshot, makeSnapshot: !this.pyodideSnapshot }),
+      workerData: () => ({ runnerSource, snapshot: this.pyodideSnapshot, wasmModule: this.pyodideModule, makeSnapshot: !this.pyodideSnapshot }),
       size: this.settings.pyodideWorkers,
       maxExecutions: this.settings.maxExecutions,
       onWorkerMessage: (m) => {
-        if (m.type === "snapshot" && m.bytes instanceof Uint8Array && !(m.bytes.buffer instanceof SharedArrayBuffer)) this.pyodideSnapshot ??= m.bytes;
+        // Only the first: a worker sends it before it is ready, so before any tenant's code runs anywhere.
+        if (m.type !== "snapshot" || this.pyodideSnapshot || !(m.bytes instanceof Uint8Array) || !(m.module instanceof WebAssembly.Module)) return;
+        this.pyodideSnapshot = sharedCopy(m.bytes);
+        this.pyodideModule = m.module;
       },
     });
     this.pyodide.fill();
@@ -252,6 +259,13 @@ export class WasmRuntime implements Runtime {
     );
     return this.wasmedge;
   }
+}
+
+/** `bytes` copied into a SharedArrayBuffer: the sender keeps no view of the copy. */
+function sharedCopy(bytes: Uint8Array): SharedArrayBuffer {
+  const shared = new SharedArrayBuffer(bytes.byteLength);
+  new Uint8Array(shared).set(bytes);
+  return shared;
 }
 
 let guest: string | undefined;

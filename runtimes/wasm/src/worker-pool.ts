@@ -111,7 +111,12 @@ export class WorkerPool {
       this.fill();
       // Reuse prefers a worker already used, keeping untouched ones for executions that need them.
       const free = [...this.slots].filter((s) => !s.busy && (!fresh || s.executions === 0));
-      const idle = free.find((s) => s.loaded && s.executions > 0) ?? free.find((s) => s.loaded) ?? free.find((s) => s.executions > 0) ?? free[0];
+      const loaded = free.find((s) => s.loaded && s.executions > 0) ?? free.find((s) => s.loaded);
+      // A loaded worker busy with another execution frees up in milliseconds, a loading one in
+      // seconds: wait for whichever is first rather than claim the loading one (a worn worker's
+      // successor, say). Only when none has loaded does an execution wait on a load.
+      const busyLoaded = !fresh && [...this.slots].some((s) => s.busy && s.loaded);
+      const idle = loaded ?? (busyLoaded ? undefined : free[0]);
       if (idle) {
         idle.busy = true;
         try {
@@ -144,12 +149,16 @@ export class WorkerPool {
     this.wake();
   }
 
-  /** Retires the idle workers past their execution limit whose successor has loaded (or could not start). */
+  /**
+   * Retires the idle workers past their execution limit whose successor has loaded and is still in
+   * the pool. One whose successor failed to load (or went to an execution that needed a fresh
+   * interpreter) serves on, and its next release starts another successor.
+   */
   private retireWorn(): void {
     for (const slot of this.slots) {
       if (slot.busy || slot.executions < this.options.maxExecutions) continue;
       const successor = slot.successor;
-      if (!successor || successor.loaded || !this.slots.has(successor)) void this.retire(slot, "reached its execution limit");
+      if (successor?.loaded && this.slots.has(successor)) void this.retire(slot, "reached its execution limit");
     }
   }
 

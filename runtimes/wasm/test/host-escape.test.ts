@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -114,26 +115,42 @@ out`);
 });
 
 describe("wasm Pyodide snapshot", () => {
-  it("gives each worker a private copy: a write by one to its snapshot reaches neither the pool nor the next", async () => {
+  it("is handed to every worker shared, not copied, and no worker can write to it once its interpreter loads", async () => {
     await python("1");
-    const pool = runtime as unknown as { pyodideSnapshot?: Uint8Array; pyodide: { options: { workerData: () => { snapshot: Uint8Array } } } };
-    const original = pool.pyodideSnapshot!;
-    expect(original.buffer).not.toBeInstanceOf(SharedArrayBuffer);
-    const before = original.slice(0, 64);
-    // What the reviewer's tenant did from inside a worker: overwrite its workerData.snapshot.
+    const pool = runtime as unknown as { pyodideSnapshot?: SharedArrayBuffer; pyodide: { options: { workerData: () => { snapshot: SharedArrayBuffer } } } };
+    const shared = pool.pyodideSnapshot!;
+    expect(shared).toBeInstanceOf(SharedArrayBuffer);
+    expect(pool.pyodide.options.workerData().snapshot).toBe(shared);
+    const before = createHash("sha256").update(new Uint8Array(shared)).digest("hex");
+    // What the reviewer's tenant did from inside a worker: overwrite its workerData.snapshot, here
+    // after the worker's own start-up took its copy, as it does before loading the interpreter.
+    const takeSnapshot = new URL("../workers/shared-snapshot.mjs", import.meta.url).href;
     const worker = new Worker(
-      "const { workerData, parentPort } = require('node:worker_threads'); workerData.snapshot.fill(0x41, 0, 64); parentPort.postMessage(workerData.snapshot[0]);",
-      {
-        eval: true,
-        workerData: pool.pyodide.options.workerData(),
-      },
+      `const { workerData, parentPort } = require("node:worker_threads");
+import(${JSON.stringify(takeSnapshot)}).then(({ takeSnapshot }) => {
+  const own = takeSnapshot(workerData);
+  own.fill(0x41, 0, 64);
+  parentPort.postMessage({ own: own[0], shared: workerData.snapshot });
+});`,
+      { eval: true, workerData: pool.pyodide.options.workerData() },
     );
-    const written = await new Promise((resolve) => worker.once("message", resolve));
+    const seen = await new Promise((resolve) => worker.once("message", resolve));
     await worker.terminate();
-    expect(written).toBe(0x41);
-    expect(original.slice(0, 64)).toEqual(before);
-    expect(pool.pyodide.options.workerData().snapshot.slice(0, 64)).toEqual(before);
+    expect(seen).toEqual({ own: 0x41, shared: undefined });
+    // Interpreters restored from it run and end (sandbox), and leave it as it was.
+    for (let i = 0; i < 3; i++) expect((await python("import sys\nsys.modules.clear()\n6 * 7")).output).toBe(42);
+    expect(createHash("sha256").update(new Uint8Array(shared)).digest("hex")).toBe(before);
     expect((await python("import sys\nsys.version.split()[0]")).output).toMatch(/^3\.12\./);
+  }, 120_000);
+
+  it("hands every later worker the WebAssembly module the first one compiled, so none compiles its own", async () => {
+    await python("1");
+    const pool = runtime as unknown as { pyodideModule?: WebAssembly.Module; pyodide: { options: { workerData: () => { wasmModule?: WebAssembly.Module } } } };
+    expect(pool.pyodideModule).toBeInstanceOf(WebAssembly.Module);
+    expect(pool.pyodide.options.workerData().wasmModule).toBe(pool.pyodideModule);
+    // Two interpreters instantiated from it, one after the other, each with memory of its own.
+    expect((await python("import builtins\nbuiltins.marker = 1\n2")).output).toBe(2);
+    expect((await python("import builtins\nhasattr(builtins, 'marker')")).output).toBe(false);
   }, 120_000);
 });
 
