@@ -42,14 +42,30 @@ def confine(root, path, must_exist=False):
     return full
 
 
+def unwritable(exc):
+    import errno
+
+    if exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
+        return "the session's workspace is full (it holds SUBPROCESS_SANDBOX_DISK_MB)"
+    return exc.strerror or str(exc)
+
+
 def files(root, request):
     op = request.get("op")
     path = request.get("path", ".")
     if op == "write":
         full = confine(root, path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
-        with open(full, "wb") as handle:
-            handle.write(base64.b64decode(request["data"]))
+        try:
+            with open(full, "wb") as handle:
+                handle.write(base64.b64decode(request["data"]))
+        except OSError as exc:
+            # Nothing half-written stays: a file the workspace could not hold is not there at all.
+            try:
+                os.unlink(full)
+            except OSError:
+                pass
+            raise PathError(f"{path} was not written: {unwritable(exc)}") from None
         return {"path": path, "size": os.path.getsize(full)}
     if op == "read":
         full = confine(root, path, must_exist=True)

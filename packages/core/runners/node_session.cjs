@@ -65,7 +65,14 @@ function files(request) {
     case "write": {
       const full = confine(target, false);
       fs.mkdirSync(path.dirname(full), { recursive: true });
-      fs.writeFileSync(full, Buffer.from(request.data, "base64"));
+      try {
+        fs.writeFileSync(full, Buffer.from(request.data, "base64"));
+      } catch (error) {
+        // Nothing half-written stays: a file the workspace could not hold is not there at all.
+        fs.rmSync(full, { force: true });
+        const noRoom = ["EFBIG", "ENOSPC", "EDQUOT"].includes(error.code);
+        throw new Error(`${target} was not written: ${noRoom ? "the session's workspace is full (it holds SUBPROCESS_SANDBOX_DISK_MB)" : error.message}`);
+      }
       return { path: target, size: fs.statSync(full).size };
     }
     case "read": {

@@ -96,7 +96,8 @@ export class ForkServer {
       untrackGroup(child.pid!);
       this.current?.ended();
       const why = this.violation ? `the session's worker sent ${this.violation} and was stopped` : "the session's worker ended";
-      this.asked?.reject(new InfrastructureError("subprocess", why));
+      // The worker, and with it the session's state, is gone: asking again cannot help.
+      this.asked?.reject(new InfrastructureError("subprocess", why, { isRetryable: false }));
     });
   }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { normalizedRequest } from "@coderouter/conformance";
-import { ValidationError, type JsonValue } from "@coderouter/core";
+import { InfrastructureError, ValidationError, type JsonValue } from "@coderouter/core";
 import definition, { type SubprocessRuntime } from "../src/index.js";
 import { inodesFor } from "../src/workspace-mount.js";
 
@@ -106,11 +106,28 @@ describe("a sandboxed session's workspace", () => {
     });
 
     // The files handler runs in the worker, beside the session's code, which can replace it.
+    it("writes nothing through the files API that the workspace cannot hold: no truncated file, a clear error", async () => {
+      const session = await runtime.openSession({ language: "python", isolation: "sandbox" });
+      try {
+        const refused = await session.files.write("big.bin", new Uint8Array(12 << 20)).catch((error: unknown) => error);
+        expect(refused).toBeInstanceOf(ValidationError);
+        expect((refused as ValidationError).message).toMatch(/big\.bin was not written: the session's workspace is full/);
+        expect((await session.files.list()).map((entry) => entry.name)).not.toContain("big.bin");
+        await session.files.write("small.txt", "still writable");
+        expect(new TextDecoder().decode(await session.files.read("small.txt"))).toBe("still writable");
+      } finally {
+        await session.close();
+      }
+    });
+
     it("stops a worker whose code forges the shape of a files reply: an InfrastructureError, not a TypeError", async () => {
       const session = await runtime.openSession({ language: "python", isolation: "sandbox" });
       try {
         await session.execute(python("import sys\nsys.modules['coderouter_session'].files = lambda root, request: {'data': {'not': 'base64'}, 'entries': 5}"));
-        await expect(session.files.read("anything")).rejects.toThrow(/sent a files reply without its data/);
+        const refused = await session.files.read("anything").catch((error: unknown) => error);
+        expect(refused).toBeInstanceOf(InfrastructureError);
+        expect((refused as InfrastructureError).message).toMatch(/sent a files reply without its data/);
+        expect((refused as InfrastructureError).isRetryable).toBe(false);
         expect(session.alive).toBe(false);
       } finally {
         await session.close();
