@@ -26,9 +26,9 @@ from coderouter_runner import send
 # What every child runs (_ast, keyword, linecache, resource: a load per child otherwise) and the
 # standard library snippets most often import. Every page of this server's heap costs each fork a
 # page-table entry and, once written, a copy-on-write fault (~20 µs on the VMs measured), so
-# modules that fork pays for twice are left for the code to import: asyncio (9 MB, and `threading`,
-# whose at-fork hook writes ~110 pages in every child), random and statistics (random's at-fork
-# reseed, ~45 pages).
+# modules that fork pays for twice wait until a request uses them (WARMABLE): asyncio (9 MB, and
+# `threading`, whose at-fork hook writes ~110 pages in every child), random and statistics
+# (random's at-fork reseed, ~45 pages).
 PRELOAD = (
     "_ast", "base64", "collections", "csv", "dataclasses", "datetime", "decimal", "functools",
     "hashlib", "io", "itertools", "json", "keyword", "linecache", "math", "re", "resource",
@@ -64,6 +64,22 @@ SERVER_ENV = {}
 
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024
+
+# Left out of PRELOAD, taken in once a request uses them (the host says so, see warm_requested()).
+WARMABLE = ("asyncio", "random", "statistics")
+WARM_PREFIX = b'{"warm":"'
+
+
+def warm_requested(request, end):
+    """The modules the host asks this server to take in after the execution: a prefix of the line
+    that the host wrote ahead of the request, read without decoding the tenant's bytes after it."""
+    if not request.data.startswith(WARM_PREFIX):
+        return ()
+    close = request.data.find(b'"', len(WARM_PREFIX), end)
+    if close == -1:
+        return ()
+    names = bytes(request.view(close)[len(WARM_PREFIX) :]).decode("ascii", "replace").split(",")
+    return [name for name in names if name in WARMABLE]
 
 
 def kill_group(pid):
@@ -255,6 +271,7 @@ def main():
             if not request.read_from(0):
                 return
             end = request.line_end()
+        warm = warm_requested(request, end)
         # Named after the host, so a host that died without cleaning up can be swept after.
         workdir = "/work" if sandboxed else tempfile.mkdtemp(prefix=f"coderouter-{os.getppid()}-")
         result_r, result_w = os.pipe()
@@ -300,3 +317,10 @@ def main():
         forward(result, dumps)
         exit_code = os.waitstatus_to_exitcode(status)
         runner.end_output(dumps, max(exit_code, 0), max(-exit_code, 0))
+        if warm:
+            for name in warm:
+                try:
+                    __import__(name)
+                except ImportError:
+                    pass
+            gc.freeze()

@@ -30,7 +30,7 @@ import { ExecutionCgroups, type ExecutionCgroup } from "./cgroup.js";
 import { isAlive, killChildren, runChild, type ChildSpec } from "./child.js";
 import { outcomeResult } from "./ending.js";
 import { interpreterEnv } from "./env.js";
-import { ForkServer } from "./fork-server.js";
+import { ForkServer, modulesToWarm } from "./fork-server.js";
 import { ForkServerPool } from "./fork-server-pool.js";
 import { WorkerSession } from "./worker-session.js";
 import { runScript } from "./bash-script.js";
@@ -249,7 +249,7 @@ export class SubprocessRuntime implements SessionRuntime {
       if (server) {
         const leased = performance.now();
         try {
-          const outcome = await server.run(payload, interpreterEnv(sandbox ? undefined : interpreter, request.env), request);
+          const outcome = await server.run(payload, interpreterEnv(sandbox ? undefined : interpreter, request.env), request, modulesToWarm(request.code));
           return outcomeResult(request, started, outcome, prepared);
         } finally {
           this.pools[mode].release(server, performance.now() - leased);

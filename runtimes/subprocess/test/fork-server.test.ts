@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import type { NormalizedRequest } from "@coderouter/core";
 import definition, { type SubprocessRuntime } from "../src/index.js";
+import { modulesToWarm } from "../src/fork-server.js";
 
 const runtimes: SubprocessRuntime[] = [];
 afterEach(async () => {
@@ -70,6 +71,16 @@ describe.each(["none", "sandbox"] as const)("fork-server (isolation %s)", (isola
       [true, "hello", "C.UTF-8"],
       [true, null, "C.UTF-8"],
     ]);
+  });
+
+  it("takes asyncio in once a request uses it, so later children find it loaded, and nothing else of that request", async () => {
+    const runtime = create();
+    await warmUp(runtime, { isolation });
+    const loaded = "import sys\n['asyncio' in sys.modules, globals().get('left')]";
+    const before = await runtime.execute(python(loaded, { isolation }));
+    const user = await runtime.execute(python("left = 'behind'\nawait __import__('asyncio').sleep(0)\n1", { isolation }));
+    const after = await runtime.execute(python(loaded, { isolation }));
+    expect([before.output, user.output, after.output]).toEqual([[false, null], 1, [true, null]]);
   });
 
   it("gives every child its own random state, though none is seeded in the server", async () => {
@@ -160,5 +171,13 @@ describe("workers and their host", () => {
       });
     for (let i = 0; i < 40 && alive().length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(alive()).toEqual([]);
+  });
+});
+
+describe("modulesToWarm", () => {
+  it("names the left-out modules Python code imports, top-level await as asyncio, and nothing in comments or strings", () => {
+    expect(modulesToWarm("import os, random\nfrom statistics import mean")).toEqual(["random", "statistics"]);
+    expect(modulesToWarm("x = await fetch()")).toEqual(["asyncio"]);
+    expect(modulesToWarm("# import asyncio\nprint('import random')\nimport asyncio_extra")).toEqual([]);
   });
 });
