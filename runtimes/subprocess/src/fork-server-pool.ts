@@ -95,7 +95,8 @@ export class ForkServerPool {
     return { total: alive.length, idle: alive.filter((s) => this.isIdle(s)).length, waiting: this.waiters.length };
   }
 
-  close(): void {
+  /** Ends every server; resolves once they have exited (what each held, a scratch mount, goes with it). */
+  close(): Promise<void> {
     this.closed = true;
     clearInterval(this.trimmer);
     for (const waiter of this.waiters.splice(0)) {
@@ -103,7 +104,9 @@ export class ForkServerPool {
       waiter.resolve(undefined);
     }
     for (const server of this.servers) server.close();
+    const ended = Promise.all(this.servers.map((server) => server.ended));
     this.servers = [];
+    return ended.then(() => {});
   }
 
   private isIdle(server: ForkServer): boolean {

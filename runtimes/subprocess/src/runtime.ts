@@ -408,9 +408,10 @@ export class SubprocessRuntime implements SessionRuntime {
     const spare = this.spareWorkdir;
     this.spareWorkdir = undefined;
     if (spare) this.track(spare.then(removeWorkdir));
-    this.pools.plain.close();
-    this.pools.sandbox.close();
+    const servers = Promise.all([this.pools.plain.close(), this.pools.sandbox.close()]);
     await Promise.all([...this.sessions].map((session) => session.close()));
+    // Each sandboxed server's scratch mount is released when it has exited, before the mounts close.
+    await servers;
     await this.packageCache.close();
     killChildren(this.children);
     await this.cgroups.close();

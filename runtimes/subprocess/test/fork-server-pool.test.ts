@@ -2,16 +2,21 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ForkServer } from "../src/fork-server.js";
 import { ForkServerPool } from "../src/fork-server-pool.js";
 
-/** Stands in for a started fork-server: the pool only looks at alive/usable and calls close(). */
+/** Stands in for a started fork-server: the pool only looks at alive/usable, calls close() and waits for ended. */
 function server(): ForkServer {
+  let exited = () => {};
   const fake = {
     alive: true,
     busy: false,
+    ended: new Promise<void>((resolve) => {
+      exited = resolve;
+    }),
     get usable() {
       return fake.alive && !fake.busy;
     },
     close() {
       fake.alive = false;
+      exited();
     },
   };
   return fake as unknown as ForkServer;

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { NormalizedRequest } from "@coderouter/core";
 import definition, { type SubprocessRuntime } from "../src/index.js";
@@ -171,6 +172,21 @@ describe("workers and their host", () => {
       });
     for (let i = 0; i < 40 && alive().length; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(alive()).toEqual([]);
+  });
+});
+
+describe("closing the runtime", () => {
+  it("has released every sandboxed fork-server's scratch mount by the time close() resolves", async () => {
+    const runtime = create();
+    runtimes.splice(runtimes.indexOf(runtime), 1);
+    await warmUp(runtime, { isolation: "sandbox" });
+    const ours = () =>
+      readFileSync("/proc/mounts", "utf8")
+        .split("\n")
+        .filter((line) => line.includes(`/coderouter-sandbox-${process.pid}-`)).length;
+    expect(ours()).toBeGreaterThan(0);
+    await runtime.close();
+    expect(ours()).toBe(0);
   });
 });
 
