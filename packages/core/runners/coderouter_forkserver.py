@@ -70,6 +70,15 @@ WARMABLE = ("asyncio", "random", "statistics")
 WARM_PREFIX = b'{"warm":"'
 
 
+def take_in(names):
+    """Imports what this interpreter has of `names` into the server, for every later child."""
+    for name in names:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+
+
 def warm_requested(request, end):
     """The modules the host asks this server to take in after the execution: a prefix of the line
     that the host wrote ahead of the request, read without decoding the tenant's bytes after it."""
@@ -239,11 +248,7 @@ def main():
     runner.prctl(runner.PR_SET_DUMPABLE, 0)
     if os.getpid() != 1:
         runner.prctl(PR_SET_CHILD_SUBREAPER, 1)
-    for name in PRELOAD:
-        try:
-            __import__(name)
-        except ImportError:
-            pass
+    take_in(PRELOAD)
     loads, dumps = runner.json_codec()
     # Inside the sandbox the wrappers are mounted at /coderouter, and the sandbox is ours alone.
     sandboxed = runner.__file__.startswith("/coderouter/")
@@ -318,9 +323,5 @@ def main():
         exit_code = os.waitstatus_to_exitcode(status)
         runner.end_output(dumps, max(exit_code, 0), max(-exit_code, 0))
         if warm:
-            for name in warm:
-                try:
-                    __import__(name)
-                except ImportError:
-                    pass
+            take_in(warm)
             gc.freeze()

@@ -20,11 +20,14 @@ const FENCE_LENGTH = 32;
  * reseeds), but takes in once a request it serves uses them: a workload that uses them then pays that
  * cost instead of their import (~60 ms for asyncio) in every child.
  */
-const WARMABLE = ["asyncio", "random", "statistics"];
+const WARMABLE = ["asyncio", "random", "statistics"].map((name) => ({
+  name,
+  imported: new RegExp(String.raw`^[ \t]*(?:import[ \t][^\n#]*\b${name}\b|from[ \t]+${name}\b)`, "m"),
+}));
 
 /** The modules of WARMABLE that Python code imports (top-level await counts as asyncio): a hint, so a loose match. */
 export function modulesToWarm(code: string): string[] {
-  const wanted = WARMABLE.filter((name) => new RegExp(String.raw`^[ \t]*(?:import[ \t][^\n#]*\b${name}\b|from[ \t]+${name}\b)`, "m").test(code));
+  const wanted = WARMABLE.filter(({ imported }) => imported.test(code)).map(({ name }) => name);
   if (!wanted.includes("asyncio") && /\bawait\b/.test(code)) wanted.push("asyncio");
   return wanted;
 }
@@ -97,7 +100,10 @@ export class ForkServer {
   private ready = false;
 
   private constructor(private readonly child: ChildProcess) {
-    this.ended = new Promise((resolve) => child.once("exit", () => resolve()));
+    let exited = () => {};
+    this.ended = new Promise((resolve) => {
+      exited = resolve;
+    });
     child.stdout!.on("data", (chunk: Buffer) => {
       this.current?.stdout.write(chunk);
       this.current?.settle();
@@ -110,6 +116,7 @@ export class ForkServer {
     child.stdin!.on("error", () => {});
     child.once("exit", () => {
       this.alive = false;
+      exited();
       untrackGroup(child.pid!);
       this.current?.ended();
       const why = this.violation ? `the session's worker sent ${this.violation} and was stopped` : "the session's worker ended";
